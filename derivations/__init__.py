@@ -1,0 +1,1 @@
+"""The lecture derivations, transcribed literally (see README.md)."""

@@ -1,0 +1,248 @@
+"""The δ rule, written out by hand: forward cache, output δ, hidden δ recursion, gradients.
+
+For one example with layers ``u_l = w_l o_{l-1} + b_l``, ``o_l = f_l(u_l)`` and loss ``ℓ(o_L, t)``,
+with ``δ_l = ∂ℓ/∂u_l`` (deck 001 (4)-(6), deck 004):
+
+* output layer: ``δ_L = ∂ℓ/∂o_L ⊙ f_L'(u_L)`` (a vector-Jacobian product for softmax); for the
+  canonical pairs this is ``δ_L = o_L − t`` (deck 003's ŷ − y),
+* hidden layers: ``δ_l = (w_{l+1}ᵀ δ_{l+1}) ⊙ f_l'(u_l)``,
+* gradients: ``∂E/∂w_l = Σ_n δ_l o_{l-1}ᵀ`` (one matrix product ``δᵀ O`` over the batch),
+  ``∂E/∂b_l = Σ_n δ_l`` and, for PReLU, ``∂E/∂a_l = Σ_n (w_{l+1}ᵀ δ_{l+1}) ⊙ ∂f/∂a``;
+  a gradient-descent step is ``Δw = −η ∂E/∂w``.
+
+Nothing here calls JAX's autodiff; :func:`jaxmlp.check_gradients` proves it equals ``jax.grad``.
+The per-example recursion is batched with ``jax.vmap``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxmlp.activations import get_activation
+from jaxmlp.losses import REDUCTIONS, get_loss, penalty, penalty_grad, reduce
+from jaxmlp.model import MLP, Params
+
+__all__ = ["backprop", "deltas", "loss", "loss_and_grads", "objective", "prepare"]
+
+Array = jax.Array
+
+
+def loss(
+    model: MLP, params: Params, x: Array, t: Array, loss: str = "categorical_crossentropy",
+    reduction: str = "mean", l2: float = 0.0, l1: float = 0.0,
+) -> Array:
+    """The batch objective ``E = reduce_n ℓ(o_n, t_n) + λ₂/2 Σ w² + λ₁ Σ |w|``.
+
+    Arguments:
+        model, params: the network and its parameters.
+        x: inputs ``(B, n_in)`` (or one example ``(n_in,)``), floating point.
+        t: targets ``(B, n_out)``, or integer labels ``(B,)`` (one-hot encoded here).
+        loss: ``"sse"``, ``"mse"``, ``"binary_crossentropy"`` or ``"categorical_crossentropy"``.
+        reduction: ``"mean"`` over the batch (Keras) or ``"sum"`` (the lectures' ``E = ½ Σ``).
+        l2, l1: weight-penalty rates (weights only, not biases).
+
+    >>> m = MLP((2, 1), ("identity",))
+    >>> p = [{"w": jnp.zeros((1, 2)), "b": jnp.zeros(1)}]
+    >>> float(loss(m, p, jnp.zeros((3, 2)), jnp.array([[0.3], [-0.8], [0.2]]), "sse", "sum"))
+    0.385...
+    """
+    x, t = prepare(model, params, x, t, loss, reduction, l2, l1)
+    return _objective_jit(model, loss, reduction, params, x, t, l2, l1)
+
+
+def backprop(
+    model: MLP, params: Params, x: Array, t: Array, loss: str = "categorical_crossentropy",
+    reduction: str = "mean", l2: float = 0.0, l1: float = 0.0,
+) -> Params:
+    """``∂E/∂params`` by the hand-written δ rule, with the structure of ``jax.grad`` of :func:`loss`.
+
+    Arguments are those of :func:`loss`.
+
+    >>> m = MLP((3, 4, 2), ("tanh", "softmax"))
+    >>> p = m.init(jax.random.key(0))
+    >>> g = backprop(m, p, jnp.ones((5, 3)), jnp.array([0, 1, 1, 0, 1]))
+    >>> [layer["w"].shape for layer in g]
+    [(4, 3), (2, 4)]
+    """
+    x, t = prepare(model, params, x, t, loss, reduction, l2, l1)
+    return _loss_and_grads_jit(model, loss, reduction, params, x, t, l2, l1)[1]
+
+
+def deltas(
+    model: MLP, params: Params, x: Array, t: Array, loss: str = "categorical_crossentropy"
+) -> list[Array]:
+    """Every layer's δ = ∂ℓ_n/∂u_l of each example's own loss: a list of ``(B, fan_out)`` arrays.
+
+    For teaching: with softmax + categorical cross-entropy the last entry is ``o − t``.
+
+    >>> m = MLP((2, 2), ("softmax",))
+    >>> p = [{"w": jnp.zeros((2, 2)), "b": jnp.zeros(2)}]
+    >>> deltas(m, p, jnp.zeros((1, 2)), jnp.array([1]))[-1].tolist()
+    [[0.5, -0.5]]
+    """
+    x, t = prepare(model, params, x, t, loss, "mean", 0.0, 0.0)
+    return _deltas_jit(model, loss, params, x, t)
+
+
+# --- the unvalidated, traceable core (what the training step calls) -----------------------
+
+def objective(model, loss, reduction, params, x, t, l2=0.0, l1=0.0) -> Array:
+    """:func:`loss` without argument checks: ``x (B, n_in)``, ``t (B, n_out)`` already prepared."""
+    L = get_loss(loss)
+    last = get_activation(model.activations[-1])
+
+    def example(xn, tn):
+        us, os = model.forward(params, xn)
+        if L.canonical == last.name:
+            return L.from_u(us[-1], tn)
+        return L.fn(os[-1], tn)
+
+    return reduce(jax.vmap(example)(x, t), reduction) + penalty(params, l2, l1)
+
+
+def loss_and_grads(model, loss, reduction, params, x, t, l2=0.0, l1=0.0) -> tuple[Array, Params]:
+    """``(E, ∂E/∂params)`` by the δ rule from one forward pass; inputs already prepared."""
+    scale = 1.0 / x.shape[0] if reduction == "mean" else 1.0
+    values, os, ds, das = jax.vmap(functools.partial(_example, model, loss, params, scale))(x, t)
+    grads = []
+    for lay, layer in enumerate(params):
+        g = {
+            "w": ds[lay].T @ os[lay] + penalty_grad(layer["w"], l2, l1),  # Σ_n δ oᵀ, one matmul
+            "b": jnp.sum(ds[lay], axis=0),
+        }
+        if "a" in layer:
+            g["a"] = jnp.sum(das[lay], axis=0)
+        grads.append(g)
+    value = reduce(values, reduction) + penalty(params, l2, l1)
+    return value, grads
+
+
+def _example(model, loss, params, scale, x, t):
+    """One example: its loss, the layer inputs ``o_{l-1}``, and ``scale · δ_l`` for every layer."""
+    L = get_loss(loss)
+    acts = [get_activation(name) for name in model.activations]
+    us, os = model.forward(params, x)
+    last = len(params) - 1
+    ds, das = [None] * len(params), [None] * len(params)
+    g_out = None
+    if L.canonical == acts[last].name:  # the shortcut: δ = o − t
+        value = L.from_u(us[last], t)
+        ds[last] = scale * L.delta_u(os[-1], t)
+    else:  # the general rule: δ = ∂ℓ/∂o ⊙ f'(u)
+        value = L.fn(os[-1], t)
+        g_out = scale * L.d(os[-1], t)
+    for lay in range(last, -1, -1):
+        act, a = acts[lay], params[lay].get("a")
+        g = g_out if lay == last else params[lay + 1]["w"].T @ ds[lay + 1]  # (w_{l+1})ᵀ δ_{l+1}
+        if ds[lay] is None:
+            ds[lay] = act.backward(us[lay], os[lay + 1], g, *([a] if act.parametric else []))
+        if act.parametric:
+            das[lay] = g * act.df_da(us[lay], a)
+    return value, os[:-1], ds, das
+
+
+def _deltas(model, loss, params, x, t):
+    return jax.vmap(lambda xn, tn: _example(model, loss, params, 1.0, xn, tn)[2])(x, t)
+
+
+_objective_jit = jax.jit(objective, static_argnums=(0, 1, 2))
+_loss_and_grads_jit = jax.jit(loss_and_grads, static_argnums=(0, 1, 2))
+_deltas_jit = jax.jit(_deltas, static_argnums=(0, 1))
+
+
+# --- argument checks, before any tracing ----------------------------------------------------
+
+def prepare(model, params, x, t, loss="categorical_crossentropy", reduction="mean", l2=0.0, l1=0.0):
+    """Check every argument and return ``(x (B, n_in), t (B, n_out))`` in the parameters' dtype.
+
+    Integer labels ``(B,)`` become one-hot rows (or a column when ``n_out == 1``). Raises
+    ``TypeError`` / ``ValueError`` naming the argument, the expected and the actual value.
+    """
+    if not isinstance(model, MLP):
+        raise TypeError(f"model: expected a jaxmlp.MLP, got {type(model).__name__}")
+    get_loss(loss)
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
+    for name, rate in (("l2", l2), ("l1", l1)):
+        if not isinstance(rate, jax.core.Tracer) and not (np.ndim(rate) == 0 and rate >= 0):
+            raise ValueError(f"{name}: expected a non-negative number, got {rate!r}")
+    dtype = check_params(model, params)
+    x, t = _as_array("x", x), _as_array("t", t)
+    n_in, n_out = model.sizes[0], model.sizes[-1]
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(f"x: expected floating-point inputs, got dtype {x.dtype} (scale to [0, 1])")
+    if x.ndim == 1:
+        x, t = x[None], t[None]
+    if x.ndim != 2 or x.shape[1] != n_in:
+        raise ValueError(f"x: expected shape (B, {n_in}), got {x.shape}")
+    batch = x.shape[0]
+    if batch == 0:
+        raise ValueError("x: the batch is empty")
+    if jnp.issubdtype(t.dtype, jnp.integer) or t.dtype == jnp.bool_:
+        if t.shape == (batch,):
+            _check_labels(t, 2 if n_out == 1 else n_out)
+            t = t[:, None] if n_out == 1 else jax.nn.one_hot(t, n_out, dtype=dtype)
+    elif not jnp.issubdtype(t.dtype, jnp.floating):
+        raise TypeError(f"t: expected numeric targets, got dtype {t.dtype}")
+    if t.shape == (batch,) and n_out == 1:
+        t = t[:, None]
+    if t.shape != (batch, n_out):
+        raise ValueError(
+            f"t: expected shape ({batch}, {n_out}) or integer labels ({batch},), got {t.shape}"
+        )
+    if not isinstance(x, jax.core.Tracer):
+        finite = np.isfinite(np.asarray(x)).all(axis=1)
+        if not finite.all():
+            row = int(np.argmin(finite))
+            raise ValueError(f"x: contains NaN or infinity (first in row {row})")
+    return x.astype(dtype), t.astype(dtype)
+
+
+def check_params(model: MLP, params: Params):
+    """Check that ``params`` fits ``model`` (one dict per layer, right shapes); return its dtype."""
+    if not isinstance(params, (list, tuple)) or len(params) != model.num_layers:
+        got = len(params) if isinstance(params, (list, tuple)) else type(params).__name__
+        raise ValueError(f"params: expected a list of {model.num_layers} layer dicts, got {got}")
+    dtype = None
+    for i, layer in enumerate(params):
+        fan_in, fan_out = model.sizes[i], model.sizes[i + 1]
+        expected = {"w": (fan_out, fan_in), "b": (fan_out,)}
+        if get_activation(model.activations[i]).parametric:
+            expected["a"] = (fan_out,)
+        if not isinstance(layer, dict) or set(layer) != set(expected):
+            keys = sorted(layer) if isinstance(layer, dict) else type(layer).__name__
+            raise ValueError(f"params[{i}]: expected keys {sorted(expected)}, got {keys}")
+        for leaf, shape in expected.items():
+            value = layer[leaf]
+            if tuple(jnp.shape(value)) != shape:
+                raise ValueError(
+                    f"params[{i}][{leaf!r}]: expected shape {shape}, got {jnp.shape(value)}"
+                )
+            if not jnp.issubdtype(jnp.result_type(value), jnp.floating):
+                raise TypeError(
+                    f"params[{i}][{leaf!r}]: expected a float dtype, got {jnp.result_type(value)}"
+                )
+            dtype = dtype or jnp.result_type(value)
+    return dtype
+
+
+def _as_array(name, value):
+    try:
+        return jnp.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"{name}: expected a numeric array, got {type(value).__name__} ({error})"
+        ) from None
+
+
+def _check_labels(t, num_classes):
+    if isinstance(t, jax.core.Tracer):
+        return
+    tn = np.asarray(t)
+    if tn.size and (tn.min() < 0 or tn.max() >= num_classes):
+        bad = tn[(tn < 0) | (tn >= num_classes)][0]
+        raise ValueError(f"t: labels must lie in [0, {num_classes - 1}], got {bad}")

@@ -1,0 +1,45 @@
+"""Data for jaxmlp: IDX files, named data sets, splits and the TensorFlow Playground sets.
+
+Nothing here imports from the rest of jaxmlp; arrays come back as numpy (float32 inputs,
+int32 labels), ready for `jax.numpy`.
+"""
+
+from .datasets import (
+    DATASETS,
+    ChecksumError,
+    DatasetNotFoundError,
+    DownloadError,
+    as_images,
+    download,
+    load,
+    locate,
+    one_hot,
+)
+from .idx import read_idx, read_idx_bytes, write_idx
+from .playground import FEATURES, PLAYGROUND_DATASETS, features, playground_data, playground_points
+from .split import batches, kfold, stratified_kfold, train_val_test_split, validation_split
+
+__all__ = [
+    "DATASETS",
+    "FEATURES",
+    "PLAYGROUND_DATASETS",
+    "ChecksumError",
+    "DatasetNotFoundError",
+    "DownloadError",
+    "as_images",
+    "batches",
+    "download",
+    "features",
+    "kfold",
+    "load",
+    "locate",
+    "one_hot",
+    "playground_data",
+    "playground_points",
+    "read_idx",
+    "read_idx_bytes",
+    "stratified_kfold",
+    "train_val_test_split",
+    "validation_split",
+    "write_idx",
+]

@@ -1,0 +1,367 @@
+"""Named data sets: MNIST, Fashion-MNIST and scikit-learn's 8×8 digits, found on disk or fetched.
+
+`load` returns ``((x_train, t_train), (x_test, t_test))`` with inputs float32 in [0, 1], one
+flattened image per row, and int32 class labels. MNIST and Fashion-MNIST are read from their IDX
+files (gz or raw) or from a Keras ``NAME.npz``, searched in this order:
+
+1. ``data_dir``, then ``$JAXMLP_DATA`` (each: the ``NAME/`` subfolder, then the folder itself);
+2. jaxmlp's download cache ``$XDG_CACHE_HOME/jaxmlp/NAME`` (default ``~/.cache/jaxmlp``),
+   where `download` puts the files when neither of the above is given;
+3. Keras's cache, ``$KERAS_HOME/datasets`` (default ``~/.keras/datasets``): ``mnist.npz``,
+   ``fashion-mnist/*.gz``;
+4. for Fashion-MNIST, the Debian package ``dataset-fashion-mnist`` (``dpkg -L``, then its
+   usual folder ``/usr/share/datasets/fashion-mnist``).
+
+Nothing is downloaded unless `download` is called (the CLI: ``jaxmlp data download NAME``).
+"digits" ships inside scikit-learn and needs no file; scikit-learn must be installed for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import importlib.util
+import math
+import os
+import subprocess
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .idx import read_idx
+
+__all__ = ["DATASETS", "MIRRORS", "SHA256", "ChecksumError", "DatasetNotFoundError",
+           "DownloadError", "as_images", "download", "load", "locate", "one_hot"]
+
+#: name -> short description (inputs, classes, sizes, source).
+DATASETS: dict[str, str] = {
+    "mnist": "handwritten digits, 28x28 = 784 inputs, 10 classes, 60,000 train / 10,000 test "
+             "(LeCun, Cortes & Burges; IDX files)",
+    "fashion-mnist": "clothing images, 28x28 = 784 inputs, 10 classes, 60,000 train / 10,000 "
+                     "test (Zalando Research; IDX files)",
+    "digits": "handwritten digits, 8x8 = 64 inputs, 10 classes, 1,500 train / 297 test "
+              "(UCI optdigits, shipped with scikit-learn)",
+}
+
+#: The four IDX files of MNIST and Fashion-MNIST (train images, train labels, test ...).
+IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+#: Download locations, tried in order.
+MIRRORS: dict[str, tuple[str, ...]] = {
+    "mnist": ("https://ossci-datasets.s3.amazonaws.com/mnist/",
+              "https://storage.googleapis.com/cvdf-datasets/mnist/"),
+    "fashion-mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+                      "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"),
+}
+
+#: SHA-256 of the original gz files, checked before a download is kept. MNIST: as listed by
+#: tensorflow/datasets (url_checksums/mnist.txt) and other projects for both mirrors.
+#: Fashion-MNIST: as published in zalandoresearch/fashion-mnist's README, Keras and
+#: tensorflow/datasets. (Debian's dataset-fashion-mnist recompresses the files: its .gz hashes
+#: differ, though the decompressed IDX content is the same.)
+SHA256: dict[str, tuple[str, ...]] = {
+    "mnist": (  # the .gz of each of IDX_FILES, in that order
+        "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+    ),
+    "fashion-mnist": (
+        "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+        "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+        "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+        "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+    ),
+}
+
+_DEBIAN = {"fashion-mnist": ("dataset-fashion-mnist", Path("/usr/share/datasets/fashion-mnist"))}
+_DIGITS_TRAIN = 1500
+_MAX_DOWNLOAD = 64 << 20  # bytes; the largest file is 26 MB
+_urlopen = urllib.request.urlopen  # replaced in tests (no network there)
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A named data set is not on this machine; the message says where it was looked for."""
+
+
+class DownloadError(ConnectionError):
+    """A download failed (offline, unreachable mirror, bad response)."""
+
+
+class ChecksumError(DownloadError):
+    """A downloaded file's SHA-256 differs from the table; the file was not kept."""
+
+
+def load(name: str, data_dir: str | os.PathLike | None = None
+         ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Load a named data set from disk (see the module docstring for where it looks).
+
+    Arguments:
+        name: a key of `DATASETS`: ``"mnist"``, ``"fashion-mnist"`` or ``"digits"``.
+        data_dir: a folder searched first.
+
+    Returns:
+        ``((x_train, t_train), (x_test, t_test))``: x float32 ``(n, 784)`` in [0, 1] (pixel
+        / 255), or ``(n, 64)`` for digits (pixel / 16); t int32 ``(n,)`` in 0..9. "digits" is
+        split without randomness: its first 1,500 rows train, the last 297 test.
+
+    Raises:
+        DatasetNotFoundError: not found; the message lists every place searched and how to
+            get the files.
+
+    >>> (x, t), (x_test, t_test) = load("digits")
+    >>> x.shape, x.dtype, t.dtype, x_test.shape
+    ((1500, 64), dtype('float32'), dtype('int32'), (297, 64))
+    """
+    found, searched = locate(name, data_dir)
+    if found is None:
+        raise DatasetNotFoundError(_not_found_message(name, searched))
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        x, t = (digits.data / 16).astype(np.float32), digits.target.astype(np.int32)
+        return (x[:_DIGITS_TRAIN], t[:_DIGITS_TRAIN]), (x[_DIGITS_TRAIN:], t[_DIGITS_TRAIN:])
+    if found.suffix == ".npz":
+        with np.load(found, allow_pickle=False) as z:
+            if not {"x_train", "y_train", "x_test", "y_test"} <= set(z.files):
+                raise ValueError(f"{found}: expected arrays x_train, y_train, x_test, y_test; "
+                                 f"found {', '.join(z.files)}")
+            arrays = [(z[f"x_{s}"], z[f"y_{s}"], f"{found}[x_{s}]") for s in ("train", "test")]
+    else:
+        paths = [_idx_path(found, stem) for stem in IDX_FILES]
+        arrays = [(read_idx(paths[i]), read_idx(paths[i + 1]), str(paths[i])) for i in (0, 2)]
+    return tuple(_images_and_labels(*a) for a in arrays)
+
+
+def locate(name: str, data_dir: str | os.PathLike | None = None) -> tuple[Path | None, list[str]]:
+    """Where `load` would read ``name`` from, and every place it searches.
+
+    Returns:
+        ``(found, searched)``: ``found`` is a folder holding the four IDX files, a Keras
+        ``.npz`` file, scikit-learn's digits file, or None; ``searched`` has one line per
+        place, ``"<path> (<what>): <outcome>"``, in search order.
+
+    >>> found, searched = locate("mnist", "/nonexistent")
+    >>> searched[0]
+    '/nonexistent/mnist (data_dir): no such folder'
+    """
+    _check_name(name)
+    if name == "digits":
+        spec = importlib.util.find_spec("sklearn")
+        path = (Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz"
+                if spec and spec.submodule_search_locations else None)
+        if path is None or not path.is_file():
+            return None, ["scikit-learn (sklearn.datasets.load_digits): not installed"]
+        return path, [f"{path} (scikit-learn): found"]
+    found, searched = None, []
+    for folder, what in _places(name, data_dir):
+        if folder is None:
+            searched.append(f"{what}: not set")
+            continue
+        hit, outcome = _look_in(folder, name)
+        searched.append(f"{folder} ({what}): {outcome}")
+        found = found or hit
+    return found, searched
+
+
+def download(name: str, data_dir: str | os.PathLike | None = None) -> Path:
+    """Download MNIST or Fashion-MNIST's four gz files into ``<dir>/NAME`` and return that folder.
+
+    ``<dir>`` is ``data_dir``, else ``$JAXMLP_DATA``, else jaxmlp's cache. Files already
+    present with the right SHA-256 are kept. Each download streams into a temporary file in
+    the same folder, is checked against `SHA256`, and only then renamed into place; a
+    mismatching file is deleted.
+
+    Raises:
+        DownloadError: no mirror could be reached (e.g. offline).
+        ChecksumError: a mirror served a file with the wrong SHA-256 (nothing kept).
+    """
+    _check_name(name)
+    if name not in MIRRORS:
+        raise ValueError(f"{name!r} ships with scikit-learn; there is nothing to download")
+    target = _download_dir(name, data_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    filenames = [f"{stem}.gz" for stem in IDX_FILES]
+    for filename, digest in zip(filenames, SHA256[name], strict=True):
+        dest = target / filename
+        if dest.is_file() and hashlib.sha256(dest.read_bytes()).hexdigest() == digest:
+            continue
+        failures: list[DownloadError] = []
+        for mirror in MIRRORS[name]:
+            try:
+                _fetch(mirror + filename, dest, digest)
+                break
+            except DownloadError as exc:
+                failures.append(exc)
+        else:
+            kind = ChecksumError if any(isinstance(e, ChecksumError) for e in failures) else (
+                DownloadError)
+            reasons = "\n  ".join(str(e) for e in failures)
+            raise kind(f"could not download {name} file {filename} from any mirror:\n  "
+                       f"{reasons}\nThis needs internet access; or copy the four files "
+                       f"{', '.join(filenames)} into {target} yourself.")
+    return target
+
+
+def one_hot(t: Any, num_classes: int | None = None) -> np.ndarray:
+    """One-hot encode integer class labels: ``t (...,)`` -> float32 ``(..., num_classes)``.
+
+    Arguments:
+        t: integer labels in ``0 .. num_classes - 1``.
+        num_classes: number of classes; default ``max(t) + 1``.
+
+    >>> one_hot([2, 0], 3).tolist()
+    [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    """
+    t = np.asarray(t)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"t must hold integer class labels, got dtype {t.dtype}")
+    if num_classes is None:
+        if t.size == 0:
+            raise ValueError("num_classes must be given when t is empty")
+        num_classes = int(t.max()) + 1
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
+        raise TypeError(f"num_classes must be an integer, got {num_classes!r}")
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be at least 1, got {num_classes}")
+    if t.size and (t.min() < 0 or t.max() >= num_classes):
+        bad = t[(t < 0) | (t >= num_classes)].flat[0]
+        raise ValueError(f"t must lie in 0..{num_classes - 1} (num_classes={num_classes}), "
+                         f"got label {bad}")
+    return np.eye(num_classes, dtype=np.float32)[t]
+
+
+def as_images(x: Any) -> Any:
+    """Square view of flattened images: ``(n, s*s)`` -> ``(n, s, s)``, ``(s*s,)`` -> ``(s, s)``.
+
+    >>> import numpy as np
+    >>> as_images(np.zeros((5, 784))).shape, as_images(np.zeros(64)).shape
+    ((5, 28, 28), (8, 8))
+    """
+    shape = getattr(x, "shape", None)
+    if shape is None or len(shape) not in (1, 2):
+        raise ValueError(f"x must have shape (n, d) or (d,), got {shape}")
+    side = math.isqrt(shape[-1])
+    if side * side != shape[-1]:
+        raise ValueError(f"x's last axis must be a square number of pixels, got {shape[-1]}")
+    return x.reshape(*shape[:-1], side, side)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _check_name(name: Any) -> None:
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; choose from {', '.join(DATASETS)}")
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jaxmlp"
+
+
+def _download_dir(name: str, data_dir: str | os.PathLike | None) -> Path:
+    return Path(data_dir or os.environ.get("JAXMLP_DATA") or _cache_dir()).expanduser() / name
+
+
+def _places(name: str, data_dir: str | os.PathLike | None) -> list[tuple[Path | None, str]]:
+    places: list[tuple[Path | None, str]] = []
+    for base, what in ((data_dir, "data_dir"), (os.environ.get("JAXMLP_DATA"), "$JAXMLP_DATA")):
+        if base:
+            base = Path(base).expanduser()
+            places += [(base / name, what), (base, what)]
+        elif what == "$JAXMLP_DATA":
+            places.append((None, what))
+    places.append((_cache_dir() / name, "jaxmlp download cache"))
+    keras = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "datasets"
+    places += [(keras / name, "Keras cache"), (keras, "Keras cache")]
+    if name in _DEBIAN:
+        package, usual = _DEBIAN[name]
+        folders = _dpkg_folders(package)
+        places += [(f, f"Debian package {package}") for f in folders if f != usual]
+        places.append((usual, f"Debian package {package}"))
+    return places
+
+
+def _dpkg_folders(package: str) -> list[Path]:
+    try:
+        listing = subprocess.run(["dpkg", "-L", package], capture_output=True, text=True,
+                                 timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return sorted({Path(line).parent for line in listing.splitlines()
+                   if line.endswith(f"{IDX_FILES[0]}.gz") or line.endswith(IDX_FILES[0])})
+
+
+def _look_in(folder: Path, name: str) -> tuple[Path | None, str]:
+    if not folder.is_dir():
+        return None, "no such folder"
+    if all(_idx_path(folder, stem) for stem in IDX_FILES):
+        return folder, "found IDX files"
+    npz = folder / f"{name}.npz"
+    if npz.is_file():
+        return npz, f"found {npz.name}"
+    missing = [s for s in IDX_FILES if _idx_path(folder, s) is None]
+    return None, f"missing {', '.join(s + '[.gz]' for s in missing)}"
+
+
+def _idx_path(folder: Path, stem: str) -> Path | None:
+    for candidate in (folder / f"{stem}.gz", folder / stem):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _images_and_labels(images: np.ndarray, labels: np.ndarray, source: str
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    if images.dtype != np.uint8 or images.ndim != 3 or labels.ndim != 1 or (
+            len(images) != len(labels)):
+        raise ValueError(f"{source}: expected uint8 images (n, rows, cols) and labels (n,), got "
+                         f"{images.dtype} {images.shape} and {labels.shape}")
+    x = images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
+    return x, labels.astype(np.int32)
+
+
+def _not_found_message(name: str, searched: list[str]) -> str:
+    if name == "digits":
+        return ("data set 'digits' ships with scikit-learn, which is not installed: "
+                "pip install scikit-learn (or pip install 'jaxmlp[examples]')")
+    lines = [f"data set {name!r} not found. Looked in:", *(f"  {s}" for s in searched),
+             "Get it with:", f"  jaxmlp data download {name}   (into {_download_dir(name, None)})"]
+    if name in _DEBIAN:
+        lines.append(f"  apt-get install {_DEBIAN[name][0]}   (Debian / Ubuntu)")
+    lines.append(f"or put {', '.join(f + '.gz' for f in IDX_FILES)} (gz or raw) in a folder and "
+                 "pass data_dir= or set JAXMLP_DATA.")
+    return "\n".join(lines)
+
+
+def _fetch(url: str, dest: Path, digest: str) -> None:
+    """Stream ``url`` into a temporary file beside ``dest``; keep it only if the hash matches."""
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        hasher, size = hashlib.sha256(), 0
+        with os.fdopen(fd, "wb") as f:
+            try:
+                with _urlopen(url, timeout=60) as response:
+                    while chunk := response.read(1 << 20):
+                        size += len(chunk)
+                        if size > _MAX_DOWNLOAD:
+                            raise ChecksumError(f"{url}: larger than {_MAX_DOWNLOAD} bytes")
+                        hasher.update(chunk)
+                        f.write(chunk)
+            except (OSError, ValueError, http.client.HTTPException) as exc:
+                if isinstance(exc, DownloadError):
+                    raise
+                reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+                raise DownloadError(f"{url}: {reason}") from exc
+        if hasher.hexdigest() != digest:
+            raise ChecksumError(f"{url}: SHA-256 {hasher.hexdigest()} is not the expected "
+                                f"{digest}; the file was not kept")
+        os.replace(tmp, dest)
+    finally:
+        Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,271 @@
+"""Splitting a data set: train / validation / test, k-fold cross-validation, mini-batches.
+
+Deck 004 splits the data into training (60-80 %), validation (10-20 %) and test (10-20 %)
+sets, estimates generalisation by k-fold cross-validation, and trains on random mini-batches.
+Every random choice here takes an explicit `jax.random` key, so a split is a pure function of
+its arguments. Index sets come back as sorted numpy int64 arrays (the order inside a set
+carries no information; `batches` does the shuffling for training).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from numbers import Real
+from typing import Any
+
+import jax
+import numpy as np
+
+__all__ = ["batches", "kfold", "stratified_kfold", "train_val_test_split", "validation_split"]
+
+
+def validation_split(x: Any, t: Any, fraction: float) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    """Hold out the LAST ``fraction`` of the rows for validation, as Keras's ``validation_split``.
+
+    Exactly Keras's rule: the rows are split before any shuffling, at
+    ``split_at = floor(n * (1 - fraction))``; rows ``[:split_at]`` train, ``[split_at:]``
+    validate. Shuffle the data first yourself if its order is meaningful (e.g. sorted by class).
+
+    Arguments:
+        x: inputs, ``(n, ...)`` (numpy or jax array).
+        t: targets, ``(n, ...)``.
+        fraction: the validation share, strictly between 0 and 1.
+
+    Returns:
+        ``((x_train, t_train), (x_val, t_val))``, slices of the inputs.
+
+    >>> import numpy as np
+    >>> (xt, tt), (xv, tv) = validation_split(np.zeros((60000, 2)), np.zeros(60000), 0.2)
+    >>> len(xt), len(xv)
+    (48000, 12000)
+    """
+    n = _num_rows("x", x)
+    if _num_rows("t", t) != n:
+        raise ValueError(f"x and t must have the same number of rows, got {n} and {len(t)}")
+    fraction = _check_fraction("fraction", fraction)
+    split_at = math.floor(n * (1.0 - fraction))
+    if split_at == 0 or split_at == n:
+        raise ValueError(f"validation_split fraction={fraction} of {n} rows leaves an empty "
+                         f"{'training' if split_at == 0 else 'validation'} set")
+    return (x[:split_at], t[:split_at]), (x[split_at:], t[split_at:])
+
+
+def train_val_test_split(
+    key: jax.Array,
+    n: int,
+    fractions: Sequence[float] = (0.7, 0.15, 0.15),
+    stratify: Any = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Randomly split ``range(n)`` into training, validation and test indices.
+
+    The three fractions must each lie in (0, 1) and sum to 1 (within 1e-6), so that no row is
+    silently dropped. The cut points are ``round(n * f_train)`` and
+    ``round(n * (f_train + f_val))`` (halves round up) of a random permutation. With
+    ``stratify=labels`` the same cut is made inside every class, so each part keeps the class
+    proportions (up to rounding).
+
+    Arguments:
+        key: a `jax.random` key.
+        n: number of rows, >= 3.
+        fractions: ``(f_train, f_val, f_test)``.
+        stratify: optional labels ``(n,)``, any values `numpy.unique` can sort.
+
+    Returns:
+        ``(train_idx, val_idx, test_idx)``: disjoint, sorted int64 arrays covering ``range(n)``.
+
+    >>> import jax
+    >>> tr, va, te = train_val_test_split(jax.random.key(0), 100)
+    >>> len(tr), len(va), len(te)
+    (70, 15, 15)
+    """
+    _check_key(key)
+    n = _check_int("n", n, 3)
+    cuts = _check_fractions(fractions)
+    if stratify is None:
+        groups = [_permutation(key, n)]
+    else:
+        labels = _check_labels("stratify", stratify, n)
+        _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+        groups = np.split(_shuffle_within_classes(key, inverse), np.cumsum(counts)[:-1])
+    parts: list[list[np.ndarray]] = [[], [], []]
+    for group in groups:
+        bounds = [0, *(math.floor(len(group) * c + 0.5) for c in cuts), len(group)]
+        for i in range(3):
+            parts[i].append(group[bounds[i]:bounds[i + 1]])
+    result = tuple(np.sort(np.concatenate(p)) for p in parts)
+    for name, part in zip(("training", "validation", "test"), result, strict=True):
+        if len(part) == 0:
+            raise ValueError(f"fractions={tuple(fractions)} of n={n} rows leave an empty {name} "
+                             f"set")
+    return result
+
+
+def kfold(
+    key: jax.Array | None, n: int, k: int, shuffle: bool = True
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """k-fold cross-validation: yield ``(train_idx, val_idx)`` k times (deck 004).
+
+    ``range(n)`` (randomly permuted when ``shuffle``) is cut into k consecutive folds; the
+    first ``n % k`` folds hold ``n // k + 1`` rows, the others ``n // k``. Each fold validates
+    once while the other k - 1 train. Arguments are checked when `kfold` is called.
+
+    Arguments:
+        key: a `jax.random` key; may be None when ``shuffle=False``.
+        n: number of rows.
+        k: number of folds, 2 <= k <= n.
+        shuffle: permute before cutting (default); otherwise the folds are contiguous.
+
+    >>> [v.tolist() for _, v in kfold(None, 5, 2, shuffle=False)]
+    [[0, 1, 2], [3, 4]]
+    """
+    n = _check_int("n", n, 2)
+    k = _check_int("k", k, 2)
+    if k > n:
+        raise ValueError(f"k must be at most n={n}, got k={k}")
+    if shuffle:
+        _check_key(key)
+        order = _permutation(key, n)
+    else:
+        order = np.arange(n, dtype=np.int64)
+    sizes = [n // k + (i < n % k) for i in range(k)]
+    fold = np.empty(n, dtype=np.int64)
+    fold[order] = np.repeat(np.arange(k), sizes)
+    return _folds(fold, k)
+
+
+def stratified_kfold(
+    key: jax.Array, labels: Any, k: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """k-fold cross-validation keeping the class proportions in every fold.
+
+    Within each class the rows are permuted; the classes are then laid end to end and dealt to
+    the folds in turn (0, 1, ..., k-1, 0, 1, ...), so every fold receives each class's count
+    divided by k, give or take one, and fold sizes differ by at most one.
+
+    Arguments:
+        key: a `jax.random` key.
+        labels: ``(n,)`` class labels.
+        k: number of folds, 2 <= k <= the smallest class count.
+
+    >>> import jax, numpy as np
+    >>> folds = list(stratified_kfold(jax.random.key(0), np.repeat([0, 1], 6), 3))
+    >>> [np.bincount(np.repeat([0, 1], 6)[v]).tolist() for _, v in folds]
+    [[2, 2], [2, 2], [2, 2]]
+    """
+    _check_key(key)
+    labels = _check_labels("labels", labels, None)
+    k = _check_int("k", k, 2)
+    classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    if k > counts.min():
+        raise ValueError(f"k must be at most the smallest class count {counts.min()} "
+                         f"(class {classes[counts.argmin()]!r}), got k={k}")
+    fold = np.empty(len(labels), dtype=np.int64)
+    fold[_shuffle_within_classes(key, inverse)] = np.arange(len(labels)) % k
+    return _folds(fold, k)
+
+
+def batches(
+    key: jax.Array | None, n: int, batch_size: int, drop_last: bool = False
+) -> list[np.ndarray]:
+    """The mini-batch index arrays of one epoch, in a random order (deck 004).
+
+    Arguments:
+        key: a `jax.random` key; None keeps the rows in order (e.g. for evaluation).
+        n: number of rows.
+        batch_size: rows per batch, >= 1; a batch larger than n gives one batch of n rows.
+        drop_last: drop the final batch when it is shorter than ``batch_size``.
+
+    Returns:
+        A list of int64 arrays; together they hold each of ``range(n)`` once (minus the
+        dropped remainder when ``drop_last``).
+
+    >>> [b.tolist() for b in batches(None, 5, 2)]
+    [[0, 1], [2, 3], [4]]
+    """
+    n = _check_int("n", n, 1)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    if drop_last and batch_size > n:
+        raise ValueError(f"drop_last=True with batch_size={batch_size} > n={n} leaves no batch")
+    if key is None:
+        order = np.arange(n, dtype=np.int64)
+    else:
+        _check_key(key)
+        order = _permutation(key, n)
+    stop = n - n % batch_size if drop_last else n
+    return [order[i:min(i + batch_size, stop)] for i in range(0, stop, batch_size)]
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _folds(fold: np.ndarray, k: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for i in range(k):
+        yield np.flatnonzero(fold != i), np.flatnonzero(fold == i)
+
+
+def _permutation(key: jax.Array, n: int) -> np.ndarray:
+    return np.asarray(jax.random.permutation(key, int(n)), dtype=np.int64)
+
+
+def _shuffle_within_classes(key: jax.Array, inverse: np.ndarray) -> np.ndarray:
+    """Row indices grouped by class (in class order), randomly ordered inside each class."""
+    u = np.asarray(jax.random.uniform(key, (len(inverse),)))
+    return np.lexsort((u, inverse)).astype(np.int64)
+
+
+def _check_key(key: Any, name: str = "key") -> None:
+    """Accept a typed key (``jax.random.key``) or a raw uint32[2] key (``PRNGKey``)."""
+    dtype = getattr(key, "dtype", None)
+    shape = getattr(key, "shape", None)
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key) and shape == ():
+        return
+    if dtype == np.uint32 and shape == (2,):
+        return
+    raise TypeError(f"{name} must be a single jax.random key (jax.random.key(seed)), got "
+                    f"{type(key).__name__} with dtype {dtype} and shape {shape}")
+
+
+def _check_int(name: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if value < low:
+        raise ValueError(f"{name} must be at least {low}, got {value}")
+    return int(value)
+
+
+def _check_fraction(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must be strictly between 0 and 1, got {value}")
+    return float(value)
+
+
+def _check_fractions(fractions: Any) -> tuple[float, float]:
+    if isinstance(fractions, (str, bytes)) or not isinstance(fractions, Sequence):
+        raise TypeError(f"fractions must be a sequence (train, val, test), got {fractions!r}")
+    if len(fractions) != 3:
+        raise ValueError(f"fractions must have 3 entries (train, val, test), got {fractions!r}")
+    f = [_check_fraction(f"fractions[{i}]", v) for i, v in enumerate(fractions)]
+    if abs(sum(f) - 1.0) > 1e-6:
+        raise ValueError(f"fractions must sum to 1, got {tuple(fractions)} (sum {sum(f):.6g})")
+    return f[0], f[0] + f[1]
+
+
+def _check_labels(name: str, labels: Any, n: int | None) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional (n,), got shape {labels.shape}")
+    if n is not None and len(labels) != n:
+        raise ValueError(f"{name} must have n={n} entries, got {len(labels)}")
+    if len(labels) == 0:
+        raise ValueError(f"{name} must not be empty")
+    return labels
+
+
+def _num_rows(name: str, a: Any) -> int:
+    shape = getattr(a, "shape", None)
+    if shape is None or len(shape) == 0:
+        raise TypeError(f"{name} must be an array with a leading row axis, got {type(a).__name__}")
+    return int(shape[0])

@@ -1,0 +1,216 @@
+"""The MLP: a frozen, hashable description of the network; its parameters live outside it.
+
+Layer ``l`` computes ``u = w @ o_prev + b`` and ``o = f(u)`` for one example, with ``w`` of shape
+``(fan_out, fan_in)``: a row per neuron, as the lectures write ``u_1 = w_1 x_1 + w_2 x_2 + b_1``
+(deck 000) and ``o^1 = σ(w^1 x + θ^1)`` (deck 001). A mini-batch ``(B, fan_in)`` is the same
+function under ``jax.vmap``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxmlp.activations import PRELU_INIT, get_activation
+
+__all__ = ["INITIALIZERS", "MLP", "Params"]
+
+Array = jax.Array
+Params = list[dict[str, Array]]
+INITIALIZERS = ("glorot_uniform", "he_uniform", "he_normal", "lecun_normal", "normal")
+_TRUNCATED_STD = 0.87962566103423978  # std of a unit normal truncated to [-2, 2] (as Keras)
+
+
+@dataclasses.dataclass(frozen=True)
+class MLP:
+    """A multi-layer perceptron description: layer sizes and one activation per layer.
+
+    Arguments:
+        sizes: ``(n_in, n_hidden..., n_out)``, each an integer ≥ 1 (at least two entries).
+        activations: one activation name per layer (``len(sizes) - 1`` of them).
+
+    The description holds no arrays, so it is hashable and can be a ``jit`` static argument.
+
+    >>> model = MLP(sizes=(784, 32, 10), activations=("relu", "softmax"))
+    >>> model.num_params
+    25450
+    >>> params = model.init(jax.random.key(0))
+    >>> [layer["w"].shape for layer in params]
+    [(32, 784), (10, 32)]
+    >>> model.apply(params, jnp.zeros(784)).shape
+    (10,)
+    """
+
+    sizes: tuple[int, ...]
+    activations: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if isinstance(self.sizes, (str, bytes)) or not hasattr(self.sizes, "__iter__"):
+            raise TypeError(f"sizes must be a sequence of integers, got {self.sizes!r}")
+        sizes = tuple(self.sizes)
+        if len(sizes) < 2:
+            raise ValueError(f"sizes: need at least (n_in, n_out), got {sizes!r}")
+        for n in sizes:
+            if isinstance(n, bool) or (not isinstance(n, int) and not hasattr(n, "__index__")):
+                raise TypeError(f"sizes must hold integers, got {n!r} in {sizes!r}")
+            if int(n) < 1:
+                raise ValueError(f"sizes: every size must be >= 1, got {n!r} in {sizes!r}")
+        if isinstance(self.activations, str):
+            raise TypeError(
+                f"activations must be a sequence of names, one per layer, got the string "
+                f"{self.activations!r}; write ({self.activations!r},)"
+            )
+        activations = tuple(self.activations)
+        if len(activations) != len(sizes) - 1:
+            raise ValueError(
+                f"activations: expected {len(sizes) - 1} (one per layer), got {len(activations)}"
+            )
+        for name in activations:
+            get_activation(name)  # raises for an unknown name
+        object.__setattr__(self, "sizes", tuple(int(n) for n in sizes))
+        object.__setattr__(self, "activations", activations)
+
+    @property
+    def num_layers(self) -> int:
+        """The number of weight layers (``len(sizes) - 1``)."""
+        return len(self.sizes) - 1
+
+    @property
+    def num_params(self) -> int:
+        """The number of parameters: ``(fan_in + 1) × fan_out`` per layer, plus PReLU slopes."""
+        return sum(self.layer_params(i) for i in range(self.num_layers))
+
+    def layer_params(self, i: int) -> int:
+        """The parameter count of layer ``i`` (deck 002: ``(784 + 1) × 32 = 25,120``)."""
+        fan_in, fan_out = self.sizes[i], self.sizes[i + 1]
+        slopes = fan_out if get_activation(self.activations[i]).parametric else 0
+        return (fan_in + 1) * fan_out + slopes
+
+    def init(
+        self, key: Array, init: str = "glorot_uniform", sigma: float = 0.01, dtype: Any = None
+    ) -> Params:
+        """Draw parameters: ``[{"w": (fan_out, fan_in), "b": (fan_out,)}, ...]``.
+
+        Arguments:
+            key: a ``jax.random`` key (``jax.random.key(0)``).
+            init: ``"glorot_uniform"`` (default, Keras's), ``"he_uniform"``, ``"he_normal"``,
+                ``"lecun_normal"`` or ``"normal"`` (``N(0, sigma²)``). Biases start at zero; a PReLU
+                layer's slopes ``"a"`` (shape ``(fan_out,)``) at 0.25.
+            sigma: the standard deviation for ``init="normal"``.
+            dtype: float dtype of the parameters (default: float32, float64 under ``jax.enable_x64``).
+        """
+        if init not in INITIALIZERS:
+            raise ValueError(f"init: expected one of {INITIALIZERS}, got {init!r}")
+        if not (isinstance(sigma, (int, float)) and sigma > 0 and math.isfinite(sigma)):
+            raise ValueError(f"sigma: expected a positive finite number, got {sigma!r}")
+        dtype = jnp.dtype(jax.dtypes.canonicalize_dtype(jnp.float64) if dtype is None else dtype)
+        if not jnp.issubdtype(dtype, jnp.floating):
+            raise TypeError(f"dtype: expected a floating dtype, got {dtype}")
+        keys = jax.random.split(_check_key(key), self.num_layers)
+        params = []
+        for i, k in enumerate(keys):
+            fan_in, fan_out = self.sizes[i], self.sizes[i + 1]
+            layer = {
+                "w": _draw(k, init, (fan_out, fan_in), sigma, dtype),
+                "b": jnp.zeros((fan_out,), dtype),
+            }
+            if get_activation(self.activations[i]).parametric:
+                layer["a"] = jnp.full((fan_out,), PRELU_INIT, dtype)
+            params.append(layer)
+        return params
+
+    def forward(self, params: Params, x: Array) -> tuple[list[Array], list[Array]]:
+        """The forward pass of one example, keeping every layer (the backprop cache).
+
+        Arguments:
+            params: the parameter pytree.
+            x: one input vector, shape ``(n_in,)``.
+
+        Returns ``(us, os)``: ``us[l]`` is layer ``l``'s pre-activation ``(fan_out,)`` and ``os`` the
+        outputs, with ``os[0] = x`` and ``os[-1]`` the network output ``(n_out,)``.
+        """
+        us, os = [], [x]
+        for name, layer in zip(self.activations, params):
+            act = get_activation(name)
+            u = layer["w"] @ os[-1] + layer["b"]
+            o = act.f(u, layer["a"]) if act.parametric else act.f(u)
+            us.append(u)
+            os.append(o)
+        return us, os
+
+    def apply(self, params: Params, x: Array) -> Array:
+        """The network output: ``(n_in,) -> (n_out,)``, or ``(B, n_in) -> (B, n_out)`` via ``vmap``."""
+        x = jnp.asarray(x)
+        if x.ndim not in (1, 2) or x.shape[-1] != self.sizes[0]:
+            raise ValueError(
+                f"x: expected shape ({self.sizes[0]},) or (B, {self.sizes[0]}), got {x.shape}"
+            )
+        if x.ndim == 2:
+            return jax.vmap(self.apply, in_axes=(None, 0))(params, x)
+        return self.forward(params, x)[1][-1]
+
+    def summary(self) -> str:
+        """A Keras-style table: Layer (type), Output Shape, Param #, and the totals.
+
+        >>> print(MLP((784, 32, 10), ("relu", "softmax")).summary())  # doctest: +ELLIPSIS
+        Model: "mlp"...
+        """
+        rows = [("input (Input)", f"(None, {self.sizes[0]})", "0")]
+        for i, name in enumerate(self.activations):
+            label = f"dense{'_' + str(i) if i else ''} (Dense, {name})"
+            rows.append((label, f"(None, {self.sizes[i + 1]})", f"{self.layer_params(i):,}"))
+        heads = ("Layer (type)", "Output Shape", "Param #")
+        widths = [max(len(h), *(len(r[c]) for r in rows)) + 2 for c, h in enumerate(heads)]
+
+        def row(cells):
+            left, shape, count = (f" {c:{a}{w - 2}} " for c, a, w in zip(cells, "<<>", widths))
+            return f"│{left}│{shape}│{count}│"
+
+        def rule(left, mid, right):
+            return left + mid.join("─" * w for w in widths) + right
+
+        n, size = self.num_params, _human(self.num_params * 4)
+        out = ['Model: "mlp"', rule("┌", "┬", "┐"), row(heads), rule("├", "┼", "┤")]
+        out += [row(r) for r in rows]
+        out += [
+            rule("└", "┴", "┘"),
+            f" Total params: {n:,} ({size})",
+            f" Trainable params: {n:,} ({size})",
+            " Non-trainable params: 0 (0.00 B)",
+        ]
+        return "\n".join(out)
+
+
+def _human(nbytes: int) -> str:
+    for unit in ("B", "KB", "MB"):
+        if nbytes < 1024 or unit == "MB":
+            return f"{nbytes:.2f} {unit}"
+        nbytes /= 1024
+    return ""  # pragma: no cover
+
+
+def _check_key(key: Any) -> Array:
+    if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return key
+    if isinstance(key, jax.Array) and key.dtype == jnp.uint32 and key.shape == (2,):
+        return key
+    raise TypeError(f"key: expected a jax.random key such as jax.random.key(0), got {key!r}")
+
+
+def _draw(key: Array, init: str, shape: tuple[int, int], sigma: float, dtype: Any) -> Array:
+    fan_out, fan_in = shape
+    if init == "glorot_uniform":
+        limit = math.sqrt(6.0 / (fan_in + fan_out))
+        return jax.random.uniform(key, shape, dtype, -limit, limit)
+    if init == "he_uniform":
+        limit = math.sqrt(6.0 / fan_in)
+        return jax.random.uniform(key, shape, dtype, -limit, limit)
+    if init == "normal":
+        return sigma * jax.random.normal(key, shape, dtype)
+    scale = 2.0 if init == "he_normal" else 1.0  # he_normal or lecun_normal: truncated normal
+    std = math.sqrt(scale / fan_in) / _TRUNCATED_STD
+    return std * jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype)

@@ -1,0 +1,175 @@
+"""The hand-written δ rule equals jax.grad: Hypothesis over depth, widths, activations, losses,
+reductions, penalties, batch sizes and values, in float64 (rtol 1e-10) and float32 (1e-5)."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import jaxmlp
+from jaxmlp.backprop import loss_and_grads, objective
+
+HIDDEN = [n for n in ("identity", "step", "sigmoid", "tanh", "relu", "softplus", "leaky_relu",
+                      "prelu", "elu", "selu", "swish", "mish", "softmax")]
+OUTPUTS = ("identity", "sigmoid", "softmax", "tanh", "relu", "prelu", "softplus")
+LOSSES = ("sse", "mse", "binary_crossentropy", "categorical_crossentropy")
+WIDTHS = (1, 3, 8, 64)
+BATCHES = (1, 7, 32, 128)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def hand(model, loss, reduction, params, x, t, l2, l1):
+    return loss_and_grads(model, loss, reduction, params, x, t, l2, l1)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def autodiff(model, loss, reduction, params, x, t, l2, l1):
+    return jax.value_and_grad(objective, argnums=3)(model, loss, reduction, params, x, t, l2, l1)
+
+
+def targets(key, loss, batch, n_out, dtype):
+    if loss == "categorical_crossentropy":
+        return jax.nn.one_hot(jax.random.randint(key, (batch,), 0, n_out), n_out, dtype=dtype)
+    if loss == "binary_crossentropy":
+        return jax.random.bernoulli(key, 0.5, (batch, n_out)).astype(dtype)
+    return jax.random.normal(key, (batch, n_out), dtype)
+
+
+def problem(draw, dtype):
+    depth = draw(st.integers(1, 5))
+    sizes = tuple(draw(st.sampled_from(WIDTHS)) for _ in range(depth + 1))
+    hidden = tuple(draw(st.sampled_from(HIDDEN)) for _ in range(depth - 1))
+    output, loss = draw(st.sampled_from(OUTPUTS)), draw(st.sampled_from(LOSSES))
+    model = jaxmlp.MLP(sizes, (*hidden, output))
+    batch = draw(st.sampled_from(BATCHES))
+    reduction = draw(st.sampled_from(("mean", "sum")))
+    l2, l1 = draw(st.sampled_from([(0.0, 0.0), (1e-2, 0.0), (0.0, 1e-3), (1e-2, 1e-3)]))
+    kp, kx, kt = jax.random.split(jax.random.key(draw(st.integers(0, 2**31 - 1))), 3)
+    init = draw(st.sampled_from(jaxmlp.INITIALIZERS))
+    params = model.init(kp, init=init, sigma=0.5, dtype=dtype)
+    x = draw(st.sampled_from([0.5, 2.0])) * jax.random.normal(kx, (batch, sizes[0]), dtype)
+    return model, loss, reduction, params, x, targets(kt, loss, batch, sizes[-1], dtype), l2, l1
+
+
+def max_error(grads, ref):
+    return max(float(jnp.max(jnp.abs(jnp.asarray(g, r.dtype) - r)))
+               for g, r in zip(jax.tree.leaves(grads), jax.tree.leaves(ref)))
+
+
+def assert_close(args, rtol):
+    """Normwise: max |hand − jax.grad| ≤ rtol · max |jax.grad|.
+
+    In float32 an ill-conditioned draw (a saturated softmax under sse, where o(1 − o) loses its
+    digits) puts every float32 gradient, jax.grad's included, far from the exact one. When the
+    direct comparison misses, the hand gradient must be as accurate as jax.grad's against the
+    float64 truth: its error at most twice jax.grad's, plus rtol.
+    """
+    value, grads = hand(*args)
+    ref_value, ref_grads = autodiff(*args)
+    assert jax.tree.structure(grads) == jax.tree.structure(ref_grads)
+    assert all(g.dtype == r.dtype for g, r in zip(jax.tree.leaves(grads), jax.tree.leaves(ref_grads)))
+    scale = max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(ref_grads)) or 1.0
+    error = max_error(grads, ref_grads)
+    if error > rtol * scale and grads[0]["w"].dtype == jnp.float32:
+        with jax.enable_x64(True):
+            wide = jax.tree.map(lambda a: a.astype(jnp.float64), args[3:6])
+            _, truth = autodiff(*args[:3], *wide, *args[6:])
+            error = max_error(grads, truth) - 2 * max_error(ref_grads, truth)
+    assert error <= rtol * scale, (args[0], args[1], args[2], error / scale)
+    np.testing.assert_allclose(value, ref_value, rtol=rtol * 10)
+
+
+@given(st.data())
+def test_backprop_equals_jax_grad_float64(data):
+    with jax.enable_x64(True):
+        assert_close(problem(data.draw, jnp.float64), 1e-10)
+
+
+@given(st.data())
+def test_backprop_equals_jax_grad_float32(data):
+    assert_close(problem(data.draw, jnp.float32), 1e-5)
+
+
+@pytest.mark.parametrize("output", (*OUTPUTS, "step", "elu", "selu", "swish", "mish", "leaky_relu"))
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("n_out", [1, 4])
+def test_every_output_and_loss_pair(output, loss, n_out):
+    """Every output activation × loss × output width, through the public API and the checker."""
+    model = jaxmlp.MLP((5, 6, n_out), ("tanh", output))
+    with jax.enable_x64(True):
+        params = model.init(jax.random.key(n_out), dtype=jnp.float64)
+        kx, kt = jax.random.split(jax.random.key(7))
+        x = jax.random.normal(kx, (9, 5), jnp.float64)
+        t = targets(kt, loss, 9, n_out, jnp.float64)
+        report = jaxmlp.check_gradients(
+            lambda p, x, t: jaxmlp.backprop(model, p, x, t, loss, "sum", 0.01, 0.001),
+            model, params, x, t, loss, "sum", 0.01, 0.001)
+        assert report.passed, str(report)
+
+
+def test_public_api_gradient_equals_jax_grad_and_has_its_structure():
+    model = jaxmlp.MLP((784, 32, 10), ("relu", "softmax"))
+    params = model.init(jax.random.key(0))
+    x = jax.random.uniform(jax.random.key(1), (64, 784))
+    labels = jnp.arange(64) % 10
+    grads = jaxmlp.backprop(model, params, x, labels)
+    ref = jax.grad(lambda p: jaxmlp.loss(model, p, x, labels))(params)
+    assert jax.tree.structure(grads) == jax.tree.structure(ref)
+    report = jaxmlp.check_gradients(
+        lambda p, x, t: jaxmlp.backprop(model, p, x, t), model, params, x, labels)
+    assert report.passed and report.max_rel < 1e-5, str(report)
+    # integer labels and one-hot rows are the same targets
+    one_hot = jax.nn.one_hot(labels, 10)
+    assert float(jaxmlp.loss(model, params, x, labels)) == float(
+        jaxmlp.loss(model, params, x, one_hot))
+
+
+def test_backprop_is_jit_compatible():
+    model = jaxmlp.MLP((4, 3, 2), ("sigmoid", "softmax"))
+    params = model.init(jax.random.key(0))
+    x, t = jnp.ones((2, 4)), jnp.array([0, 1])
+    jitted = jax.jit(lambda p: jaxmlp.backprop(model, p, x, t))(params)
+    eager = jaxmlp.backprop(model, params, x, t)
+    for a, b in zip(jax.tree.leaves(jitted), jax.tree.leaves(eager)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_reductions_differ_by_the_batch_size():
+    model = jaxmlp.MLP((3, 2), ("identity",))
+    params = model.init(jax.random.key(0))
+    x, t = jnp.ones((4, 3)), jnp.zeros((4, 2))
+    mean = jaxmlp.backprop(model, params, x, t, "sse", "mean")
+    total = jaxmlp.backprop(model, params, x, t, "sse", "sum")
+    np.testing.assert_allclose(total[0]["w"], 4 * mean[0]["w"], rtol=1e-6)
+
+
+def test_deltas_are_per_example_and_canonical_at_the_output():
+    model = jaxmlp.MLP((4, 5, 3), ("tanh", "softmax"))
+    params = model.init(jax.random.key(3))
+    x = jax.random.normal(jax.random.key(4), (6, 4))
+    labels = jnp.array([0, 1, 2, 0, 1, 2])
+    ds = jaxmlp.deltas(model, params, x, labels)
+    assert [d.shape for d in ds] == [(6, 5), (6, 3)]
+    o = model.apply(params, x)
+    np.testing.assert_allclose(ds[-1], o - jax.nn.one_hot(labels, 3), atol=1e-6)
+    # hidden: δ1 = (w2ᵀ δ2) ⊙ (1 − tanh²(u1))
+    u1 = x @ params[0]["w"].T + params[0]["b"][None]
+    np.testing.assert_allclose(ds[0], (ds[1] @ params[1]["w"]) * (1 - jnp.tanh(u1) ** 2),
+                               atol=1e-6)
+
+
+def test_kinks_at_exactly_zero_match_jax_grad():
+    """Pre-activations exactly 0: zero weights and biases make every hidden u = 0."""
+    for act in ("relu", "leaky_relu", "elu", "selu", "prelu", "step"):
+        model = jaxmlp.MLP((3, 4, 2), (act, "identity"))
+        params = model.init(jax.random.key(0))
+        params[0] = {**params[0], "w": jnp.zeros((4, 3)), "b": jnp.zeros(4)}
+        x, t = jnp.ones((2, 3)), jnp.ones((2, 2))
+        report = jaxmlp.check_gradients(
+            lambda p, x, t, m=model: jaxmlp.backprop(m, p, x, t, "sse"), model, params, x, t,
+            "sse", rtol=0.0)
+        assert report.passed, (act, str(report))
