@@ -7,17 +7,29 @@
 25450
 """
 
+from jaxmlp import data
 from jaxmlp.activations import Activation, activation_names, get_activation, register_activation
 from jaxmlp.backprop import backprop, deltas, loss
 from jaxmlp.check import GradientReport, check_gradients
+from jaxmlp.checkpoint import Checkpoint, load, save
 from jaxmlp.losses import get_loss, loss_names, penalty
 from jaxmlp.model import INITIALIZERS, MLP
+from jaxmlp.train import (
+    EarlyStopping,
+    TrainingError,
+    evaluate,
+    fit,
+    get_optimizer,
+    make_train_step,
+    predict,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "INITIALIZERS",
     "MLP",
+    "data",
     "Activation",
     "GradientReport",
     "activation_names",

@@ -92,20 +92,30 @@ def deltas(
 
 def objective(model, loss, reduction, params, x, t, l2=0.0, l1=0.0) -> Array:
     """:func:`loss` without argument checks: ``x (B, n_in)``, ``t (B, n_out)`` already prepared."""
+    return objective_and_output(model, loss, reduction, params, x, t, l2, l1)[0]
+
+
+def objective_and_output(model, loss, reduction, params, x, t, l2=0.0, l1=0.0):
+    """``(E, o)``: the objective and the network outputs ``(B, n_out)`` (for metrics)."""
     L = get_loss(loss)
     last = get_activation(model.activations[-1])
 
     def example(xn, tn):
         us, os = model.forward(params, xn)
         if L.canonical == last.name:
-            return L.from_u(us[-1], tn)
-        return L.fn(os[-1], tn)
+            return L.from_u(us[-1], tn), os[-1]
+        return L.fn(os[-1], tn), os[-1]
 
-    return reduce(jax.vmap(example)(x, t), reduction) + penalty(params, l2, l1)
+    values, outputs = jax.vmap(example)(x, t)
+    return reduce(values, reduction) + penalty(params, l2, l1), outputs
 
 
-def loss_and_grads(model, loss, reduction, params, x, t, l2=0.0, l1=0.0) -> tuple[Array, Params]:
-    """``(E, ∂E/∂params)`` by the δ rule from one forward pass; inputs already prepared."""
+def loss_and_grads(model, loss, reduction, params, x, t, l2=0.0, l1=0.0):
+    """``((E, o), ∂E/∂params)`` by the δ rule from one forward pass; inputs already prepared.
+
+    Shaped like ``jax.value_and_grad(objective_and_output, has_aux=True)``: the objective, the
+    outputs ``o (B, n_out)`` and the gradient pytree.
+    """
     scale = 1.0 / x.shape[0] if reduction == "mean" else 1.0
     values, os, ds, das = jax.vmap(functools.partial(_example, model, loss, params, scale))(x, t)
     grads = []
@@ -118,7 +128,7 @@ def loss_and_grads(model, loss, reduction, params, x, t, l2=0.0, l1=0.0) -> tupl
             g["a"] = jnp.sum(das[lay], axis=0)
         grads.append(g)
     value = reduce(values, reduction) + penalty(params, l2, l1)
-    return value, grads
+    return (value, os[-1]), grads
 
 
 def _example(model, loss, params, scale, x, t):
@@ -142,7 +152,7 @@ def _example(model, loss, params, scale, x, t):
             ds[lay] = act.backward(us[lay], os[lay + 1], g, *([a] if act.parametric else []))
         if act.parametric:
             das[lay] = g * act.df_da(us[lay], a)
-    return value, os[:-1], ds, das
+    return value, os, ds, das
 
 
 def _deltas(model, loss, params, x, t):

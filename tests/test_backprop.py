@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import jaxmlp
-from jaxmlp.backprop import loss_and_grads, objective
+from jaxmlp.backprop import loss_and_grads, objective_and_output
 
 HIDDEN = [n for n in ("identity", "step", "sigmoid", "tanh", "relu", "softplus", "leaky_relu",
                       "prelu", "elu", "selu", "swish", "mish", "softmax")]
@@ -28,7 +28,8 @@ def hand(model, loss, reduction, params, x, t, l2, l1):
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2))
 def autodiff(model, loss, reduction, params, x, t, l2, l1):
-    return jax.value_and_grad(objective, argnums=3)(model, loss, reduction, params, x, t, l2, l1)
+    return jax.value_and_grad(objective_and_output, argnums=3, has_aux=True)(
+        model, loss, reduction, params, x, t, l2, l1)
 
 
 def targets(key, loss, batch, n_out, dtype):
@@ -68,8 +69,9 @@ def assert_close(args, rtol):
     direct comparison misses, the hand gradient must be as accurate as jax.grad's against the
     float64 truth: its error at most twice jax.grad's, plus rtol.
     """
-    value, grads = hand(*args)
-    ref_value, ref_grads = autodiff(*args)
+    (value, out), grads = hand(*args)
+    (ref_value, ref_out), ref_grads = autodiff(*args)
+    np.testing.assert_array_equal(out, ref_out)
     assert jax.tree.structure(grads) == jax.tree.structure(ref_grads)
     assert all(g.dtype == r.dtype for g, r in zip(jax.tree.leaves(grads), jax.tree.leaves(ref_grads)))
     scale = max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(ref_grads)) or 1.0

@@ -1,0 +1,437 @@
+"""Training with Optax: a jitted step, scan-fused epochs, and Keras-style fit / evaluate / predict.
+
+Gradients come from the hand-written δ rule (``grad="backprop"``) or from ``jax.grad``
+(``grad="autodiff"``); either way they are handed to an Optax ``GradientTransformation``, so SGD,
+momentum, RMSprop, Adam and learning-rate schedules are Optax's, never re-implemented here.
+
+Speed by design: the training data is put on the device once; an epoch is one compiled call, a
+``lax.scan`` over the shuffled mini-batches followed by the validation pass, with the parameter and
+optimizer buffers donated; the metrics stay on the device until the epoch ends; and nothing is
+recompiled between epochs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxmlp.backprop import check_params, loss_and_grads, objective_and_output, prepare
+from jaxmlp.losses import REDUCTIONS, get_loss
+from jaxmlp.model import MLP, Params
+from jaxmlp.progress import Progress
+
+__all__ = [
+    "METRICS",
+    "OPTIMIZERS",
+    "EarlyStopping",
+    "TrainingError",
+    "evaluate",
+    "fit",
+    "get_optimizer",
+    "make_train_step",
+    "predict",
+]
+
+Array = jax.Array
+METRICS = ("accuracy",)
+GRADS = ("backprop", "autodiff")
+#: Keras's default learning rates for the optimizer names
+OPTIMIZERS: dict[str, Callable[[], optax.GradientTransformation]] = {
+    "sgd": lambda: optax.sgd(0.01),
+    "momentum": lambda: optax.sgd(0.01, momentum=0.9),
+    "rmsprop": lambda: optax.rmsprop(0.001, decay=0.9, eps=1e-7),
+    "adam": lambda: optax.adam(0.001, eps=1e-7),
+}
+
+
+class TrainingError(RuntimeError):
+    """Training stopped on a non-finite loss; ``params`` holds the last finite parameters."""
+
+    def __init__(self, message: str, params: Params, epoch: int, step: int):
+        super().__init__(message)
+        self.params, self.epoch, self.step = params, epoch, step
+
+
+@dataclasses.dataclass(frozen=True)
+class EarlyStopping:
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
+
+    Arguments:
+        monitor: a history key, e.g. ``"val_loss"`` (default) or ``"val_accuracy"``.
+        patience: epochs without improvement to wait before stopping.
+        min_delta: the smallest change that counts as an improvement.
+        mode: ``"min"``, ``"max"`` or ``"auto"`` (max for accuracies, min otherwise).
+        restore_best: return the parameters of the best epoch instead of the last one.
+    """
+
+    monitor: str = "val_loss"
+    patience: int = 0
+    min_delta: float = 0.0
+    mode: str = "auto"
+    restore_best: bool = True
+
+    def __post_init__(self):
+        if not isinstance(self.patience, int) or self.patience < 0:
+            raise ValueError(f"patience: expected an integer >= 0, got {self.patience!r}")
+        if not self.min_delta >= 0:
+            raise ValueError(f"min_delta: expected a number >= 0, got {self.min_delta!r}")
+        if self.mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode: expected 'auto', 'min' or 'max', got {self.mode!r}")
+
+    def better(self, value: float, best: float) -> bool:
+        """Whether ``value`` improves on ``best`` by more than ``min_delta``."""
+        maximise = self.mode == "max" or (self.mode == "auto" and "acc" in self.monitor)
+        return value > best + self.min_delta if maximise else value < best - self.min_delta
+
+
+def get_optimizer(optimizer: str | optax.GradientTransformation) -> optax.GradientTransformation:
+    """An Optax transformation, or one of the names in :data:`OPTIMIZERS` with Keras's default rate."""
+    if isinstance(optimizer, str):
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer: expected one of {tuple(OPTIMIZERS)} or an Optax "
+                             f"GradientTransformation, got {optimizer!r}")
+        return _named_optimizer(optimizer)
+    if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))):
+        raise TypeError(f"optimizer: expected an optax.GradientTransformation or a name, "
+                        f"got {type(optimizer).__name__}")
+    return optimizer
+
+
+@functools.cache
+def _named_optimizer(name: str) -> optax.GradientTransformation:
+    return OPTIMIZERS[name]()  # one object per name, so compiled epochs are reused across fits
+
+
+def make_train_step(
+    model: MLP, loss: str = "categorical_crossentropy",
+    optimizer: str | optax.GradientTransformation = "adam", grad: str = "backprop",
+    reduction: str = "mean", l2: float = 0.0, l1: float = 0.0,
+) -> Callable[[Params, Any, tuple[Array, Array]], tuple[Params, Any, dict[str, Array]]]:
+    """A pure, jitted ``step(params, opt_state, (x, t)) -> (params, opt_state, {"loss": E})``.
+
+    ``x`` is ``(B, n_in)`` and ``t`` the prepared targets ``(B, n_out)``; ``grad`` picks the
+    hand-written δ rule (``"backprop"``) or ``jax.grad`` (``"autodiff"``). Initialise the optimizer
+    state with ``get_optimizer(optimizer).init(params)``.
+
+    >>> import jax, jax.numpy as jnp, optax
+    >>> model = MLP((2, 3, 1), ("tanh", "sigmoid"))
+    >>> params = model.init(jax.random.key(0))
+    >>> step = make_train_step(model, "binary_crossentropy", optax.sgd(0.1))
+    >>> params, state, metrics = step(params, optax.sgd(0.1).init(params), (jnp.ones((4, 2)), jnp.ones((4, 1))))
+    >>> metrics["loss"].shape
+    ()
+    """
+    config = _config(model, loss, optimizer, grad, reduction, l2, l1)
+
+    @jax.jit
+    def step(params, opt_state, batch):
+        x, t = batch
+        params, opt_state, value, _ = _step(config, params, opt_state, x, t)
+        return params, opt_state, {"loss": value}
+
+    return step
+
+
+def fit(
+    model: MLP, params: Params, x: Any, t: Any, *,
+    optimizer: str | optax.GradientTransformation = "adam", loss: str = "categorical_crossentropy",
+    epochs: int = 1, batch_size: int = 32, validation_split: float = 0.0,
+    validation_data: tuple[Any, Any] | None = None, metrics: Sequence[str] = ("accuracy",),
+    key: Array | None = None, grad: str = "backprop", reduction: str = "mean", l2: float = 0.0,
+    l1: float = 0.0, early_stopping: EarlyStopping | None = None, checkpoint: str | None = None,
+    resume: str | None = None, verbose: int = 1, shuffle: bool = True,
+) -> tuple[Params, dict[str, list[float]]]:
+    """Train ``params`` on ``(x, t)`` for ``epochs`` epochs of mini-batch updates (as Keras's ``fit``).
+
+    Arguments:
+        model, params: the network and its initial parameters (not modified).
+        x: inputs ``(n, n_in)``; t: integer labels ``(n,)`` or targets ``(n, n_out)``.
+        optimizer: an Optax ``GradientTransformation`` (schedules included) or ``"sgd"``,
+            ``"momentum"``, ``"rmsprop"``, ``"adam"`` with Keras's default rates.
+        loss, reduction, l2, l1: the objective, as :func:`jaxmlp.loss`.
+        epochs, batch_size: the number of the last epoch and the rows per update; the last partial
+            batch is trained on, not dropped (48,000 rows at 64 give 750 updates per epoch). When
+            resuming, training continues from the checkpoint's epoch up to ``epochs``.
+        validation_split: hold out the LAST fraction of the rows, taken before shuffling (Keras's
+            rule); or pass ``validation_data=(x_val, t_val)`` instead.
+        metrics: ``("accuracy",)`` or ``()``; ``val_loss`` is the mean objective on the validation rows.
+        key: a ``jax.random`` key for the shuffles (default ``jax.random.key(0)``); epoch ``e``
+            shuffles with ``fold_in(key, e)``, so a resumed run repeats an uninterrupted one.
+        grad: ``"backprop"`` (the hand-written δ rule) or ``"autodiff"`` (``jax.grad``).
+        early_stopping: an :class:`EarlyStopping`, or ``None``.
+        checkpoint: a ``.npz`` path written (atomically) after every epoch.
+        resume: a checkpoint path to continue from (its parameters, optimizer state and history).
+        verbose: 0 silent, 1 a progress bar per epoch, 2 one line per epoch.
+
+    Returns ``(params, history)``: ``history["loss"]``, ``history["accuracy"]``,
+    ``history["val_loss"]``, ``history["val_accuracy"]``, one value per epoch.
+    Raises :class:`TrainingError` on a non-finite loss, carrying the last finite parameters.
+    """
+    from jaxmlp.checkpoint import load, save
+    from jaxmlp.data.split import validation_split as split_last
+
+    opt = get_optimizer(optimizer)
+    config = _config(model, loss, opt, grad, reduction, l2, l1)
+    epochs = _check_int("epochs", epochs, 0)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    metrics = _check_metrics(metrics)
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose: expected 0, 1 or 2, got {verbose!r}")
+    if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
+        raise TypeError(f"early_stopping: expected a jaxmlp.EarlyStopping, got {early_stopping!r}")
+    key = jax.random.key(0) if key is None else key
+    x, t = prepare(model, params, x, t, loss, reduction, l2, l1)
+    if validation_split and validation_data is not None:
+        raise ValueError("validation_split and validation_data: give one of them, not both")
+    if validation_split:
+        if not isinstance(validation_split, (int, float)):
+            raise TypeError(f"validation_split: expected a fraction, got {validation_split!r}")
+        (x, t), validation = split_last(x, t, validation_split)
+    elif validation_data is not None:
+        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+            raise TypeError("validation_data: expected a pair (x_val, t_val)")
+        validation = prepare(model, params, *validation_data, loss, reduction, l2, l1)
+    else:
+        validation = None
+    if early_stopping is not None and early_stopping.monitor.startswith("val_") and validation is None:
+        raise ValueError(f"early_stopping: monitors {early_stopping.monitor!r} but there is no "
+                         "validation data (set validation_split or validation_data)")
+
+    n = x.shape[0]
+    steps = math.ceil(n / batch_size)
+    opt_state = opt.init(params)
+    history: dict[str, list[float]] = {}
+    if resume is not None:
+        ckpt = load(resume, optimizer=opt)
+        if ckpt.model != model:
+            raise ValueError(f"resume: checkpoint {resume} holds {ckpt.model}, not {model}")
+        params, opt_state, history = ckpt.params, ckpt.opt_state, ckpt.history
+    params = jax.tree.map(jnp.array, params)  # our own buffers: the caller's are never donated
+    done = len(history.get("loss", []))
+    names = ["loss", *metrics] + (["val_loss", *(f"val_{m}" for m in metrics)] if validation else [])
+    for name in names:
+        history.setdefault(name, [])
+    if early_stopping is not None and early_stopping.monitor not in names:
+        raise ValueError(f"early_stopping: monitor {early_stopping.monitor!r} is not one of {names}")
+
+    progress = Progress(steps, verbose)
+    epoch_fn = _epoch_function(config, n, batch_size, shuffle, bool(validation), verbose == 1)
+    best, best_params, wait = None, params, 0
+    for epoch in range(done, epochs):
+        progress.start(epoch, epochs)
+        start = jax.device_get((params, opt_state))  # kept for a replay: the buffers are donated
+        params, opt_state, stats = epoch_fn(params, opt_state, x, t, jax.random.fold_in(key, epoch),
+                                            *(validation or ()))
+        stats = jax.device_get(stats)
+        if stats["bad_step"] >= 0:
+            last_finite = _replay(config, *start, x, t, key, epoch, batch_size, shuffle,
+                                  int(stats["bad_step"]))
+            if checkpoint is not None:
+                save(checkpoint, model, last_finite, step=epoch * steps + int(stats["bad_step"]),
+                     history=history)
+            raise TrainingError(
+                f"non-finite loss at epoch {epoch + 1}, step {int(stats['bad_step']) + 1}; "
+                "the last finite parameters are in this error's .params", last_finite, epoch + 1,
+                int(stats["bad_step"]) + 1)
+        row = {"loss": stats["loss"] / n}
+        if "accuracy" in metrics:
+            row["accuracy"] = stats["correct"] / n
+        if validation:
+            row["val_loss"] = stats["val_loss"]
+            if "accuracy" in metrics:
+                row["val_accuracy"] = stats["val_correct"] / validation[0].shape[0]
+        for name in names:
+            history[name].append(float(row[name]))
+        progress.end({name: history[name][-1] for name in names})
+        if checkpoint is not None:
+            save(checkpoint, model, params, opt_state, step=(epoch + 1) * steps, history=history)
+        if early_stopping is not None:
+            value = history[early_stopping.monitor][-1]
+            if best is None or early_stopping.better(value, best):
+                best, wait = value, 0
+                if early_stopping.restore_best:
+                    best_params = jax.device_get(params)
+            else:
+                wait += 1
+                if wait > early_stopping.patience:
+                    break
+    if early_stopping is not None and early_stopping.restore_best and best is not None:
+        params = jax.tree.map(jnp.asarray, best_params)
+    return params, history
+
+
+def evaluate(
+    model: MLP, params: Params, x: Any, t: Any, loss: str = "categorical_crossentropy",
+    metrics: Sequence[str] = ("accuracy",), reduction: str = "mean", l2: float = 0.0, l1: float = 0.0,
+) -> dict[str, float]:
+    """The objective and metrics on ``(x, t)``: ``{"loss": ..., "accuracy": ...}``.
+
+    >>> import jax, jax.numpy as jnp
+    >>> model = MLP((2, 2), ("softmax",))
+    >>> params = [{"w": jnp.zeros((2, 2)), "b": jnp.array([1.0, 0.0])}]
+    >>> evaluate(model, params, jnp.zeros((4, 2)), jnp.array([0, 0, 0, 1]))["accuracy"]
+    0.75
+    """
+    metrics = _check_metrics(metrics)
+    x, t = prepare(model, params, x, t, loss, reduction, l2, l1)
+    value, correct = _evaluate_jit(_config(model, loss, "sgd", "autodiff", reduction, l2, l1),
+                                   params, x, t)
+    out = {"loss": float(value)}
+    if "accuracy" in metrics:
+        out["accuracy"] = float(correct) / x.shape[0]
+    return out
+
+
+def predict(model: MLP, params: Params, x: Any) -> Array:
+    """The network outputs for a batch: ``(n, n_in) -> (n, n_out)`` (probabilities for softmax)."""
+    if not isinstance(model, MLP):
+        raise TypeError(f"model: expected a jaxmlp.MLP, got {type(model).__name__}")
+    check_params(model, params)
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(f"x: expected floating-point inputs, got dtype {x.dtype}")
+    if x.ndim != 2 or x.shape[1] != model.sizes[0]:
+        raise ValueError(f"x: expected shape (n, {model.sizes[0]}), got {x.shape}")
+    return _predict_jit(model, params, x)
+
+
+# --- the compiled pieces ------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class _Config:
+    """Everything static about a training run (hashable: a jit static argument)."""
+
+    model: MLP
+    loss: str
+    optimizer: Any
+    grad: str
+    reduction: str
+    l2: float
+    l1: float
+
+
+def _config(model, loss, optimizer, grad, reduction, l2, l1) -> _Config:
+    if not isinstance(model, MLP):
+        raise TypeError(f"model: expected a jaxmlp.MLP, got {type(model).__name__}")
+    get_loss(loss)
+    if grad not in GRADS:
+        raise ValueError(f"grad: expected one of {GRADS}, got {grad!r}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
+    for name, rate in (("l2", l2), ("l1", l1)):
+        if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate >= 0):
+            raise ValueError(f"{name}: expected a non-negative number, got {rate!r}")
+    return _Config(model, loss, get_optimizer(optimizer), grad, reduction, float(l2), float(l1))
+
+
+def _step(c: _Config, params, opt_state, x, t):
+    """One update; returns the new state, the batch objective and the outputs."""
+    if c.grad == "backprop":
+        (value, out), grads = loss_and_grads(c.model, c.loss, c.reduction, params, x, t, c.l2, c.l1)
+    else:
+        (value, out), grads = jax.value_and_grad(objective_and_output, argnums=3, has_aux=True)(
+            c.model, c.loss, c.reduction, params, x, t, c.l2, c.l1)
+    updates, opt_state = c.optimizer.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state, value, out
+
+
+def _correct(out, t):
+    if out.shape[-1] == 1:
+        return jnp.sum((out[:, 0] > 0.5) == (t[:, 0] > 0.5))
+    return jnp.sum(jnp.argmax(out, axis=-1) == jnp.argmax(t, axis=-1))
+
+
+def _per_example(c: _Config, value, batch):
+    """A batch objective as a sum over its rows (history reports the mean per row)."""
+    return value * batch if c.reduction == "mean" else value
+
+
+@functools.lru_cache(maxsize=32)
+def _epoch_function(c: _Config, n: int, batch_size: int, shuffle: bool, validate: bool, live: bool):
+    """The compiled epoch: scan over the full batches, one step for a partial last batch, then
+    the validation pass; the parameter and optimizer buffers are donated."""
+    full, rest = divmod(n, batch_size)
+    steps = full + (rest > 0)
+
+    def run_batch(carry, idx, i, x, t):
+        params, opt_state, total, correct, bad = carry
+        xb, tb = x[idx], t[idx]
+        params, opt_state, value, out = _step(c, params, opt_state, xb, tb)
+        bad = jnp.where((bad < 0) & ~jnp.isfinite(value), i, bad)
+        total = total + _per_example(c, value, idx.shape[0])
+        correct = correct + _correct(out, tb)
+        if live:
+            jax.lax.cond(i % max(1, steps // 30) == 0,
+                         lambda: jax.debug.callback(Progress.tick, i), lambda: None)
+        return (params, opt_state, total, correct, bad)
+
+    def epoch(params, opt_state, x, t, key, x_val=None, t_val=None):
+        order = jax.random.permutation(key, n) if shuffle else jnp.arange(n)
+        zero = jnp.zeros((), x.dtype)
+        carry = (params, opt_state, zero, jnp.zeros((), jnp.int32), jnp.full((), -1, jnp.int32))
+        if full:
+            batches = order[: full * batch_size].reshape(full, batch_size)
+
+            def body(carry, inputs):
+                i, idx = inputs
+                return run_batch(carry, idx, i, x, t), None
+
+            carry, _ = jax.lax.scan(body, carry, (jnp.arange(full), batches))
+        if rest:
+            carry = run_batch(carry, order[full * batch_size:], jnp.asarray(full), x, t)
+        params, opt_state, total, correct, bad = carry
+        stats = {"loss": total, "correct": correct, "bad_step": bad}
+        if validate:
+            value, out = objective_and_output(c.model, c.loss, "mean", params, x_val, t_val, c.l2, c.l1)
+            stats |= {"val_loss": value, "val_correct": _correct(out, t_val)}
+        return params, opt_state, stats
+
+    return jax.jit(epoch, donate_argnums=(0, 1))
+
+
+def _replay(c, params, opt_state, x, t, key, epoch, batch_size, shuffle, bad_step):
+    """Re-run a failed epoch's first ``bad_step`` updates to recover the last finite parameters."""
+    n = x.shape[0]
+    order = np.asarray(jax.random.permutation(jax.random.fold_in(key, epoch), n)) if shuffle else (
+        np.arange(n))
+    step = jax.jit(lambda p, s, xb, tb: _step(c, p, s, xb, tb)[:2])
+    for i in range(bad_step):
+        idx = order[i * batch_size:(i + 1) * batch_size]
+        params, opt_state = step(params, opt_state, x[idx], t[idx])
+    return jax.device_get(params)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _evaluate_jit(c: _Config, params, x, t):
+    value, out = objective_and_output(c.model, c.loss, c.reduction, params, x, t, c.l2, c.l1)
+    return value, _correct(out, t)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _predict_jit(model, params, x):
+    return jax.vmap(lambda xn: model.forward(params, xn)[1][-1])(x)
+
+
+def _check_int(name: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def _check_metrics(metrics) -> tuple[str, ...]:
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    metrics = tuple(metrics)
+    for m in metrics:
+        if m not in METRICS:
+            raise ValueError(f"metrics: expected names from {METRICS}, got {m!r}")
+    return metrics
+
