@@ -7,7 +7,7 @@
 25450
 """
 
-from jaxmlp import data
+from jaxmlp import data, progress
 from jaxmlp.activations import Activation, activation_names, get_activation, register_activation
 from jaxmlp.backprop import backprop, deltas, loss
 from jaxmlp.check import GradientReport, check_gradients
@@ -29,17 +29,28 @@ __version__ = "0.1.0"
 __all__ = [
     "INITIALIZERS",
     "MLP",
-    "data",
     "Activation",
+    "Checkpoint",
+    "EarlyStopping",
     "GradientReport",
+    "TrainingError",
     "activation_names",
     "backprop",
     "check_gradients",
+    "data",
     "deltas",
+    "evaluate",
+    "fit",
     "get_activation",
     "get_loss",
+    "get_optimizer",
+    "load",
     "loss",
     "loss_names",
+    "make_train_step",
     "penalty",
+    "predict",
+    "progress",
     "register_activation",
+    "save",
 ]

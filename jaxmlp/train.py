@@ -125,7 +125,8 @@ def make_train_step(
     >>> model = MLP((2, 3, 1), ("tanh", "sigmoid"))
     >>> params = model.init(jax.random.key(0))
     >>> step = make_train_step(model, "binary_crossentropy", optax.sgd(0.1))
-    >>> params, state, metrics = step(params, optax.sgd(0.1).init(params), (jnp.ones((4, 2)), jnp.ones((4, 1))))
+    >>> batch = (jnp.ones((4, 2)), jnp.ones((4, 1)))
+    >>> params, state, metrics = step(params, optax.sgd(0.1).init(params), batch)
     >>> metrics["loss"].shape
     ()
     """

@@ -56,7 +56,7 @@ def test_make_train_step_is_one_optax_step():
     opt = optax.sgd(0.1)
     for grad in ("backprop", "autodiff"):
         step = jaxmlp.make_train_step(MODEL, "categorical_crossentropy", opt, grad=grad)
-        new, state, metrics = step(params, opt.init(params), (x, targets))
+        new, _, metrics = step(params, opt.init(params), (x, targets))
         grads = jaxmlp.backprop(MODEL, params, x, t)
         expected = jax.tree.map(lambda w, g: w - 0.1 * g, params, grads)
         leaves_close(new, expected)
