@@ -26,6 +26,7 @@ import optax
 from jaxmlp.backprop import check_params, loss_and_grads, objective_and_output, prepare
 from jaxmlp.losses import REDUCTIONS, get_loss
 from jaxmlp.model import MLP, Params
+from jaxmlp.parallel import batch_sharding, check_batch_size, make_mesh, replicated
 from jaxmlp.progress import Progress
 
 __all__ = [
@@ -113,13 +114,15 @@ def _named_optimizer(name: str) -> optax.GradientTransformation:
 def make_train_step(
     model: MLP, loss: str = "categorical_crossentropy",
     optimizer: str | optax.GradientTransformation = "adam", grad: str = "backprop",
-    reduction: str = "mean", l2: float = 0.0, l1: float = 0.0,
+    reduction: str = "mean", l2: float = 0.0, l1: float = 0.0, mesh: Any = None,
 ) -> Callable[[Params, Any, tuple[Array, Array]], tuple[Params, Any, dict[str, Array]]]:
     """A pure, jitted ``step(params, opt_state, (x, t)) -> (params, opt_state, {"loss": E})``.
 
     ``x`` is ``(B, n_in)`` and ``t`` the prepared targets ``(B, n_out)``; ``grad`` picks the
     hand-written δ rule (``"backprop"``) or ``jax.grad`` (``"autodiff"``). Initialise the optimizer
-    state with ``get_optimizer(optimizer).init(params)``.
+    state with ``get_optimizer(optimizer).init(params)``. With a ``mesh`` (see
+    :mod:`jaxmlp.parallel`) the batch rows are split over its ``"data"`` axis and the parameters
+    replicated: data-parallel training, also across hosts with global batches.
 
     >>> import jax, jax.numpy as jnp, optax
     >>> model = MLP((2, 3, 1), ("tanh", "sigmoid"))
@@ -131,10 +134,11 @@ def make_train_step(
     ()
     """
     config = _config(model, loss, optimizer, grad, reduction, l2, l1)
+    mesh = make_mesh(None, mesh)
 
     @jax.jit
     def step(params, opt_state, batch):
-        x, t = batch
+        x, t = (_split_rows(a, mesh) for a in batch)
         params, opt_state, value, _ = _step(config, params, opt_state, x, t)
         return params, opt_state, {"loss": value}
 
@@ -149,6 +153,7 @@ def fit(
     key: Array | None = None, grad: str = "backprop", reduction: str = "mean", l2: float = 0.0,
     l1: float = 0.0, early_stopping: EarlyStopping | None = None, checkpoint: str | None = None,
     resume: str | None = None, verbose: int = 1, shuffle: bool = True,
+    devices: str | int | Sequence[Any] | None = None, mesh: Any = None,
 ) -> tuple[Params, dict[str, list[float]]]:
     """Train ``params`` on ``(x, t)`` for ``epochs`` epochs of mini-batch updates (as Keras's ``fit``).
 
@@ -171,6 +176,11 @@ def fit(
         checkpoint: a ``.npz`` path written (atomically) after every epoch.
         resume: a checkpoint path to continue from (its parameters, optimizer state and history).
         verbose: 0 silent, 1 a progress bar per epoch, 2 one line per epoch.
+        shuffle: reshuffle the training rows every epoch.
+        devices, mesh: data-parallel training (:mod:`jaxmlp.parallel`): ``devices="all"``, a count
+            or a list of devices, or a ``Mesh`` with a ``"data"`` axis. Each batch's rows are split
+            over the devices (``batch_size`` must divide evenly; a partial last batch is
+            replicated), the parameters replicated; results equal one device's to float tolerance.
 
     Returns ``(params, history)``: ``history["loss"]``, ``history["accuracy"]``,
     ``history["val_loss"]``, ``history["val_accuracy"]``, one value per epoch.
@@ -183,6 +193,8 @@ def fit(
     config = _config(model, loss, opt, grad, reduction, l2, l1)
     epochs = _check_int("epochs", epochs, 0)
     batch_size = _check_int("batch_size", batch_size, 1)
+    mesh = make_mesh(devices, mesh)
+    check_batch_size(batch_size, mesh)
     metrics = _check_metrics(metrics)
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose: expected 0, 1 or 2, got {verbose!r}")
@@ -216,6 +228,9 @@ def fit(
             raise ValueError(f"resume: checkpoint {resume} holds {ckpt.model}, not {model}")
         params, opt_state, history = ckpt.params, ckpt.opt_state, ckpt.history
     params = jax.tree.map(jnp.array, params)  # our own buffers: the caller's are never donated
+    if mesh is not None:
+        params, opt_state, x, t, validation = jax.device_put(
+            (params, opt_state, x, t, validation), replicated(mesh))
     done = len(history.get("loss", []))
     names = ["loss", *metrics] + (["val_loss", *(f"val_{m}" for m in metrics)] if validation else [])
     for name in names:
@@ -224,7 +239,7 @@ def fit(
         raise ValueError(f"early_stopping: monitor {early_stopping.monitor!r} is not one of {names}")
 
     progress = Progress(steps, verbose)
-    epoch_fn = _epoch_function(config, n, batch_size, shuffle, bool(validation), verbose == 1)
+    epoch_fn = _epoch_function(config, n, batch_size, shuffle, bool(validation), verbose == 1, mesh)
     best, best_params, wait = None, params, 0
     for epoch in range(done, epochs):
         progress.start(epoch, epochs)
@@ -344,6 +359,13 @@ def _step(c: _Config, params, opt_state, x, t):
     return optax.apply_updates(params, updates), opt_state, value, out
 
 
+def _split_rows(a, mesh):
+    """Split a batch's rows over the mesh's devices (when they divide evenly)."""
+    if mesh is None or a.shape[0] % mesh.size:
+        return a
+    return jax.lax.with_sharding_constraint(a, batch_sharding(mesh))
+
+
 def _correct(out, t):
     if out.shape[-1] == 1:
         return jnp.sum((out[:, 0] > 0.5) == (t[:, 0] > 0.5))
@@ -356,7 +378,8 @@ def _per_example(c: _Config, value, batch):
 
 
 @functools.lru_cache(maxsize=32)
-def _epoch_function(c: _Config, n: int, batch_size: int, shuffle: bool, validate: bool, live: bool):
+def _epoch_function(c: _Config, n: int, batch_size: int, shuffle: bool, validate: bool, live: bool,
+                    mesh: Any = None):
     """The compiled epoch: scan over the full batches, one step for a partial last batch, then
     the validation pass; the parameter and optimizer buffers are donated."""
     full, rest = divmod(n, batch_size)
@@ -364,7 +387,7 @@ def _epoch_function(c: _Config, n: int, batch_size: int, shuffle: bool, validate
 
     def run_batch(carry, idx, i, x, t):
         params, opt_state, total, correct, bad = carry
-        xb, tb = x[idx], t[idx]
+        xb, tb = _split_rows(x[idx], mesh), _split_rows(t[idx], mesh)
         params, opt_state, value, out = _step(c, params, opt_state, xb, tb)
         bad = jnp.where((bad < 0) & ~jnp.isfinite(value), i, bad)
         total = total + _per_example(c, value, idx.shape[0])
