@@ -46,7 +46,8 @@ def main():
     out["input_shards"] = len(xs.addressable_shards)
     out["input_shard_rows"] = xs.addressable_shards[0].data.shape[0]
     p1, _, _ = step(params, optax.sgd(0.1).init(params), (xs, tb))
-    p0, _, _ = jaxmlp.make_train_step(model, optimizer=optax.sgd(0.1))(params, optax.sgd(0.1).init(params), (xb, tb))
+    plain = jaxmlp.make_train_step(model, optimizer=optax.sgd(0.1))
+    p0, _, _ = plain(params, optax.sgd(0.1).init(params), (xb, tb))
     out["step"] = max_rel(p1, p0)
     out["step_replicated"] = all(leaf.sharding.is_fully_replicated for leaf in jax.tree.leaves(p1))
     errors = {}
