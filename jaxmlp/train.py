@@ -44,12 +44,12 @@ __all__ = [
 Array = jax.Array
 METRICS = ("accuracy",)
 GRADS = ("backprop", "autodiff")
-#: Keras's default learning rates for the optimizer names
-OPTIMIZERS: dict[str, Callable[[], optax.GradientTransformation]] = {
-    "sgd": lambda: optax.sgd(0.01),
-    "momentum": lambda: optax.sgd(0.01, momentum=0.9),
-    "rmsprop": lambda: optax.rmsprop(0.001, decay=0.9, eps=1e-7),
-    "adam": lambda: optax.adam(0.001, eps=1e-7),
+#: the optimizer names, as Keras configures them, each with Keras's default learning rate
+OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
+    "sgd": lambda lr=0.01: optax.sgd(lr),
+    "momentum": lambda lr=0.01: optax.sgd(lr, momentum=0.9),
+    "rmsprop": lambda lr=0.001: optax.rmsprop(lr, decay=0.9, eps=1e-7),
+    "adam": lambda lr=0.001: optax.adam(lr, eps=1e-7),
 }
 
 
@@ -64,6 +64,9 @@ class TrainingError(RuntimeError):
 @dataclasses.dataclass(frozen=True)
 class EarlyStopping:
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
+
+    Keras's rule: training stops at the ``patience``-th epoch in a row without improvement (``0``
+    and ``1`` both stop at the first).
 
     Arguments:
         monitor: a history key, e.g. ``"val_loss"`` (default) or ``"val_accuracy"``.
@@ -93,13 +96,29 @@ class EarlyStopping:
         return value > best + self.min_delta if maximise else value < best - self.min_delta
 
 
-def get_optimizer(optimizer: str | optax.GradientTransformation) -> optax.GradientTransformation:
-    """An Optax transformation, or one of the names in :data:`OPTIMIZERS` with Keras's default rate."""
+def get_optimizer(
+    optimizer: str | optax.GradientTransformation, learning_rate: float | Callable | None = None,
+) -> optax.GradientTransformation:
+    """An Optax transformation, or one of the names in :data:`OPTIMIZERS`.
+
+    A name takes ``learning_rate`` (a number or an Optax schedule), by default Keras's rate for it
+    (sgd and momentum 0.01, rmsprop and adam 0.001).
+
+    >>> get_optimizer("adam") is get_optimizer("adam")  # one object: compiled epochs are reused
+    True
+    """
     if isinstance(optimizer, str):
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer: expected one of {tuple(OPTIMIZERS)} or an Optax "
                              f"GradientTransformation, got {optimizer!r}")
-        return _named_optimizer(optimizer)
+        if learning_rate is None:
+            return _named_optimizer(optimizer)
+        if not callable(learning_rate) and not (isinstance(learning_rate, (int, float))
+                                                and math.isfinite(learning_rate) and learning_rate > 0):
+            raise ValueError(f"learning_rate: expected a positive number or a schedule, got {learning_rate!r}")
+        return OPTIMIZERS[optimizer](learning_rate)
+    if learning_rate is not None:
+        raise ValueError("learning_rate: only for an optimizer given by name")
     if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))):
         raise TypeError(f"optimizer: expected an optax.GradientTransformation or a name, "
                         f"got {type(optimizer).__name__}")
@@ -243,7 +262,7 @@ def fit(
     best, best_params, wait = None, params, 0
     for epoch in range(done, epochs):
         progress.start(epoch, epochs)
-        start = jax.device_get((params, opt_state))  # kept for a replay: the buffers are donated
+        start = _copy((params, opt_state))  # kept on the device for a replay: the buffers are donated
         params, opt_state, stats = epoch_fn(params, opt_state, x, t, jax.random.fold_in(key, epoch),
                                             *(validation or ()))
         stats = jax.device_get(stats)
@@ -277,7 +296,7 @@ def fit(
                     best_params = jax.device_get(params)
             else:
                 wait += 1
-                if wait > early_stopping.patience:
+                if wait >= early_stopping.patience:  # as Keras: patience epochs without improvement
                     break
     if early_stopping is not None and early_stopping.restore_best and best is not None:
         params = jax.tree.map(jnp.asarray, best_params)
@@ -431,6 +450,9 @@ def _replay(c, params, opt_state, x, t, key, epoch, batch_size, shuffle, bad_ste
         idx = order[i * batch_size:(i + 1) * batch_size]
         params, opt_state = step(params, opt_state, x[idx], t[idx])
     return jax.device_get(params)
+
+
+_copy = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))
 
 
 @functools.partial(jax.jit, static_argnums=0)

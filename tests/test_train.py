@@ -132,7 +132,7 @@ def test_early_stopping_restores_the_best_epoch():
     epochs_run = len(history["val_loss"])
     best_epoch = int(np.argmin(history["val_loss"]))
     assert epochs_run < 30
-    assert epochs_run == best_epoch + 1 + 2  # patience 1: stops at the second epoch without gain
+    assert epochs_run == best_epoch + 1 + 1  # patience 1: stops at the first epoch without gain
     val = x[42:], t[42:]
     restored = jaxmlp.evaluate(MODEL, best, *val)["loss"]
     assert restored == pytest.approx(history["val_loss"][best_epoch], rel=1e-5)
@@ -188,6 +188,10 @@ def test_optimizer_names_use_kerass_default_rates():
     sgd = jaxmlp.get_optimizer("sgd")
     updates, _ = sgd.update(g, sgd.init(p), p)
     assert float(updates[0]["w"][0, 0]) == pytest.approx(-0.01)
+    fast = jaxmlp.get_optimizer("sgd", 0.5)
+    assert float(fast.update(g, fast.init(p), p)[0][0]["w"][0, 0]) == pytest.approx(-0.5)
+    with pytest.raises(ValueError, match="learning_rate"):
+        jaxmlp.get_optimizer("adam", -1.0)
     adam = jaxmlp.get_optimizer("adam")
     updates, _ = adam.update(g, adam.init(p), p)
     assert float(updates[0]["w"][0, 0]) == pytest.approx(-0.001, rel=1e-3)

@@ -1,0 +1,63 @@
+"""Every example runs as a script (JAXMLP_QUICK=1, in its own process) and prints and draws what it
+says; pictures go to --out only."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+#: script -> (extra arguments, phrases it must print, pictures it must write into --out)
+CASES = {
+    "deck000_two_three_one.py": ([], [
+        "(3) large error  (0.6, 0.7, -0.4, -0.7)         0.20        1.50",
+        "E = 1/2 Σ (y − t)² for y = (0.3, 0.8, 0.2), t = (0, 1, 0): 0.085",
+        "max |hand − jaxmlp.backprop|", "(agree)", "α = 0.001", "E after  = "], []),
+    "deck001_sigmoid_matrix_form.py": ([], [
+        "64 → 32 → 16 → 10", "matrix-form gradient vs jaxmlp.backprop", "matrix-form gradient vs jax.grad",
+        "training error", "test accuracy"], ["errors.png"]),
+    "deck002_keras_workflow.py": (["--dataset", "digits"], [
+        "Total params: 2,410", "test = predict(x_test) has shape (297, 10)",
+        "fit(epochs=1, batch_size=64, validation_split=0.2): 1,200 training rows, 19 updates per epoch",
+        "np.around(test2[1], 3)", "test accuracy"], ["learning_curves.png", "weights.png"]),
+    "deck003_tanh_softmax_from_scratch.py": ([], [
+        "hand backprop vs jax.grad", "shortcut (ŷ − y)/nb vs the general rule", "full batch", "mini-batch",
+        "online"], ["batch_sizes.png"]),
+    "deck004_playground_spiral.py": ([], [
+        "1. Overfitting, and L2 against it", "2. Choosing the L2 rate by 5-fold cross-validation",
+        "chosen: L2"], ["spiral_none.png", "spiral_l2.png"]),
+    "learning_rate_decay.py": ([], [
+        "constant η = 0.05", "η₀ / (1 + t/τ)", "exponential decay"], ["error_vs_sin.png"]),
+}
+
+
+def test_every_example_is_tested():
+    assert sorted(p.name for p in EXAMPLES.glob("*.py") if p.name in CASES) == sorted(CASES)
+
+
+@pytest.mark.parametrize("script", sorted(CASES))
+def test_example_runs_quickly_and_shows_what_it_says(script, tmp_path):
+    extra, phrases, pictures = CASES[script]
+    out = tmp_path / "out"
+    env = {**os.environ, "JAXMLP_QUICK": "1", "MPLBACKEND": "Agg"}
+    done = subprocess.run([sys.executable, str(EXAMPLES / script), "--out", str(out), *extra],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for phrase in phrases:
+        assert phrase in done.stdout, f"{phrase!r} not printed:\n{done.stdout}"
+    assert sorted(p.name for p in out.glob("*")) == sorted(pictures)
+    for name in pictures:
+        pixels = matplotlib.image.imread(out / name)
+        assert pixels.ndim == 3 and min(pixels.shape[:2]) >= 300 and pixels.std() > 0.01
+        assert str(out / name) in done.stdout  # it says where the picture went
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["out"] if pictures else [])  # nothing else
+
+
+def test_examples_say_which_deck_they_follow():
+    for script in CASES:
+        doc = (EXAMPLES / script).read_text().split('"""')[1]
+        assert "Follows deck 00" in doc and "slide" in doc, script

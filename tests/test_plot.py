@@ -1,0 +1,103 @@
+"""jaxmlp.plot: every function writes a real PNG of the expected size, leaves no figure open, and
+says how to install matplotlib when it is missing."""
+
+import sys
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from jaxmlp import plot
+
+
+def image(path):
+    """The PNG as an array (rows, columns, channels), read back with matplotlib."""
+    assert path.suffix == ".png" and path.is_file()
+    pixels = matplotlib.image.imread(path)
+    assert pixels.std() > 0.01  # something was drawn
+    return pixels
+
+
+def open_figures():
+    import matplotlib.pyplot as plt
+
+    return plt.get_fignums()
+
+
+def test_learning_curves_one_panel_per_metric(tmp_path):
+    history = {"loss": [1.0, 0.6, 0.4], "accuracy": [0.5, 0.7, 0.8], "val_loss": [1.1, 0.7, 0.6],
+               "val_accuracy": [0.4, 0.6, 0.7]}
+    path = plot.learning_curves(history, tmp_path / "sub" / "curves.png", title="run")
+    assert path == tmp_path / "sub" / "curves.png"
+    assert image(path).shape[:2] == (400, 1040)  # two panels of 520 × 400 pixels
+    assert image(plot.learning_curves({"loss": [1.0, 0.5], "test_loss": [1.2, 0.9]},
+                                      tmp_path / "one.png")).shape[:2] == (400, 520)
+    assert open_figures() == []
+
+
+def test_learning_curves_rejects_an_empty_history(tmp_path):
+    with pytest.raises(ValueError, match="history"):
+        plot.learning_curves({"loss": []}, tmp_path / "x.png")
+
+
+def test_curves(tmp_path):
+    path = plot.curves({"a": [3.0, 2.0, 1.0], "b": [3.0, 1.0, 0.5]}, tmp_path / "c.png", logy=True)
+    assert image(path).shape[:2] == (420, 640)
+
+
+def test_decision_boundary_classification_and_regression(tmp_path):
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(-5, 5, (40, 2)).astype(np.float32)
+    t = np.where(np.hypot(xy[:, 0], xy[:, 1]) < 2.5, 1.0, -1.0)[:, None]
+    calls = []
+
+    def predict(points):
+        calls.append(points.shape)
+        return np.tanh(2.5 - np.hypot(points[:, 0], points[:, 1]))
+
+    path = plot.decision_boundary(predict, tmp_path / "b.png", train=(xy[:20], t[:20]),
+                                  test=(xy[20:], t[20:]), resolution=50)
+    assert calls == [(2500, 2)]
+    pixels = image(path)
+    assert pixels.shape[:2] == (580, 600)
+    colours = pixels[..., :3].reshape(-1, 3)
+    orange, blue = np.array([0xF5, 0x93, 0x22]) / 255, np.array([0x08, 0x77, 0xBD]) / 255
+    assert np.any(np.abs(colours - orange).max(axis=1) < 0.25)  # the Playground's colours are there
+    assert np.any(np.abs(colours - blue).max(axis=1) < 0.25)
+    labels01 = (t + 1) / 2  # {0, 1} labels are drawn on the same scale
+    plot.decision_boundary(predict, tmp_path / "r.png", train=(xy, labels01), regression=True, resolution=20)
+    assert image(tmp_path / "r.png").shape[:2] == (580, 600)
+    assert open_figures() == []
+
+
+def test_confusion_matrix(tmp_path):
+    labels = np.array([0, 1, 2, 2, 1, 0])
+    path = plot.confusion_matrix(labels, np.array([0, 2, 2, 2, 1, 1]), tmp_path / "m.png",
+                                 class_names=["cat", "dog", "bird"])
+    assert image(path).ndim == 3
+    with pytest.raises(ValueError, match="class_names"):
+        plot.confusion_matrix(labels, labels, tmp_path / "m.png", class_names=["a"])
+    with pytest.raises(ValueError, match="integer classes"):
+        plot.confusion_matrix(labels, labels[:3], tmp_path / "m.png")
+
+
+@pytest.mark.parametrize(("fan_out", "fan_in", "size"), [(32, 64, (530, 1000)), (3, 784, (170, 400))])
+def test_weight_images(tmp_path, fan_out, fan_in, size):
+    w = np.random.default_rng(0).normal(size=(fan_out, fan_in))
+    assert image(plot.weight_images(w, tmp_path / "w.png")).shape[:2] == size
+
+
+def test_weight_images_needs_square_inputs(tmp_path):
+    with pytest.raises(ValueError, match="square"):
+        plot.weight_images(np.zeros((4, 10)), tmp_path / "w.png")
+
+
+def test_missing_matplotlib_says_how_to_install(tmp_path, monkeypatch):
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'jaxmlp\[examples\]'"):
+        plot.learning_curves({"loss": [1.0]}, tmp_path / "x.png")
+    with pytest.raises(ModuleNotFoundError, match="matplotlib"):
+        plot.require_matplotlib()
+    assert not (tmp_path / "x.png").exists()
