@@ -165,8 +165,8 @@ def _train(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - started
     if stopping is not None and len(history["loss"]) < args.epochs:
         scores = history[stopping.monitor]
-        print(f"early stopping: no better {stopping.monitor} for {max(args.early_stopping, 1)} epochs; kept the "
-              f"weights of epoch {scores.index(min(scores)) + 1}")
+        print(f"early stopping: no better {stopping.monitor} for {max(args.early_stopping, 1)} epochs; "
+              f"kept the weights of epoch {scores.index(min(scores)) + 1}")
     result = evaluate(model, params, x_test, t_test, loss=args.loss, l2=args.l2, l1=args.l1)
     epochs = len(history["loss"])
     print(f"trained {epochs} epoch{'s' * (epochs != 1)} in {seconds:.1f} s - test loss: {result['loss']:.4f} "

@@ -115,7 +115,8 @@ def get_optimizer(
             return _named_optimizer(optimizer)
         if not callable(learning_rate) and not (isinstance(learning_rate, (int, float))
                                                 and math.isfinite(learning_rate) and learning_rate > 0):
-            raise ValueError(f"learning_rate: expected a positive number or a schedule, got {learning_rate!r}")
+            raise ValueError(
+                f"learning_rate: expected a positive number or a schedule, got {learning_rate!r}")
         return OPTIMIZERS[optimizer](learning_rate)
     if learning_rate is not None:
         raise ValueError("learning_rate: only for an optimizer given by name")
