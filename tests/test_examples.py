@@ -13,6 +13,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 #: script -> (extra arguments, phrases it must print, pictures it must write into --out)
 CASES = {
+    "verify_your_derivation.py": ([], ["exit status 0: your derivation equals jax.grad"], []),
     "deck000_two_three_one.py": ([], [
         "(3) large error  (0.6, 0.7, -0.4, -0.7)         0.20        1.50",
         "E = 1/2 Σ (y − t)² for y = (0.3, 0.8, 0.2), t = (0, 1, 0): 0.085",
