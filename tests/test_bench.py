@@ -1,0 +1,147 @@
+"""The benchmark harness: its FLOP model, its table, its child processes and its arguments.
+
+No timing is asserted here (timings belong to ``jaxmlp bench``); only that the numbers are sane.
+"""
+
+import json
+
+import pytest
+
+from jaxmlp import bench
+from jaxmlp.bench_peers import Config
+
+DECK_002 = (784, 32, 10)
+
+
+def test_flop_model_of_deck_002():
+    f = bench.flops(DECK_002, 64, 48_000, 12_000)
+    assert f["forward_per_step"] == 2 * 64 * (784 * 32 + 32 * 10) == 3_252_224
+    assert f["step"] == 3 * f["forward_per_step"]  # backward = 2 × forward
+    assert f["train"] == 750 * f["step"]  # 48,000 rows at 64: 750 updates
+    assert f["validation"] == 2 * 12_000 * (784 * 32 + 32 * 10)
+    assert f["epoch"] == f["train"] + f["validation"] == 7_927_296_000  # the issue's ≈ 7.9 GFLOP
+
+
+def test_flop_model_counts_every_layer():
+    f = bench.flops((784, 1024, 1024, 10), 256, 1, 0)
+    assert f["forward_per_step"] == 2 * 256 * (784 * 1024 + 1024 * 1024 + 1024 * 10)
+
+
+def _ok(name, median, accuracy=0.85, compile_s=0.5, recompiles=0):
+    return {"name": name, "status": "ok", "median_s": median, "first_epoch_s": 2 * median,
+            "epoch_times": [2 * median, median], "test_accuracy": accuracy, "compile_s": compile_s,
+            "recompiles": recompiles, "peak_rss_mb": 512.4, "versions": {"jax": "0.10.2"},
+            "compile_by_function": {} if compile_s is None else {"epoch": 0.4, "fold_in": 0.1}}
+
+
+def test_table_from_fake_results():
+    results = [
+        _ok("jaxmlp-backprop", 0.2, recompiles=3),
+        _ok("jax-scan", 0.1),
+        _ok("torch", 1.0, compile_s=None, recompiles=None),
+        {"name": "keras", "status": "skipped", "error": "keras is not installed"},
+        {"name": "sklearn", "status": "error", "error": "exit 1: ValueError: a|b\nsecond line"},
+    ]
+    table = bench.format_table(results, epoch_flops=8e9, rate=1e11)  # limit: 0.08 s/epoch
+    lines = table.splitlines()
+    assert len(lines) == 2 + len(results)
+    assert all(line.startswith("|") and line.endswith("|") for line in lines)
+    assert {line.count("|") for line in lines[:-1]} == {10}  # same columns on every row
+    backprop, scan, torch, keras, sklearn = lines[2:]
+    assert ("| 0.200 | 2.00 | 2.50 | 0.8500 | 0.50 (epoch 0.40), +3 after epoch 1 | 0.40 | 512 | "
+            "jax 0.10.2 |") in backprop
+    assert "| 0.100 | 1.00 | 1.25 |" in scan
+    assert "| — | 2.00 | 512 |" in torch  # no JAX compile time for PyTorch
+    assert "skipped: keras is not installed" in keras
+    assert "error: exit 1: ValueError: a\\|b second line" in sklearn  # one cell, pipe escaped
+
+
+def test_table_without_a_matmul_rate():
+    line = bench.format_table([_ok("jax-step", 0.3)], epoch_flops=8e9, rate=None).splitlines()[2]
+    assert "| 0.300 | 1.00 | — |" in line
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bench-data")
+    assert bench.write_data(folder, "synthetic", rows=640, seed=0) == "synthetic"
+    return folder
+
+
+def test_synthetic_data_stands_in_for_a_missing_data_set(tmp_path, monkeypatch):
+    import numpy as np
+
+    import jaxmlp.data
+
+    def missing(name, data_dir=None):
+        raise jaxmlp.data.DatasetNotFoundError(name)
+
+    monkeypatch.setattr(jaxmlp.data, "load", missing)
+    assert bench.write_data(tmp_path, "fashion-mnist", rows=60).startswith("synthetic (fashion-mnist")
+    x, t = np.load(tmp_path / "x.npy"), np.load(tmp_path / "t.npy")
+    assert x.shape == (60, 784) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
+    assert t.shape == (60,) and t.dtype == np.int32 and set(t) <= set(range(10))
+    assert np.load(tmp_path / "x_test.npy").shape == (10, 784)
+
+
+def test_child_runs_jaxmlp_on_tiny_synthetic_data(tiny_data):
+    config = Config(hidden=[8], batch_size=64, epochs=2, seed=0)
+    result = bench.run_child("jaxmlp-backprop", config, tiny_data, timeout=300)
+    assert result["status"] == "ok", result
+    assert len(result["epoch_times"]) == 2 and min(result["epoch_times"]) > 0
+    assert result["median_s"] == result["epoch_times"][1]  # the median over epochs 2..N
+    assert 0 <= result["test_accuracy"] <= 1
+    assert result["compile_s"] > 0 and result["peak_rss_mb"] > 0
+    assert result["recompiles"] == 0  # nothing compiles again after the first epoch
+    assert result["versions"]["jaxmlp"]
+    json.dumps(result)
+
+
+def test_failing_child_becomes_an_error_row(tmp_path):
+    config = Config(hidden=[8], batch_size=64, epochs=2, seed=0)
+    result = bench.run_child("sklearn", config, tmp_path / "missing", timeout=300)
+    assert result["status"] == "error" and "missing" in result["error"]  # FileNotFoundError
+    result = bench.run_child("no-such-implementation", config, tmp_path, timeout=300)
+    assert result["status"] == "error" and result["error"].startswith("exit 2")
+    result = bench.run_child("sklearn", config, tmp_path, timeout=0.001)
+    assert result == {"name": "sklearn", "status": "error", "error": "timed out after 0.001 s"}
+
+
+def test_main_prints_one_table_and_writes_json(tiny_data, tmp_path, monkeypatch, capsys):
+    pytest.importorskip("sklearn")
+    monkeypatch.setattr(bench, "_missing", lambda module: module == "torch")
+    small = bench.matmul_rates  # the real measurement, on smaller matrices
+    monkeypatch.setattr(bench, "matmul_rates", lambda *a, **k: small(*a, **k | {"n": 256, "scan": 4}))
+    out = tmp_path / "bench.json"
+    code = bench.main(["--only", "torch,sklearn", "--dataset", "synthetic", "--rows", "300",
+                       "--epochs", "2", "--quick", "--json", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "Command: `jaxmlp bench --only torch,sklearn" in printed and "- CPU: " in printed
+    rows = [line for line in printed.splitlines() if line.startswith("| ")]
+    assert len(rows) == 3  # the header and one row per implementation
+    assert "skipped: torch is not installed" in rows[1] and "scikit-learn" in rows[2]
+    report = json.loads(out.read_text())
+    assert [r["status"] for r in report["results"]] == ["skipped", "ok"]
+    assert report["flops"]["epoch"] > 0 and report["matmul"]["square"] > 0
+    assert len(report["matmul"]["shapes"]) == 6  # forward, weight and input gradient, two layers
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "1"], "--epochs"),
+    (["--batch-size", "0"], "--batch-size"),
+    (["--hidden", "32,x"], "--hidden"),
+    (["--hidden", "0"], "--hidden"),
+    (["--only", "tensorflow"], "tensorflow"),
+    (["--dataset", "cifar"], "--dataset"),
+    (["--rows", "3"], "--rows"),
+    (["devices"], "devices"),  # not (yet) a table
+])
+def test_argument_errors(argv, message, capsys):
+    assert bench.main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_only_accepts_groups():
+    assert bench._names("jaxmlp,torch") == ("jaxmlp-backprop", "jaxmlp-autodiff", "torch")
+    assert bench._names("jax") == ("jax-step", "jax-scan")
