@@ -264,8 +264,7 @@ def fit(
     for epoch in range(done, epochs):
         progress.start(epoch, epochs)
         start = _copy((params, opt_state))  # kept on the device for a replay: the buffers are donated
-        params, opt_state, stats = epoch_fn(params, opt_state, x, t, jax.random.fold_in(key, epoch),
-                                            *(validation or ()))
+        params, opt_state, stats = epoch_fn(params, opt_state, x, t, key, epoch, *(validation or ()))
         stats = jax.device_get(stats)
         if stats["bad_step"] >= 0:
             last_finite = _replay(config, *start, x, t, key, epoch, batch_size, shuffle,
@@ -417,8 +416,8 @@ def _epoch_function(c: _Config, n: int, batch_size: int, shuffle: bool, validate
                          lambda: jax.debug.callback(Progress.tick, i), lambda: None)
         return (params, opt_state, total, correct, bad)
 
-    def epoch(params, opt_state, x, t, key, x_val=None, t_val=None):
-        order = jax.random.permutation(key, n) if shuffle else jnp.arange(n)
+    def epoch(params, opt_state, x, t, key, number, x_val=None, t_val=None):
+        order = jax.random.permutation(jax.random.fold_in(key, number), n) if shuffle else jnp.arange(n)
         zero = jnp.zeros((), x.dtype)
         carry = (params, opt_state, zero, jnp.zeros((), jnp.int32), jnp.full((), -1, jnp.int32))
         if full:
