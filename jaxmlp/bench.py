@@ -56,7 +56,7 @@ LABELS = {
     "jax-scan": "plain JAX+Optax, epoch in one lax.scan", "keras": "Keras 3 `fit` (JAX backend)",
     "torch": "PyTorch CPU, plain loop", "sklearn": "scikit-learn MLPClassifier (partial_fit)",
 }
-DEFAULT_EPOCHS = {"peers": 30, "scaling": 4}
+DEFAULT_EPOCHS = {"peers": 30, "scaling": 4, "devices": 6}
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 GRAD_CASES = (((784, 32, 10), 64), ((784, 1024, 10), 64), ((784, 1024, 1024, 10), 256))
 
@@ -106,6 +106,8 @@ def run_child(name: str, config: Config, data_dir: str | os.PathLike, timeout: f
                "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
         if config.get("threads"):
             env |= dict.fromkeys(THREAD_VARIABLES, str(config["threads"]))
+        if config.get("cpu_devices"):
+            env["JAX_NUM_CPU_DEVICES"] = str(config["cpu_devices"])
         try:
             done = subprocess.run(command, env=env, timeout=timeout, capture_output=True, text=True)
         except subprocess.TimeoutExpired:
@@ -303,10 +305,38 @@ def _matmul(args) -> dict:
             "markdown": ["\n".join(rows), "", "\n".join(flop_rows)]}
 
 
+def _devices(args) -> dict:
+    """Data-parallel scaling: the same run over 1, 2, 4 and 8 devices (simulated on a CPU)."""
+    rows = ["| devices | rows per device per step | s/epoch | rows/s | speed-up | test accuracy | "
+            "compile s |", "|--:|--:|--:|--:|--:|--:|--:|"]
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        dataset = write_data(tmp, args.dataset, args.rows, args.seed)
+        n_train, n_val = _rows(np.load(Path(tmp, "x.npy"), mmap_mode="r").shape[0])
+        for count in (1, 2, 4, 8):
+            sys.stderr.write(f"bench devices: {count} ...\n")
+            config = Config(hidden=list(args.hidden), batch_size=args.batch_size, epochs=args.epochs,
+                            seed=args.seed, devices=count, cpu_devices=count)
+            results.append({"devices": count, **run_child("jaxmlp-backprop", config, tmp, args.timeout)})
+    base = next((r["median_s"] for r in results if r["status"] == "ok"), None)
+    for r in results:
+        if r["status"] != "ok":
+            rows.append(f"| {r['devices']} |" + " — |" * 5 + f" {_cell(r['error'])} |")
+            continue
+        rows.append(f"| {r['devices']} | {args.batch_size // r['devices']} | {r['median_s']:.3f} | "
+                    f"{(n_train + n_val) / r['median_s']:,.0f} | {base / r['median_s']:.2f} | "
+                    f"{r['test_accuracy']:.4f} | {r['compile_s']:.2f} |")
+    note = (f"jaxmlp `fit(devices=N)` (hand backprop, Adam, batch {args.batch_size} split over the "
+            f"devices) on {dataset}; s/epoch: median over epochs 2..{args.epochs}. On a CPU the devices "
+            "are simulated (`JAX_NUM_CPU_DEVICES=N`) and share the machine's cores.")
+    return {"machine": _machine(), "dataset": dataset, "results": results,
+            "markdown": [note, "", "\n".join(rows)]}
+
+
 #: ``jaxmlp bench NAME``: each ``(args) -> {"machine": ..., "markdown": [lines], ...JSON}``. A new
 #: table (e.g. ``devices``, data-parallel scaling) is one more function and one more entry here.
 SUBCOMMANDS: dict[str, Callable[[argparse.Namespace], dict]] = {
-    "peers": _peers, "grad": _grad, "scaling": _scaling, "matmul": _matmul,
+    "peers": _peers, "grad": _grad, "scaling": _scaling, "matmul": _matmul, "devices": _devices,
 }
 
 

@@ -174,6 +174,7 @@ def fit(
     l1: float = 0.0, early_stopping: EarlyStopping | None = None, checkpoint: str | None = None,
     resume: str | None = None, verbose: int = 1, shuffle: bool = True,
     devices: str | int | Sequence[Any] | None = None, mesh: Any = None,
+    on_epoch_end: Callable[[int, dict[str, float]], Any] | None = None,
 ) -> tuple[Params, dict[str, list[float]]]:
     """Train ``params`` on ``(x, t)`` for ``epochs`` epochs of mini-batch updates (as Keras's ``fit``).
 
@@ -218,6 +219,8 @@ def fit(
     metrics = _check_metrics(metrics)
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose: expected 0, 1 or 2, got {verbose!r}")
+    if on_epoch_end is not None and not callable(on_epoch_end):
+        raise TypeError(f"on_epoch_end: expected a callable (epoch, logs), got {on_epoch_end!r}")
     if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
         raise TypeError(f"early_stopping: expected a jaxmlp.EarlyStopping, got {early_stopping!r}")
     key = jax.random.key(0) if key is None else key
@@ -285,7 +288,10 @@ def fit(
                 row["val_accuracy"] = stats["val_correct"] / validation[0].shape[0]
         for name in names:
             history[name].append(float(row[name]))
-        progress.end({name: history[name][-1] for name in names})
+        logs = {name: history[name][-1] for name in names}
+        progress.end(logs)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, logs)
         if checkpoint is not None:
             save(checkpoint, model, params, opt_state, step=(epoch + 1) * steps, history=history)
         if early_stopping is not None:

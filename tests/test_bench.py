@@ -135,7 +135,7 @@ def test_main_prints_one_table_and_writes_json(tiny_data, tmp_path, monkeypatch,
     (["--only", "tensorflow"], "tensorflow"),
     (["--dataset", "cifar"], "--dataset"),
     (["--rows", "3"], "--rows"),
-    (["devices"], "devices"),  # not (yet) a table
+    (["gpus"], "gpus"),  # not a table
 ])
 def test_argument_errors(argv, message, capsys):
     assert bench.main(argv) == 2

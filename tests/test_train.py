@@ -274,3 +274,14 @@ def test_deck002_on_fashion_mnist_passes_080_in_two_epochs():
                                  epochs=2, batch_size=64, validation_split=0.2, verbose=0)
     assert len(history["val_accuracy"]) == 2
     assert jaxmlp.evaluate(model, params, x_test, t_test)["accuracy"] > 0.80
+
+
+def test_on_epoch_end_sees_every_epoch_after_its_metrics():
+    x, t = data(20)
+    seen = []
+    _, history = jaxmlp.fit(MODEL, MODEL.init(jax.random.key(0)), x, t, epochs=3, batch_size=8,
+                            verbose=0, on_epoch_end=lambda epoch, logs: seen.append((epoch, logs)))
+    assert [epoch for epoch, _ in seen] == [0, 1, 2]
+    assert [logs["loss"] for _, logs in seen] == history["loss"]
+    with pytest.raises(TypeError, match="on_epoch_end"):
+        jaxmlp.fit(MODEL, MODEL.init(jax.random.key(0)), x, t, verbose=0, on_epoch_end=3)
