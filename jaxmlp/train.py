@@ -23,10 +23,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxmlp.backprop import check_params, loss_and_grads, objective_and_output, prepare
+from jaxmlp import epoch as fused
+from jaxmlp.backprop import check_params, prepare
 from jaxmlp.losses import REDUCTIONS, get_loss
 from jaxmlp.model import MLP, Params
-from jaxmlp.parallel import batch_sharding, check_batch_size, make_mesh, replicated
+from jaxmlp.parallel import check_batch_size, make_mesh, replicated
 from jaxmlp.progress import Progress
 
 __all__ = [
@@ -158,8 +159,8 @@ def make_train_step(
 
     @jax.jit
     def step(params, opt_state, batch):
-        x, t = (_split_rows(a, mesh) for a in batch)
-        params, opt_state, value, _ = _step(config, params, opt_state, x, t)
+        x, t = (fused.split_rows(a, mesh) for a in batch)
+        params, opt_state, value, _ = fused.step(config, params, opt_state, x, t)
         return params, opt_state, {"loss": value}
 
     return step
@@ -262,15 +263,15 @@ def fit(
         raise ValueError(f"early_stopping: monitor {early_stopping.monitor!r} is not one of {names}")
 
     progress = Progress(steps, verbose)
-    epoch_fn = _epoch_function(config, n, batch_size, shuffle, bool(validation), verbose == 1, mesh)
+    epoch_fn = fused.epoch_function(config, n, batch_size, shuffle, bool(validation), verbose == 1, mesh)
     best, best_params, wait = None, params, 0
     for epoch in range(done, epochs):
         progress.start(epoch, epochs)
-        start = _copy((params, opt_state))  # kept on the device for a replay: the buffers are donated
+        start = fused.copy((params, opt_state))  # kept on the device for a replay: the buffers are donated
         params, opt_state, stats = epoch_fn(params, opt_state, x, t, key, epoch, *(validation or ()))
         stats = jax.device_get(stats)
         if stats["bad_step"] >= 0:
-            last_finite = _replay(config, *start, x, t, key, epoch, batch_size, shuffle,
+            last_finite = fused.replay(config, *start, x, t, key, epoch, batch_size, shuffle,
                                   int(stats["bad_step"]))
             if checkpoint is not None:
                 save(checkpoint, model, last_finite, step=epoch * steps + int(stats["bad_step"]),
@@ -323,7 +324,7 @@ def evaluate(
     """
     metrics = _check_metrics(metrics)
     x, t = prepare(model, params, x, t, loss, reduction, l2, l1)
-    value, correct = _evaluate_jit(_config(model, loss, "sgd", "autodiff", reduction, l2, l1),
+    value, correct = fused.evaluate_jit(_config(model, loss, "sgd", "autodiff", reduction, l2, l1),
                                    params, x, t)
     out = {"loss": float(value)}
     if "accuracy" in metrics:
@@ -341,25 +342,12 @@ def predict(model: MLP, params: Params, x: Any) -> Array:
         raise TypeError(f"x: expected floating-point inputs, got dtype {x.dtype}")
     if x.ndim != 2 or x.shape[1] != model.sizes[0]:
         raise ValueError(f"x: expected shape (n, {model.sizes[0]}), got {x.shape}")
-    return _predict_jit(model, params, x)
+    return fused.predict_jit(model, params, x)
 
 
-# --- the compiled pieces ------------------------------------------------------------------
+# --- helpers ------------------------------------------------------------------------------
 
-@dataclasses.dataclass(frozen=True)
-class _Config:
-    """Everything static about a training run (hashable: a jit static argument)."""
-
-    model: MLP
-    loss: str
-    optimizer: Any
-    grad: str
-    reduction: str
-    l2: float
-    l1: float
-
-
-def _config(model, loss, optimizer, grad, reduction, l2, l1) -> _Config:
+def _config(model, loss, optimizer, grad, reduction, l2, l1) -> fused.Config:
     if not isinstance(model, MLP):
         raise TypeError(f"model: expected a jaxmlp.MLP, got {type(model).__name__}")
     get_loss(loss)
@@ -370,106 +358,7 @@ def _config(model, loss, optimizer, grad, reduction, l2, l1) -> _Config:
     for name, rate in (("l2", l2), ("l1", l1)):
         if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate >= 0):
             raise ValueError(f"{name}: expected a non-negative number, got {rate!r}")
-    return _Config(model, loss, get_optimizer(optimizer), grad, reduction, float(l2), float(l1))
-
-
-def _step(c: _Config, params, opt_state, x, t):
-    """One update; returns the new state, the batch objective and the outputs."""
-    if c.grad == "backprop":
-        (value, out), grads = loss_and_grads(c.model, c.loss, c.reduction, params, x, t, c.l2, c.l1)
-    else:
-        (value, out), grads = jax.value_and_grad(objective_and_output, argnums=3, has_aux=True)(
-            c.model, c.loss, c.reduction, params, x, t, c.l2, c.l1)
-    updates, opt_state = c.optimizer.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state, value, out
-
-
-def _split_rows(a, mesh):
-    """Split a batch's rows over the mesh's devices (when they divide evenly)."""
-    if mesh is None or a.shape[0] % mesh.size:
-        return a
-    return jax.lax.with_sharding_constraint(a, batch_sharding(mesh))
-
-
-def _correct(out, t):
-    if out.shape[-1] == 1:
-        return jnp.sum((out[:, 0] > 0.5) == (t[:, 0] > 0.5))
-    return jnp.sum(jnp.argmax(out, axis=-1) == jnp.argmax(t, axis=-1))
-
-
-def _per_example(c: _Config, value, batch):
-    """A batch objective as a sum over its rows (history reports the mean per row)."""
-    return value * batch if c.reduction == "mean" else value
-
-
-@functools.lru_cache(maxsize=32)
-def _epoch_function(c: _Config, n: int, batch_size: int, shuffle: bool, validate: bool, live: bool,
-                    mesh: Any = None):
-    """The compiled epoch: scan over the full batches, one step for a partial last batch, then
-    the validation pass; the parameter and optimizer buffers are donated."""
-    full, rest = divmod(n, batch_size)
-    steps = full + (rest > 0)
-
-    def run_batch(carry, idx, i, x, t):
-        params, opt_state, total, correct, bad = carry
-        xb, tb = _split_rows(x[idx], mesh), _split_rows(t[idx], mesh)
-        params, opt_state, value, out = _step(c, params, opt_state, xb, tb)
-        bad = jnp.where((bad < 0) & ~jnp.isfinite(value), i, bad)
-        total = total + _per_example(c, value, idx.shape[0])
-        correct = correct + _correct(out, tb)
-        if live:
-            jax.lax.cond(i % max(1, steps // 30) == 0,
-                         lambda: jax.debug.callback(Progress.tick, i), lambda: None)
-        return (params, opt_state, total, correct, bad)
-
-    def epoch(params, opt_state, x, t, key, number, x_val=None, t_val=None):
-        order = jax.random.permutation(jax.random.fold_in(key, number), n) if shuffle else jnp.arange(n)
-        zero = jnp.zeros((), x.dtype)
-        carry = (params, opt_state, zero, jnp.zeros((), jnp.int32), jnp.full((), -1, jnp.int32))
-        if full:
-            batches = order[: full * batch_size].reshape(full, batch_size)
-
-            def body(carry, inputs):
-                i, idx = inputs
-                return run_batch(carry, idx, i, x, t), None
-
-            carry, _ = jax.lax.scan(body, carry, (jnp.arange(full), batches))
-        if rest:
-            carry = run_batch(carry, order[full * batch_size:], jnp.asarray(full), x, t)
-        params, opt_state, total, correct, bad = carry
-        stats = {"loss": total, "correct": correct, "bad_step": bad}
-        if validate:
-            value, out = objective_and_output(c.model, c.loss, "mean", params, x_val, t_val, c.l2, c.l1)
-            stats |= {"val_loss": value, "val_correct": _correct(out, t_val)}
-        return params, opt_state, stats
-
-    return jax.jit(epoch, donate_argnums=(0, 1))
-
-
-def _replay(c, params, opt_state, x, t, key, epoch, batch_size, shuffle, bad_step):
-    """Re-run a failed epoch's first ``bad_step`` updates to recover the last finite parameters."""
-    n = x.shape[0]
-    order = np.asarray(jax.random.permutation(jax.random.fold_in(key, epoch), n)) if shuffle else (
-        np.arange(n))
-    step = jax.jit(lambda p, s, xb, tb: _step(c, p, s, xb, tb)[:2])
-    for i in range(bad_step):
-        idx = order[i * batch_size:(i + 1) * batch_size]
-        params, opt_state = step(params, opt_state, x[idx], t[idx])
-    return jax.device_get(params)
-
-
-_copy = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _evaluate_jit(c: _Config, params, x, t):
-    value, out = objective_and_output(c.model, c.loss, c.reduction, params, x, t, c.l2, c.l1)
-    return value, _correct(out, t)
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _predict_jit(model, params, x):
-    return jax.vmap(lambda xn: model.forward(params, xn)[1][-1])(x)
+    return fused.Config(model, loss, get_optimizer(optimizer), grad, reduction, float(l2), float(l1))
 
 
 def _check_int(name: str, value: Any, low: int) -> int:

@@ -9,7 +9,7 @@ import optax
 import pytest
 
 import jaxmlp
-from jaxmlp import train
+from jaxmlp import epoch, train
 from jaxmlp.backprop import prepare
 
 MODEL = jaxmlp.MLP((6, 5, 3), ("tanh", "softmax"))
@@ -118,7 +118,7 @@ def test_nothing_recompiles_between_epochs():
     jaxmlp.fit(MODEL, MODEL.init(jax.random.key(0)), x, t, optimizer=opt, epochs=4, batch_size=8,
                verbose=0)
     config = train._config(MODEL, "categorical_crossentropy", opt, "backprop", "mean", 0.0, 0.0)
-    epoch_fn = train._epoch_function(config, 30, 8, True, False, False, None)
+    epoch_fn = epoch.epoch_function(config, 30, 8, True, False, False, None)
     assert epoch_fn._cache_size() == 1
 
 

@@ -1,0 +1,138 @@
+"""The compiled pieces of training: one Optax update, the scan-fused epoch, and the replay.
+
+An epoch is one jitted call: ``lax.scan`` over the shuffled full batches, one more step for a
+partial last batch, then the validation pass, with the parameter and optimizer buffers donated.
+A non-finite loss is located with a scalar in the scan's carry; only then is the epoch replayed
+step by step (:func:`replay`) to recover the last finite parameters, so the hot loop carries no
+guard. :mod:`jaxmlp.train` builds the user-facing ``fit`` on these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxmlp.backprop import loss_and_grads, objective_and_output
+from jaxmlp.model import MLP
+from jaxmlp.parallel import batch_sharding
+from jaxmlp.progress import Progress
+
+__all__ = ["Config", "copy", "epoch_function", "evaluate_jit", "predict_jit", "replay", "step"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Everything static about a training run (hashable: a jit static argument)."""
+
+    model: MLP
+    loss: str
+    optimizer: Any
+    grad: str
+    reduction: str
+    l2: float
+    l1: float
+
+
+def step(c: Config, params, opt_state, x, t):
+    """One update; returns the new state, the batch objective and the outputs."""
+    if c.grad == "backprop":
+        (value, out), grads = loss_and_grads(c.model, c.loss, c.reduction, params, x, t, c.l2, c.l1)
+    else:
+        (value, out), grads = jax.value_and_grad(objective_and_output, argnums=3, has_aux=True)(
+            c.model, c.loss, c.reduction, params, x, t, c.l2, c.l1)
+    updates, opt_state = c.optimizer.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state, value, out
+
+
+def split_rows(a, mesh):
+    """Split a batch's rows over the mesh's devices (when they divide evenly)."""
+    if mesh is None or a.shape[0] % mesh.size:
+        return a
+    return jax.lax.with_sharding_constraint(a, batch_sharding(mesh))
+
+
+def count_correct(out, t):
+    if out.shape[-1] == 1:
+        return jnp.sum((out[:, 0] > 0.5) == (t[:, 0] > 0.5))
+    return jnp.sum(jnp.argmax(out, axis=-1) == jnp.argmax(t, axis=-1))
+
+
+def per_example(c: Config, value, batch):
+    """A batch objective as a sum over its rows (history reports the mean per row)."""
+    return value * batch if c.reduction == "mean" else value
+
+
+@functools.lru_cache(maxsize=32)
+def epoch_function(c: Config, n: int, batch_size: int, shuffle: bool, validate: bool, live: bool,
+                    mesh: Any = None):
+    """The compiled epoch: scan over the full batches, one step for a partial last batch, then
+    the validation pass; the parameter and optimizer buffers are donated."""
+    full, rest = divmod(n, batch_size)
+    steps = full + (rest > 0)
+
+    def run_batch(carry, idx, i, x, t):
+        params, opt_state, total, correct, bad = carry
+        xb, tb = split_rows(x[idx], mesh), split_rows(t[idx], mesh)
+        params, opt_state, value, out = step(c, params, opt_state, xb, tb)
+        bad = jnp.where((bad < 0) & ~jnp.isfinite(value), i, bad)
+        total = total + per_example(c, value, idx.shape[0])
+        correct = correct + count_correct(out, tb)
+        if live:
+            jax.lax.cond(i % max(1, steps // 30) == 0,
+                         lambda: jax.debug.callback(Progress.tick, i), lambda: None)
+        return (params, opt_state, total, correct, bad)
+
+    def epoch(params, opt_state, x, t, key, number, x_val=None, t_val=None):
+        order = jax.random.permutation(jax.random.fold_in(key, number), n) if shuffle else jnp.arange(n)
+        zero = jnp.zeros((), x.dtype)
+        carry = (params, opt_state, zero, jnp.zeros((), jnp.int32), jnp.full((), -1, jnp.int32))
+        if full:
+            batches = order[: full * batch_size].reshape(full, batch_size)
+
+            def body(carry, inputs):
+                i, idx = inputs
+                return run_batch(carry, idx, i, x, t), None
+
+            carry, _ = jax.lax.scan(body, carry, (jnp.arange(full), batches))
+        if rest:
+            carry = run_batch(carry, order[full * batch_size:], jnp.asarray(full), x, t)
+        params, opt_state, total, correct, bad = carry
+        stats = {"loss": total, "correct": correct, "bad_step": bad}
+        if validate:
+            value, out = objective_and_output(c.model, c.loss, "mean", params, x_val, t_val, c.l2, c.l1)
+            stats |= {"val_loss": value, "val_correct": count_correct(out, t_val)}
+        return params, opt_state, stats
+
+    return jax.jit(epoch, donate_argnums=(0, 1))
+
+
+def replay(c, params, opt_state, x, t, key, epoch, batch_size, shuffle, bad_step):
+    """Re-run a failed epoch's first ``bad_step`` updates to recover the last finite parameters."""
+    n = x.shape[0]
+    order = np.asarray(jax.random.permutation(jax.random.fold_in(key, epoch), n)) if shuffle else (
+        np.arange(n))
+    update = jax.jit(lambda p, s, xb, tb: step(c, p, s, xb, tb)[:2])
+    for i in range(bad_step):
+        idx = order[i * batch_size:(i + 1) * batch_size]
+        params, opt_state = update(params, opt_state, x[idx], t[idx])
+    return jax.device_get(params)
+
+
+copy = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def evaluate_jit(c: Config, params, x, t):
+    value, out = objective_and_output(c.model, c.loss, c.reduction, params, x, t, c.l2, c.l1)
+    return value, count_correct(out, t)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def predict_jit(model, params, x):
+    return jax.vmap(lambda xn: model.forward(params, xn)[1][-1])(x)
