@@ -9,9 +9,9 @@ optimizer (``optimizer.init(params)``) when one is given.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmlp.atomic import write_atomic
 from jaxmlp.backprop import check_params
 from jaxmlp.model import MLP, Params
 
@@ -77,18 +78,9 @@ def save(
     if opt_state is not None:
         for i, leaf in enumerate(jax.tree.leaves(opt_state)):
             arrays[f"opt_state/{i}"] = np.asarray(leaf)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return write_atomic(path, buffer.getvalue())
 
 
 def load(path: str | os.PathLike, optimizer: Any = None) -> Checkpoint:

@@ -22,12 +22,13 @@ import gzip
 import io
 import os
 import struct
-import tempfile
 import zlib
 from math import prod
 from pathlib import Path
 
 import numpy as np
+
+from jaxmlp.atomic import write_atomic
 
 __all__ = ["DTYPES", "read_idx", "read_idx_bytes", "write_idx"]
 
@@ -120,7 +121,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None 
         compress = path.name.endswith(".gz")
     if compress:
         payload = gzip.compress(payload, mtime=0)
-    _atomic_write(path, payload)
+    write_atomic(path, payload)
     return path
 
 
@@ -195,16 +196,3 @@ class _Gunzip:
             parts.append(chunk)
             got += len(chunk)
         return b"".join(parts)
-
-
-def _atomic_write(path: Path, payload: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
