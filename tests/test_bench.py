@@ -145,3 +145,16 @@ def test_argument_errors(argv, message, capsys):
 def test_only_accepts_groups():
     assert bench._names("jaxmlp,torch") == ("jaxmlp-backprop", "jaxmlp-autodiff", "torch")
     assert bench._names("jax") == ("jax-step", "jax-scan")
+
+
+def test_devices_table_runs_fit_over_simulated_devices(tmp_path, capsys):
+    out = tmp_path / "devices.json"
+    code = bench.main(["devices", "--dataset", "synthetic", "--rows", "640", "--epochs", "2",
+                       "--json", str(out)])
+    assert code == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert [row.split("|")[1].strip() for row in rows[1:]] == ["1", "2", "4", "8"]
+    report = json.loads(out.read_text())
+    assert [r["status"] for r in report["results"]] == ["ok"] * 4
+    accuracies = [r["test_accuracy"] for r in report["results"]]
+    assert max(accuracies) - min(accuracies) <= 0.02  # the same model on every device count
