@@ -2,6 +2,9 @@
 
 An epoch is one jitted call: ``lax.scan`` over the shuffled full batches, one more step for a
 partial last batch, then the validation pass, with the parameter and optimizer buffers donated.
+The epoch's row order is drawn on the host (:func:`shuffle_order`) and passed in: NumPy's
+Fisher-Yates shuffle takes 0.6 ms for 48,000 rows, where the sort-based
+``jax.random.permutation`` inside the epoch took 19 ms of a 0.12 s epoch on 2 CPU cores.
 A non-finite loss is located with a scalar in the scan's carry; only then is the epoch replayed
 step by step (:func:`replay`) to recover the last finite parameters, so the hot loop carries no
 guard. :mod:`jaxmlp.train` builds the user-facing ``fit`` on these.
@@ -23,7 +26,8 @@ from jaxmlp.model import MLP
 from jaxmlp.parallel import batch_sharding
 from jaxmlp.progress import Progress
 
-__all__ = ["Config", "copy", "epoch_function", "evaluate_jit", "predict_jit", "replay", "step"]
+__all__ = ["Config", "copy", "epoch_function", "evaluate_jit", "predict_jit", "replay", "shuffle_order",
+           "step"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +54,24 @@ def step(c: Config, params, opt_state, x, t):
     return optax.apply_updates(params, updates), opt_state, value, out
 
 
+def shuffle_order(key, epoch: int, n: int, shuffle: bool = True) -> np.ndarray:
+    """The row order of epoch ``epoch`` (int32): a uniform random permutation of ``range(n)``.
+
+    A function of ``(key, epoch)`` alone, so a resumed run repeats an uninterrupted one: NumPy's
+    PCG64 generator, seeded with the key's data and the epoch number, shuffles by Fisher-Yates.
+    With ``shuffle=False`` the rows keep their order.
+
+    >>> shuffle_order(jax.random.key(0), 3, 5).tolist() == shuffle_order(jax.random.key(0), 3, 5).tolist()
+    True
+    >>> sorted(shuffle_order(jax.random.key(0), 3, 5).tolist())
+    [0, 1, 2, 3, 4]
+    """
+    if not shuffle:
+        return np.arange(n, dtype=np.int32)
+    words = np.asarray(jax.random.key_data(key), dtype=np.uint32).ravel().tolist()
+    return np.random.default_rng([*words, int(epoch)]).permutation(n).astype(np.int32)
+
+
 def split_rows(a, mesh):
     """Split a batch's rows over the mesh's devices (when they divide evenly)."""
     if mesh is None or a.shape[0] % mesh.size:
@@ -69,10 +91,10 @@ def per_example(c: Config, value, batch):
 
 
 @functools.lru_cache(maxsize=32)
-def epoch_function(c: Config, n: int, batch_size: int, shuffle: bool, validate: bool, live: bool,
-                    mesh: Any = None):
-    """The compiled epoch: scan over the full batches, one step for a partial last batch, then
-    the validation pass; the parameter and optimizer buffers are donated."""
+def epoch_function(c: Config, n: int, batch_size: int, validate: bool, live: bool, mesh: Any = None):
+    """The compiled epoch ``(params, opt_state, x, t, order[, x_val, t_val])``: scan over the full
+    batches of ``order``, one step for a partial last batch, then the validation pass; the
+    parameter and optimizer buffers are donated."""
     full, rest = divmod(n, batch_size)
     steps = full + (rest > 0)
 
@@ -88,8 +110,7 @@ def epoch_function(c: Config, n: int, batch_size: int, shuffle: bool, validate: 
                          lambda: jax.debug.callback(Progress.tick, i), lambda: None)
         return (params, opt_state, total, correct, bad)
 
-    def epoch(params, opt_state, x, t, key, number, x_val=None, t_val=None):
-        order = jax.random.permutation(jax.random.fold_in(key, number), n) if shuffle else jnp.arange(n)
+    def epoch(params, opt_state, x, t, order, x_val=None, t_val=None):
         zero = jnp.zeros((), x.dtype)
         carry = (params, opt_state, zero, jnp.zeros((), jnp.int32), jnp.full((), -1, jnp.int32))
         if full:
@@ -114,9 +135,7 @@ def epoch_function(c: Config, n: int, batch_size: int, shuffle: bool, validate: 
 
 def replay(c, params, opt_state, x, t, key, epoch, batch_size, shuffle, bad_step):
     """Re-run a failed epoch's first ``bad_step`` updates to recover the last finite parameters."""
-    n = x.shape[0]
-    order = np.asarray(jax.random.permutation(jax.random.fold_in(key, epoch), n)) if shuffle else (
-        np.arange(n))
+    order = shuffle_order(key, epoch, x.shape[0], shuffle)
     update = jax.jit(lambda p, s, xb, tb: step(c, p, s, xb, tb)[:2])
     for i in range(bad_step):
         idx = order[i * batch_size:(i + 1) * batch_size]

@@ -192,7 +192,8 @@ def fit(
             rule); or pass ``validation_data=(x_val, t_val)`` instead.
         metrics: ``("accuracy",)`` or ``()``; ``val_loss`` is the mean objective on the validation rows.
         key: a ``jax.random`` key for the shuffles (default ``jax.random.key(0)``); epoch ``e``
-            shuffles with ``fold_in(key, e)``, so a resumed run repeats an uninterrupted one.
+            visits the rows in the order ``jaxmlp.epoch.shuffle_order(key, e, n)``, so a resumed
+            run repeats an uninterrupted one.
         grad: ``"backprop"`` (the hand-written δ rule) or ``"autodiff"`` (``jax.grad``).
         early_stopping: an :class:`EarlyStopping`, or ``None``.
         checkpoint: a ``.npz`` path written (atomically) after every epoch.
@@ -263,12 +264,15 @@ def fit(
         raise ValueError(f"early_stopping: monitor {early_stopping.monitor!r} is not one of {names}")
 
     progress = Progress(steps, verbose)
-    epoch_fn = fused.epoch_function(config, n, batch_size, shuffle, bool(validation), verbose == 1, mesh)
+    epoch_fn = fused.epoch_function(config, n, batch_size, bool(validation), verbose == 1, mesh)
     best, best_params, wait = None, params, 0
     for epoch in range(done, epochs):
         progress.start(epoch, epochs)
         start = fused.copy((params, opt_state))  # kept on the device for a replay: the buffers are donated
-        params, opt_state, stats = epoch_fn(params, opt_state, x, t, key, epoch, *(validation or ()))
+        order = fused.shuffle_order(key, epoch, n, shuffle)
+        if mesh is not None:
+            order = jax.device_put(order, replicated(mesh))
+        params, opt_state, stats = epoch_fn(params, opt_state, x, t, order, *(validation or ()))
         stats = jax.device_get(stats)
         if stats["bad_step"] >= 0:
             last_finite = fused.replay(config, *start, x, t, key, epoch, batch_size, shuffle,

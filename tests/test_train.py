@@ -34,9 +34,9 @@ def test_one_epoch_equals_the_same_optax_steps_by_hand():
     key = jax.random.key(5)
     fitted, history = jaxmlp.fit(MODEL, params, x, t, optimizer=opt, epochs=1, batch_size=16,
                                  key=key, verbose=0)
-    # by hand: epoch 0 shuffles with fold_in(key, 0); 16 + 16 + 16 + a partial batch of 2
+    # by hand: epoch 0 visits shuffle_order(key, 0, 50); 16 + 16 + 16 + a partial batch of 2
     _, targets = prepare(MODEL, params, x, t)
-    order = np.asarray(jax.random.permutation(jax.random.fold_in(key, 0), 50))
+    order = epoch.shuffle_order(key, 0, 50)
     state, p, losses = opt.init(params), params, []
     for start in range(0, 50, 16):
         idx = order[start:start + 16]
@@ -118,7 +118,7 @@ def test_nothing_recompiles_between_epochs():
     jaxmlp.fit(MODEL, MODEL.init(jax.random.key(0)), x, t, optimizer=opt, epochs=4, batch_size=8,
                verbose=0)
     config = train._config(MODEL, "categorical_crossentropy", opt, "backprop", "mean", 0.0, 0.0)
-    epoch_fn = epoch.epoch_function(config, 30, 8, True, False, False, None)
+    epoch_fn = epoch.epoch_function(config, 30, 8, False, False, None)
     assert epoch_fn._cache_size() == 1
 
 
