@@ -30,6 +30,9 @@ __all__ = ["Config", "copy", "epoch_function", "evaluate_jit", "predict_jit", "r
            "step"]
 
 
+UNROLL = 2  # steps per iteration of the epoch's loop (see epoch_function)
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Everything static about a training run (hashable: a jit static argument)."""
@@ -120,7 +123,9 @@ def epoch_function(c: Config, n: int, batch_size: int, validate: bool, live: boo
                 i, idx = inputs
                 return run_batch(carry, idx, i, x, t), None
 
-            carry, _ = jax.lax.scan(body, carry, (jnp.arange(full), batches))
+            # two steps per loop iteration: XLA overlaps one step's optimizer tail with the next
+            # step's gather (deck 002 on 2 CPU cores: 93 -> 80 ms per epoch; neutral at width 1024)
+            carry, _ = jax.lax.scan(body, carry, (jnp.arange(full), batches), unroll=UNROLL)
         if rest:
             carry = run_batch(carry, order[full * batch_size:], jnp.asarray(full), x, t)
         params, opt_state, total, correct, bad = carry
