@@ -42,8 +42,9 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxmlp import bench_peers
-from jaxmlp.bench_peers import DATA_FILES, IMPORTS, VALIDATION_SPLIT, Config, matmul_rates
+from jaxmlp import argtypes, bench_micro, bench_peers
+from jaxmlp.bench_micro import matmul_rates
+from jaxmlp.bench_peers import DATA_FILES, IMPORTS, VALIDATION_SPLIT, Config
 
 __all__ = ["IMPLEMENTATIONS", "SUBCOMMANDS", "flops", "format_table", "main", "run_child",
            "write_data"]
@@ -230,7 +231,7 @@ def _grad(args) -> dict:
             "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
     results = []
     for sizes, batch in GRAD_CASES:
-        r = bench_peers.grad_times(sizes, batch, repeats=15 if args.quick else 51)
+        r = bench_micro.grad_times(sizes, batch, repeats=15 if args.quick else 51)
         step = flops(sizes, batch, 0, 0)["step"]
         results.append({"sizes": sizes, "batch_size": batch, **r})
         call, scan = (r[f"backprop_{k}"] / r[f"autodiff_{k}"] for k in ("call", "scan"))
@@ -262,7 +263,7 @@ def _scaling(args) -> dict:
             r = run_child("jaxmlp-backprop", config, tmp, args.timeout)
             results.append({"hidden": hidden, "batch_size": batch, **r})
     for r in results:  # this process takes the device only now, after its children
-        r["forward"] = bench_peers.forward_times((784, *r["hidden"], 10), r["batch_size"], n_train,
+        r["forward"] = bench_micro.forward_times((784, *r["hidden"], 10), r["batch_size"], n_train,
                                                  3 if args.quick else 7)
     rates = matmul_rates((784, base_width, 10), base_batch, repeats=3 if args.quick else 7)
     for r in results:
@@ -351,7 +352,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         metavar="TABLE", help=f"one of {', '.join(SUBCOMMANDS)} (default: peers, "
                         "deck 002's workload with every implementation, one process each)")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--hidden", type=_widths, default=(32,), help="widths, e.g. 32 or 128,64")
+    parser.add_argument("--hidden", type=argtypes.widths, default=(32,), help="widths, e.g. 32 or 128,64")
     parser.add_argument("--epochs", type=int, help="epochs per run (default 30; scaling 4)")
     parser.add_argument("--dataset", choices=("fashion-mnist", "synthetic"), default="fashion-mnist",
                         help="synthetic: random rows of the same shape (also used, and said, when "
@@ -387,16 +388,6 @@ def _rows(n: int) -> tuple[int, int]:
     """``(n_train, n_val)`` of ``n`` rows under ``validation_split`` (Keras's rule)."""
     n_train = math.floor(n * (1 - VALIDATION_SPLIT))
     return n_train, n - n_train
-
-
-def _widths(text: str) -> tuple[int, ...]:
-    try:
-        widths = tuple(int(w) for w in text.split(","))
-    except ValueError:
-        widths = ()
-    if not widths or min(widths) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive integers such as 32 or 128,64, got {text!r}")
-    return widths
 
 
 def _names(text: str) -> tuple[str, ...]:

@@ -20,6 +20,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from jaxmlp import argtypes
+
 __all__ = ["build_parser", "main"]
 
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
@@ -68,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
         "examples/my_derivation.py). Exit status 0 when all pass, 1 when one fails, 2 when FILE cannot "
         "be used.")
     verify.add_argument("file", nargs="?", metavar="FILE", help="your derivation (a .py file)")
-    verify.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the random test points")
+    verify.add_argument("--seed", type=argtypes.int_at_least(0), default=0,
+                        help="seed of the random test points")
     verify.set_defaults(handler=_verify)
     commands.add_parser("bench", add_help=False, help="time training on this machine (jaxmlp bench --help)")
     return parser
@@ -93,7 +96,7 @@ def _add_train(commands) -> None:
                    help=f"{', '.join(DATASETS)}; digits ships with scikit-learn, see 'jaxmlp data' for "
                    "the others")
     p.add_argument("--data-dir", metavar="DIR", help="a folder searched first for the data set's files")
-    p.add_argument("--hidden", type=_widths, default="32", metavar="N,N,...",
+    p.add_argument("--hidden", type=argtypes.widths, default="32", metavar="N,N,...",
                    help="hidden layer widths ('none' for no hidden layer)")
     p.add_argument("--activation", choices=activation_names(), default="relu", metavar="NAME",
                    help=f"hidden activation: {', '.join(activation_names())}")
@@ -101,22 +104,23 @@ def _add_train(commands) -> None:
                    help=f"{', '.join(loss_names())} (sse = 1/2 sum (o - t)^2 per example)")
     p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam",
                    help="momentum is sgd with momentum 0.9")
-    p.add_argument("--lr", type=_positive_float, metavar="RATE",
+    p.add_argument("--lr", type=argtypes.positive_float, metavar="RATE",
                    help="learning rate (default: Keras's for the optimizer: sgd 0.01, adam 0.001, ...)")
-    p.add_argument("--epochs", type=_int_at_least(0), default=30, help="passes over the training rows")
-    p.add_argument("--batch-size", type=_int_at_least(1), default=64, help="rows per update")
-    p.add_argument("--validation-split", type=_fraction, default=0.2, metavar="FRACTION",
+    p.add_argument("--epochs", type=argtypes.int_at_least(0), default=30,
+                   help="passes over the training rows")
+    p.add_argument("--batch-size", type=argtypes.int_at_least(1), default=64, help="rows per update")
+    p.add_argument("--validation-split", type=argtypes.fraction, default=0.2, metavar="FRACTION",
                    help="the last fraction of the (shuffled) training rows; 0 for none")
-    p.add_argument("--l2", type=_nonnegative_float, default="0", metavar="RATE",
+    p.add_argument("--l2", type=argtypes.nonnegative_float, default="0", metavar="RATE",
                    help="L2 regularisation: adds RATE/2 sum w^2 (weights only)")
-    p.add_argument("--l1", type=_nonnegative_float, default="0", metavar="RATE",
+    p.add_argument("--l1", type=argtypes.nonnegative_float, default="0", metavar="RATE",
                    help="L1 regularisation: adds RATE sum |w| (weights only)")
     p.add_argument("--grad", choices=GRADS, default="backprop",
                    help="the hand-written delta rule or jax.grad")
-    p.add_argument("--early-stopping", type=_int_at_least(0), metavar="PATIENCE",
+    p.add_argument("--early-stopping", type=argtypes.int_at_least(0), metavar="PATIENCE",
                    help="stop once val_loss (loss without validation rows) has not improved for "
                    "PATIENCE epochs, as Keras; keep the best epoch's weights")
-    p.add_argument("--seed", type=_int_at_least(0), default=0, help="initial weights and shuffles")
+    p.add_argument("--seed", type=argtypes.int_at_least(0), default=0, help="initial weights and shuffles")
     p.add_argument("--checkpoint", metavar="FILE.npz", help="save the run here after every epoch")
     p.add_argument("--resume", metavar="FILE.npz", help="continue a checkpointed run up to --epochs (same "
                    "model and optimizer; add --force to replace the earlier run's --out files)")
@@ -206,27 +210,29 @@ def _add_playground(commands) -> None:
         "--force. Data sets: " + "; ".join(f"{k} ({v[0]})" for k, v in PLAYGROUND_DATASETS.items()))
     p.add_argument("--dataset", choices=tuple(PLAYGROUND_DATASETS), default="circle",
                    help="the Playground's data set (listed below)")
-    p.add_argument("--features", type=_names(FEATURES), default="x,y", metavar="F,F,...",
+    p.add_argument("--features", type=argtypes.names(FEATURES), default="x,y", metavar="F,F,...",
                    help=f"input features from {','.join(FEATURES)}")
-    p.add_argument("--hidden", type=_widths, default="4,2", metavar="N,N,...",
+    p.add_argument("--hidden", type=argtypes.widths, default="4,2", metavar="N,N,...",
                    help="hidden layer widths ('none' for no hidden layer)")
     p.add_argument("--activation", choices=PLAYGROUND_ACTIVATIONS, default="tanh",
                    help="activation of the hidden layers")
-    p.add_argument("--lr", type=_positive_float, default="0.03", metavar="RATE", help="learning rate")
+    p.add_argument("--lr", type=argtypes.positive_float, default="0.03", metavar="RATE", help="learning rate")
     p.add_argument("--regularization", choices=("none", "l1", "l2"), default="none",
                    help="l1 adds rate sum |w|, l2 adds rate/2 sum w^2 (weights only)")
-    p.add_argument("--rate", type=_nonnegative_float, default="0", help="regularisation rate")
-    p.add_argument("--noise", type=_number_in(0, 50), default="0", metavar="PERCENT",
+    p.add_argument("--rate", type=argtypes.nonnegative_float, default="0", help="regularisation rate")
+    p.add_argument("--noise", type=argtypes.number_in(0, 50), default="0", metavar="PERCENT",
                    help="the noise slider, 0 to 50")
-    p.add_argument("--batch-size", type=_int_at_least(1), default=10, help="points per update")
-    p.add_argument("--train-ratio", type=_number_in(1, 99), default="50", metavar="PERCENT",
+    p.add_argument("--batch-size", type=argtypes.int_at_least(1), default=10, help="points per update")
+    p.add_argument("--train-ratio", type=argtypes.number_in(1, 99), default="50", metavar="PERCENT",
                    help="percentage of the points used for training")
-    p.add_argument("--samples", type=_int_at_least(4), metavar="N",
+    p.add_argument("--samples", type=argtypes.int_at_least(4), metavar="N",
                    help="number of points (default: 500 for classification, 1200 for regression)")
-    p.add_argument("--epochs", type=_int_at_least(1), default=200, help="passes over the training points")
-    p.add_argument("--log-every", type=_int_at_least(1), metavar="K",
+    p.add_argument("--epochs", type=argtypes.int_at_least(1), default=200,
+                   help="passes over the training points")
+    p.add_argument("--log-every", type=argtypes.int_at_least(1), metavar="K",
                    help="print every K-th epoch (default: about 20 lines)")
-    p.add_argument("--seed", type=_int_at_least(0), default=0, help="the points, weights and shuffles")
+    p.add_argument("--seed", type=argtypes.int_at_least(0), default=0,
+                   help="the points, weights and shuffles")
     p.add_argument("--out", metavar="DIR", help="where the pictures go (default: runs/playground-DATASET)")
     p.add_argument("--force", action="store_true", help="replace the files of an earlier run")
     p.set_defaults(handler=_playground)
@@ -417,77 +423,6 @@ def _describe(model) -> str:
     hidden = model.sizes[1:-1]
     inner = f"hidden {','.join(map(str, hidden))} {model.activations[0]}" if hidden else "no hidden layer"
     return f"{inner}, {model.activations[-1]} output"
-
-
-def _widths(text: str) -> tuple[int, ...]:
-    if text.strip().lower() in ("", "none"):
-        return ()
-    try:
-        widths = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected widths such as 32 or 128,64, got {text!r}") from None
-    if min(widths) < 1:
-        raise argparse.ArgumentTypeError(f"every width must be >= 1, got {text!r}")
-    return widths
-
-
-def _names(allowed: Sequence[str]):
-    def parse(text: str) -> tuple[str, ...]:
-        names = tuple(part.strip() for part in text.split(",") if part.strip())
-        unknown = [n for n in names if n not in allowed]
-        if unknown or not names or len(set(names)) != len(names):
-            raise argparse.ArgumentTypeError(f"expected distinct names from {','.join(allowed)}, "
-                                             f"got {text!r}")
-        return names
-    return parse
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    if (value := _number(text)) <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
-
-
-def _nonnegative_float(text: str) -> float:
-    if (value := _number(text)) < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    if not 0 <= (value := _number(text)) < 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
-    return value
-
-
-def _number_in(low: float, high: float):
-    def parse(text: str) -> float:
-        if not low <= (value := _number(text)) <= high:
-            raise argparse.ArgumentTypeError(f"expected a number from {low} to {high}, got {text!r}")
-        return value
-    return parse
-
-
-def _int_at_least(low: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}")
-        return value
-    return parse
 
 
 if __name__ == "__main__":
