@@ -225,7 +225,7 @@ def fit(
         raise TypeError(f"on_epoch_end: expected a callable (epoch, logs), got {on_epoch_end!r}")
     if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
         raise TypeError(f"early_stopping: expected a jaxmlp.EarlyStopping, got {early_stopping!r}")
-    key = jax.random.key(0) if key is None else key
+    key = jax.random.key(0) if key is None else _check_key(key)
     x, t = prepare(model, params, x, t, loss, reduction, l2, l1)
     if validation_split and validation_data is not None:
         raise ValueError("validation_split and validation_data: give one of them, not both")
@@ -363,6 +363,18 @@ def _config(model, loss, optimizer, grad, reduction, l2, l1) -> fused.Config:
         if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate >= 0):
             raise ValueError(f"{name}: expected a non-negative number, got {rate!r}")
     return fused.Config(model, loss, get_optimizer(optimizer), grad, reduction, float(l2), float(l1))
+
+
+def _check_key(key: Any) -> Array:
+    """A typed ``jax.random.key`` or a legacy ``uint32`` ``PRNGKey`` (a single one)."""
+    typed = isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+    legacy = (isinstance(key, (jax.Array, np.ndarray)) and key.dtype == np.uint32 and key.ndim == 1
+              and key.shape[0] >= 2)
+    if not ((typed and key.ndim == 0) or legacy):
+        shape = f" of shape {key.shape}" if hasattr(key, "shape") else ""
+        raise TypeError(f"key: expected one jax.random key such as jax.random.key(0), got "
+                        f"{type(key).__name__}{shape}")
+    return key
 
 
 def _check_int(name: str, value: Any, low: int) -> int:

@@ -285,3 +285,25 @@ def test_on_epoch_end_sees_every_epoch_after_its_metrics():
     assert [logs["loss"] for _, logs in seen] == history["loss"]
     with pytest.raises(TypeError, match="on_epoch_end"):
         jaxmlp.fit(MODEL, MODEL.init(jax.random.key(0)), x, t, verbose=0, on_epoch_end=3)
+
+
+def test_shuffle_order_is_a_reproducible_permutation_per_key_and_epoch():
+    key = jax.random.key(7)
+    first = epoch.shuffle_order(key, 0, 1000)
+    assert first.dtype == np.int32
+    assert sorted(first.tolist()) == list(range(1000))
+    np.testing.assert_array_equal(first, epoch.shuffle_order(key, 0, 1000))  # a function of (key, epoch)
+    assert not np.array_equal(first, epoch.shuffle_order(key, 1, 1000))
+    assert not np.array_equal(first, epoch.shuffle_order(jax.random.key(8), 0, 1000))
+    np.testing.assert_array_equal(first, epoch.shuffle_order(jax.random.PRNGKey(7), 0, 1000))  # legacy key
+    np.testing.assert_array_equal(epoch.shuffle_order(key, 3, 5, shuffle=False), np.arange(5))
+    # every row is equally likely at every position: position 0 over 2,000 epochs of 4 rows
+    counts = np.bincount([epoch.shuffle_order(key, e, 4)[0] for e in range(2000)], minlength=4)
+    assert counts.min() > 400 and counts.max() < 600
+
+
+@pytest.mark.parametrize("key", [5, np.zeros(3, np.float32), "seed", jax.random.split(jax.random.key(0), 2)])
+def test_fit_rejects_a_key_that_is_not_one_jax_key(key):
+    x, t = data(20)
+    with pytest.raises(TypeError, match="key: expected one jax.random key"):
+        jaxmlp.fit(MODEL, MODEL.init(jax.random.key(0)), x, t, epochs=1, key=key, verbose=0)
