@@ -299,7 +299,7 @@ def _playground(args: argparse.Namespace) -> int:
 
 
 def _add_data(commands) -> None:
-    from jaxmlp.data.datasets import MIRRORS
+    from jaxmlp.data.fetch import MIRRORS
 
     p = commands.add_parser("data", help="list the data sets and where they are; download them",
                             formatter_class=_Formatter,

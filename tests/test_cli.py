@@ -13,7 +13,7 @@ import optax
 import pytest
 
 from jaxmlp import cli
-from jaxmlp.data import datasets
+from jaxmlp.data import datasets, fetch
 
 
 @pytest.fixture
@@ -169,7 +169,7 @@ def test_data_download_offline_is_one_line(no_data, capsys, monkeypatch):
     def offline(url, timeout=None):
         raise urllib.error.URLError("no network")
 
-    monkeypatch.setattr(datasets, "_urlopen", offline)
+    monkeypatch.setattr(fetch, "_urlopen", offline)
     assert cli.main(["data", "download", "mnist", "--dir", str(no_data / "dl")]) == 1
     assert "could not download mnist" in one_line_error(capsys)
 

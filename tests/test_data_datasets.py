@@ -8,19 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jaxmlp.data import datasets
-from jaxmlp.data.datasets import (
-    DATASETS,
-    IDX_FILES,
-    ChecksumError,
-    DatasetNotFoundError,
-    DownloadError,
-    as_images,
-    download,
-    load,
-    locate,
-    one_hot,
-)
+from jaxmlp.data import datasets, fetch
+from jaxmlp.data.datasets import DATASETS, IDX_FILES, DatasetNotFoundError, as_images, load, locate, one_hot
+from jaxmlp.data.fetch import ChecksumError, DownloadError, download
 from jaxmlp.data.idx import write_idx
 
 
@@ -207,8 +197,8 @@ def mirror(tmp_path, monkeypatch):
     write_set(folder, 5)
     digests = tuple(hashlib.sha256((folder / f"{s}.gz").read_bytes()).hexdigest()
                     for s in IDX_FILES)
-    monkeypatch.setitem(datasets.SHA256, "mnist", digests)
-    monkeypatch.setitem(datasets.MIRRORS, "mnist", (folder.as_uri() + "/",))
+    monkeypatch.setitem(fetch.SHA256, "mnist", digests)
+    monkeypatch.setitem(fetch.MIRRORS, "mnist", (folder.as_uri() + "/",))
     return folder
 
 
@@ -221,7 +211,7 @@ def test_download_then_load(mirror, tmp_path, monkeypatch):
     def offline(*args, **kwargs):
         raise AssertionError("files already present must not be fetched again")
 
-    monkeypatch.setattr(datasets, "_urlopen", offline)
+    monkeypatch.setattr(fetch, "_urlopen", offline)
     assert download("mnist", tmp_path / "data") == target
 
 
@@ -231,7 +221,7 @@ def test_download_uses_environment_folder(mirror, tmp_path, monkeypatch):
 
 
 def test_download_falls_back_to_the_next_mirror(mirror, tmp_path, monkeypatch):
-    monkeypatch.setitem(datasets.MIRRORS, "mnist",
+    monkeypatch.setitem(fetch.MIRRORS, "mnist",
                         ((tmp_path / "nowhere").as_uri() + "/", mirror.as_uri() + "/"))
     assert len(os.listdir(download("mnist", tmp_path / "data"))) == 4
 
@@ -240,7 +230,7 @@ def test_download_offline_is_a_clean_connection_error(tmp_path, monkeypatch):
     def no_network(url, timeout):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(datasets, "_urlopen", no_network)
+    monkeypatch.setattr(fetch, "_urlopen", no_network)
     with pytest.raises(DownloadError) as info:
         download("fashion-mnist", tmp_path)
     assert isinstance(info.value, ConnectionError) and isinstance(info.value, OSError)
@@ -252,7 +242,7 @@ def test_download_offline_is_a_clean_connection_error(tmp_path, monkeypatch):
 
 
 def test_checksum_mismatch_keeps_nothing(mirror, tmp_path, monkeypatch):
-    monkeypatch.setitem(datasets.SHA256, "mnist", ("0" * 64,) * 4)
+    monkeypatch.setitem(fetch.SHA256, "mnist", ("0" * 64,) * 4)
     with pytest.raises(ChecksumError, match=r"SHA-256 .* not the expected 0000"):
         download("mnist", tmp_path / "data")
     assert os.listdir(tmp_path / "data" / "mnist") == []
@@ -262,15 +252,15 @@ def test_real_hash_table_rejects_debian_recompressed_files(tmp_path, monkeypatch
     debian = Path("/usr/share/datasets/fashion-mnist")
     if not (debian / "train-labels-idx1-ubyte.gz").is_file():
         pytest.skip("dataset-fashion-mnist is not installed")
-    monkeypatch.setitem(datasets.MIRRORS, "fashion-mnist", (debian.as_uri() + "/",))
+    monkeypatch.setitem(fetch.MIRRORS, "fashion-mnist", (debian.as_uri() + "/",))
     with pytest.raises(ChecksumError):
         download("fashion-mnist", tmp_path)
     assert os.listdir(tmp_path / "fashion-mnist") == []
 
 
 def test_hash_table_is_complete():
-    for name, digests in datasets.SHA256.items():
-        assert name in datasets.MIRRORS and len(digests) == len(IDX_FILES)
+    for name, digests in fetch.SHA256.items():
+        assert name in fetch.MIRRORS and len(digests) == len(IDX_FILES)
         assert all(len(d) == 64 and int(d, 16) >= 0 for d in digests)
 
 

@@ -4,17 +4,8 @@ Nothing here imports from the rest of jaxmlp; arrays come back as numpy (float32
 int32 labels), ready for `jax.numpy`.
 """
 
-from .datasets import (
-    DATASETS,
-    ChecksumError,
-    DatasetNotFoundError,
-    DownloadError,
-    as_images,
-    download,
-    load,
-    locate,
-    one_hot,
-)
+from .datasets import DATASETS, DatasetNotFoundError, as_images, load, locate, one_hot
+from .fetch import ChecksumError, DownloadError, download
 from .idx import read_idx, read_idx_bytes, write_idx
 from .playground import FEATURES, PLAYGROUND_DATASETS, features, playground_data, playground_points
 from .split import batches, kfold, stratified_kfold, train_val_test_split, validation_split
