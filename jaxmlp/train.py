@@ -12,8 +12,6 @@ recompiled between epochs.
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -27,8 +25,10 @@ from jaxmlp import epoch as fused
 from jaxmlp.backprop import check_params, prepare
 from jaxmlp.losses import REDUCTIONS, get_loss
 from jaxmlp.model import MLP, Params
+from jaxmlp.optimizers import OPTIMIZERS, get_optimizer
 from jaxmlp.parallel import check_batch_size, make_mesh, replicated
 from jaxmlp.progress import Progress
+from jaxmlp.stopping import EarlyStopping, TrainingError
 
 __all__ = [
     "METRICS",
@@ -45,91 +45,6 @@ __all__ = [
 Array = jax.Array
 METRICS = ("accuracy",)
 GRADS = ("backprop", "autodiff")
-#: the optimizer names, as Keras configures them, each with Keras's default learning rate
-OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
-    "sgd": lambda lr=0.01: optax.sgd(lr),
-    "momentum": lambda lr=0.01: optax.sgd(lr, momentum=0.9),
-    "rmsprop": lambda lr=0.001: optax.rmsprop(lr, decay=0.9, eps=1e-7),
-    "adam": lambda lr=0.001: optax.adam(lr, eps=1e-7),
-}
-
-
-class TrainingError(RuntimeError):
-    """Training stopped on a non-finite loss; ``params`` holds the last finite parameters."""
-
-    def __init__(self, message: str, params: Params, epoch: int, step: int):
-        super().__init__(message)
-        self.params, self.epoch, self.step = params, epoch, step
-
-
-@dataclasses.dataclass(frozen=True)
-class EarlyStopping:
-    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
-
-    Keras's rule: training stops at the ``patience``-th epoch in a row without improvement (``0``
-    and ``1`` both stop at the first).
-
-    Arguments:
-        monitor: a history key, e.g. ``"val_loss"`` (default) or ``"val_accuracy"``.
-        patience: epochs without improvement to wait before stopping.
-        min_delta: the smallest change that counts as an improvement.
-        mode: ``"min"``, ``"max"`` or ``"auto"`` (max for accuracies, min otherwise).
-        restore_best: return the parameters of the best epoch instead of the last one.
-    """
-
-    monitor: str = "val_loss"
-    patience: int = 0
-    min_delta: float = 0.0
-    mode: str = "auto"
-    restore_best: bool = True
-
-    def __post_init__(self):
-        if not isinstance(self.patience, int) or self.patience < 0:
-            raise ValueError(f"patience: expected an integer >= 0, got {self.patience!r}")
-        if not self.min_delta >= 0:
-            raise ValueError(f"min_delta: expected a number >= 0, got {self.min_delta!r}")
-        if self.mode not in ("auto", "min", "max"):
-            raise ValueError(f"mode: expected 'auto', 'min' or 'max', got {self.mode!r}")
-
-    def better(self, value: float, best: float) -> bool:
-        """Whether ``value`` improves on ``best`` by more than ``min_delta``."""
-        maximise = self.mode == "max" or (self.mode == "auto" and "acc" in self.monitor)
-        return value > best + self.min_delta if maximise else value < best - self.min_delta
-
-
-def get_optimizer(
-    optimizer: str | optax.GradientTransformation, learning_rate: float | Callable | None = None,
-) -> optax.GradientTransformation:
-    """An Optax transformation, or one of the names in :data:`OPTIMIZERS`.
-
-    A name takes ``learning_rate`` (a number or an Optax schedule), by default Keras's rate for it
-    (sgd and momentum 0.01, rmsprop and adam 0.001).
-
-    >>> get_optimizer("adam") is get_optimizer("adam")  # one object: compiled epochs are reused
-    True
-    """
-    if isinstance(optimizer, str):
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer: expected one of {tuple(OPTIMIZERS)} or an Optax "
-                             f"GradientTransformation, got {optimizer!r}")
-        if learning_rate is None:
-            return _named_optimizer(optimizer)
-        if not callable(learning_rate) and not (isinstance(learning_rate, (int, float))
-                                                and math.isfinite(learning_rate) and learning_rate > 0):
-            raise ValueError(
-                f"learning_rate: expected a positive number or a schedule, got {learning_rate!r}")
-        return OPTIMIZERS[optimizer](learning_rate)
-    if learning_rate is not None:
-        raise ValueError("learning_rate: only for an optimizer given by name")
-    if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))):
-        raise TypeError(f"optimizer: expected an optax.GradientTransformation or a name, "
-                        f"got {type(optimizer).__name__}")
-    return optimizer
-
-
-@functools.cache
-def _named_optimizer(name: str) -> optax.GradientTransformation:
-    return OPTIMIZERS[name]()  # one object per name, so compiled epochs are reused across fits
 
 
 def make_train_step(
