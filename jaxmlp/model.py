@@ -96,12 +96,17 @@ class MLP:
         """Draw parameters: ``[{"w": (fan_out, fan_in), "b": (fan_out,)}, ...]``.
 
         Arguments:
-            key: a ``jax.random`` key (``jax.random.key(0)``).
+            key: a ``jax.random`` key (``jax.random.key(0)``), or a batch of N keys
+                (``jax.random.split(key, N)``) for N models stacked on a leading axis: every leaf
+                gets shape ``(N, ...)`` and model i equals ``init(keys[i])`` (see :func:`jaxmlp.fit_many`).
             init: ``"glorot_uniform"`` (default, Keras's), ``"he_uniform"``, ``"he_normal"``,
                 ``"lecun_normal"`` or ``"normal"`` (``N(0, sigma²)``). Biases start at zero; a PReLU
                 layer's slopes ``"a"`` (shape ``(fan_out,)``) at 0.25.
             sigma: the standard deviation for ``init="normal"``.
             dtype: float dtype of the parameters (default: float32, float64 under ``jax.enable_x64``).
+
+        >>> MLP((3, 2), ("softmax",)).init(jax.random.split(jax.random.key(0), 5))[0]["w"].shape
+        (5, 2, 3)
         """
         if init not in INITIALIZERS:
             raise ValueError(f"init: expected one of {INITIALIZERS}, got {init!r}")
@@ -110,6 +115,12 @@ class MLP:
         dtype = jnp.dtype(jax.dtypes.canonicalize_dtype(jnp.float64) if dtype is None else dtype)
         if not jnp.issubdtype(dtype, jnp.floating):
             raise TypeError(f"dtype: expected a floating dtype, got {dtype}")
+        ndim = getattr(key, "ndim", None)
+        if ndim == 2 or (ndim == 1 and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)):  # N keys
+            from jaxmlp.inputs import check_key  # inputs imports this module
+
+            keys = check_key(key, "key", batch=True)
+            return jax.vmap(lambda k: self.init(k, init, sigma, dtype))(keys)
         keys = jax.random.split(_check_key(key), self.num_layers)
         params = []
         for i, k in enumerate(keys):
