@@ -22,6 +22,10 @@ the sums of its difference column 0.6, 0.7, −0.4, −0.7, so we transcribe tha
 0.4, 0.3, 0.4, 0.7 against targets 1, 1, 0, 0 (:data:`TABLE_3_AS_PRINTED` keeps the printed
 outputs, whose sums would be 0 and 1.70). Two slides also print 0.8 as "8.0".
 
+The deck states backprop in words only (学習:誤差逆伝播法: compute output layer → hidden layer →
+input layer, the reverse of inference); no ``∂E/∂w1`` formula is on its slides. The scalar chain
+rules of :func:`gradient` are ours, written in the deck's symbols.
+
 In jaxmlp this is ``MLP((2, 3, 1), (f, f))`` with loss ``"sse"`` and reduction ``"sum"``;
 :func:`to_deck` and :func:`from_deck` convert between the 13 named scalars and jaxmlp's layers.
 Every array below holds one entry per image k, so ``x1[k]`` is the deck's ``x1`` of image k.
@@ -104,7 +108,8 @@ def gradient(p: dict[str, Array], x1: Array, x2: Array, t: Array, f: str = "sigm
 
     Backprop runs output → hidden → input (the deck's 誤差逆伝播法): first ``∂E/∂u4``, then the
     output weights, then each hidden neuron's ``∂E/∂u``, then its weights. Every line is one link
-    of the chain; the sum over the images k comes last.
+    of the chain; the sum over the images k comes last. The deck gives this order in prose only;
+    the formulas (e.g. ``∂E/∂w1 = (y − t) f′(u4) w7 f′(u1) x1``) are ours.
     """
     act = get_activation(f)
     f, df = act.f, act.df

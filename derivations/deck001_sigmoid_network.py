@@ -33,7 +33,12 @@ with ``σ(u) = 1 / (1 + e^{−u})`` and the squared error ``E(w) = ½ Σ_i (o_i 
 
 * **Steepest descent** is the Euler step of ``dw/dt = −∇E(w)``: ``w(t+1) − w(t) = −η ∇E(w(t))``
   (:func:`euler_step`); stochastic descent takes one sample (or a mini-batch) at a time and makes
-  ``η(t)`` shrink (:func:`eta`, :func:`descend`).
+  η shrink little by little (η > 0 を少しずつ小さくしていく) (:func:`descend`). The deck gives no
+  formula for the shrinking; the schedule ``η(t) = η0 / (1 + t/τ)`` of :func:`eta` is OURS.
+
+* **Training and test error** (学習誤差とテスト誤差): with ``E(w) = ½ Σ_i (o_i − y_i)²`` the error of
+  one sample, the training error is its mean over the training data and the test error its mean
+  over the test data (:func:`mean_error`; jaxmlp's loss ``"sse"`` with reduction ``"mean"``).
 
 In jaxmlp this is ``MLP((M, H1, H2, N), ("sigmoid",) * 3)`` with ``w_km, θ_k = params[0]``,
 ``w_jk, θ_j = params[1]``, ``w_ij, θ_i = params[2]``; the deck's teacher ``y`` is jaxmlp's ``t``
@@ -51,7 +56,7 @@ import jaxmlp
 from jaxmlp.verify import Check, check_close, check_grads, random_problem
 
 __all__ = ["chain_rule", "checks", "descend", "eta", "euler_step", "grads_chain", "grads_index",
-           "grads_matrix", "index_form", "matrix_form", "σ"]
+           "grads_matrix", "index_form", "matrix_form", "mean_error", "σ"]
 
 Array = jax.Array
 Params = list[dict[str, Array]]
@@ -144,8 +149,25 @@ def euler_step(w: Params, grad_E: Params, η: float) -> Params:
 
 
 def eta(t: int | Array, η0: float = 0.5, τ: float = 10.0) -> Array:
-    """A shrinking learning rate for stochastic descent, ``η(t) = η0 / (1 + t/τ)``."""
+    """A shrinking learning rate for stochastic descent, ``η(t) = η0 / (1 + t/τ)`` (ours: the deck
+    only says to make η smaller little by little)."""
     return η0 / (1 + t / τ)
+
+
+def mean_error(params: Params, x: Array, y: Array) -> Array:
+    """学習誤差 / テスト誤差: the mean over the samples (columns of ``x`` M×n, ``y`` N×n) of
+    ``E(w) = ½ Σ_i (o_i − y_i)²``, the outputs ``o`` from the matrix form.
+
+    Every o below is σ(0) = 0.5, so each sample's E is ½ (0.5 − 1)² = ½ (0.5 − 0)² = 0.125:
+
+    >>> p = [{"w": jnp.zeros((1, 1)), "b": jnp.zeros(1)}] * 3
+    >>> float(mean_error(p, jnp.zeros((1, 2)), jnp.array([[1.0, 0.0]])))
+    0.125
+    """
+    w1, w2, w3 = (layer["w"] for layer in params)
+    θ1, θ2, θ3 = (layer["b"][:, None] for layer in params)
+    o3 = σ(w3 @ σ(w2 @ σ(w1 @ x + θ1) + θ2) + θ3)    # θ I_k: the column broadcast over the k samples
+    return jnp.mean(0.5 * jnp.sum((o3 - y) ** 2, axis=0))
 
 
 def descend(params: Params, batches: Iterable[tuple[Array, Array]],
@@ -174,4 +196,6 @@ def checks(seed: int = 0) -> list[Check]:
     step = jax.jit(lambda p, x, t: (descend(p, [(x, t)], lambda _: η),
                                     euler_step(p, jaxmlp.backprop(model, p, x, t, "sse", "sum"), η)))
     out.append(check_close("deck 001 w + Δw (matrix form)", "= w − η · jaxmlp.backprop", *step(params, x, t)))
+    out.append(check_close("deck 001 training error: mean of ½ Σ (o − y)²", "= jaxmlp.loss(\"sse\", mean)",
+                           mean_error(params, x.T, t.T), jaxmlp.loss(model, params, x, t, "sse", "mean")))
     return out
