@@ -20,13 +20,13 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxmlp.activations import get_activation
-from jaxmlp.losses import REDUCTIONS, get_loss, penalty, penalty_grad, reduce
+from jaxmlp.inputs import prepare
+from jaxmlp.losses import get_loss, penalty, penalty_grad, reduce
 from jaxmlp.model import MLP, Params
 
-__all__ = ["backprop", "deltas", "loss", "loss_and_grads", "objective", "prepare"]
+__all__ = ["backprop", "deltas", "loss", "loss_and_grads", "objective"]
 
 Array = jax.Array
 
@@ -162,97 +162,3 @@ def _deltas(model, loss, params, x, t):
 _objective_jit = jax.jit(objective, static_argnums=(0, 1, 2))
 _loss_and_grads_jit = jax.jit(loss_and_grads, static_argnums=(0, 1, 2))
 _deltas_jit = jax.jit(_deltas, static_argnums=(0, 1))
-
-
-# --- argument checks, before any tracing ----------------------------------------------------
-
-def prepare(model, params, x, t, loss="categorical_crossentropy", reduction="mean", l2=0.0, l1=0.0):
-    """Check every argument and return ``(x (B, n_in), t (B, n_out))`` in the parameters' dtype.
-
-    Integer labels ``(B,)`` become one-hot rows (or a column when ``n_out == 1``). Raises
-    ``TypeError`` / ``ValueError`` naming the argument, the expected and the actual value.
-    """
-    if not isinstance(model, MLP):
-        raise TypeError(f"model: expected a jaxmlp.MLP, got {type(model).__name__}")
-    get_loss(loss)
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
-    for name, rate in (("l2", l2), ("l1", l1)):
-        if not isinstance(rate, jax.core.Tracer) and not (np.ndim(rate) == 0 and rate >= 0):
-            raise ValueError(f"{name}: expected a non-negative number, got {rate!r}")
-    dtype = check_params(model, params)
-    x, t = _as_array("x", x), _as_array("t", t)
-    n_in, n_out = model.sizes[0], model.sizes[-1]
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise TypeError(f"x: expected floating-point inputs, got dtype {x.dtype} (scale to [0, 1])")
-    if x.ndim == 1:
-        x, t = x[None], t[None]
-    if x.ndim != 2 or x.shape[1] != n_in:
-        raise ValueError(f"x: expected shape (B, {n_in}), got {x.shape}")
-    batch = x.shape[0]
-    if batch == 0:
-        raise ValueError("x: the batch is empty")
-    if jnp.issubdtype(t.dtype, jnp.integer) or t.dtype == jnp.bool_:
-        if t.shape == (batch,):
-            _check_labels(t, 2 if n_out == 1 else n_out)
-            t = t[:, None] if n_out == 1 else jax.nn.one_hot(t, n_out, dtype=dtype)
-    elif not jnp.issubdtype(t.dtype, jnp.floating):
-        raise TypeError(f"t: expected numeric targets, got dtype {t.dtype}")
-    if t.shape == (batch,) and n_out == 1:
-        t = t[:, None]
-    if t.shape != (batch, n_out):
-        raise ValueError(
-            f"t: expected shape ({batch}, {n_out}) or integer labels ({batch},), got {t.shape}"
-        )
-    if not isinstance(x, jax.core.Tracer):
-        finite = np.isfinite(np.asarray(x)).all(axis=1)
-        if not finite.all():
-            row = int(np.argmin(finite))
-            raise ValueError(f"x: contains NaN or infinity (first in row {row})")
-    return x.astype(dtype), t.astype(dtype)
-
-
-def check_params(model: MLP, params: Params):
-    """Check that ``params`` fits ``model`` (one dict per layer, right shapes); return its dtype."""
-    if not isinstance(params, (list, tuple)) or len(params) != model.num_layers:
-        got = len(params) if isinstance(params, (list, tuple)) else type(params).__name__
-        raise ValueError(f"params: expected a list of {model.num_layers} layer dicts, got {got}")
-    dtype = None
-    for i, layer in enumerate(params):
-        fan_in, fan_out = model.sizes[i], model.sizes[i + 1]
-        expected = {"w": (fan_out, fan_in), "b": (fan_out,)}
-        if get_activation(model.activations[i]).parametric:
-            expected["a"] = (fan_out,)
-        if not isinstance(layer, dict) or set(layer) != set(expected):
-            keys = sorted(layer) if isinstance(layer, dict) else type(layer).__name__
-            raise ValueError(f"params[{i}]: expected keys {sorted(expected)}, got {keys}")
-        for leaf, shape in expected.items():
-            value = layer[leaf]
-            if tuple(jnp.shape(value)) != shape:
-                raise ValueError(
-                    f"params[{i}][{leaf!r}]: expected shape {shape}, got {jnp.shape(value)}"
-                )
-            if not jnp.issubdtype(jnp.result_type(value), jnp.floating):
-                raise TypeError(
-                    f"params[{i}][{leaf!r}]: expected a float dtype, got {jnp.result_type(value)}"
-                )
-            dtype = dtype or jnp.result_type(value)
-    return dtype
-
-
-def _as_array(name, value):
-    try:
-        return jnp.asarray(value)
-    except (TypeError, ValueError) as error:
-        raise TypeError(
-            f"{name}: expected a numeric array, got {type(value).__name__} ({error})"
-        ) from None
-
-
-def _check_labels(t, num_classes):
-    if isinstance(t, jax.core.Tracer):
-        return
-    tn = np.asarray(t)
-    if tn.size and (tn.min() < 0 or tn.max() >= num_classes):
-        bad = tn[(tn < 0) | (tn >= num_classes)][0]
-        raise ValueError(f"t: labels must lie in [0, {num_classes - 1}], got {bad}")

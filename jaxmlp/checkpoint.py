@@ -9,6 +9,7 @@ optimizer (``optimizer.init(params)``) when one is given.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 import os
@@ -21,10 +22,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp.atomic import write_atomic
-from jaxmlp.backprop import check_params
+from jaxmlp.inputs import check_params
 from jaxmlp.model import MLP, Params
 
-__all__ = ["FORMAT_VERSION", "Checkpoint", "load", "save"]
+__all__ = ["FORMAT_VERSION", "Checkpoint", "fingerprint", "load", "run_key", "save"]
 
 FORMAT = "jaxmlp-checkpoint"
 FORMAT_VERSION = 1
@@ -43,11 +44,12 @@ class Checkpoint:
     opt_state: Any
     step: int
     history: dict[str, list[float]]
+    run: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def save(
     path: str | os.PathLike, model: MLP, params: Params, opt_state: Any = None, step: int = 0,
-    history: dict[str, list[float]] | None = None,
+    history: dict[str, list[float]] | None = None, run: dict[str, Any] | None = None,
 ) -> Path:
     """Write a checkpoint atomically to ``path`` (a ``.npz`` file) and return its path.
 
@@ -68,7 +70,8 @@ def save(
     meta = {
         "format": FORMAT, "version": FORMAT_VERSION, "step": int(step),
         "model": {"sizes": list(model.sizes), "activations": list(model.activations)},
-        "history": history or {},
+        "history": {str(k): [float(v) for v in vs] for k, vs in (history or {}).items()},
+        "run": run or {},
         "opt_state_leaves": None if opt_state is None else len(jax.tree.leaves(opt_state)),
     }
     arrays = {"meta": np.array(json.dumps(meta))}
@@ -126,7 +129,30 @@ def load(path: str | os.PathLike, optimizer: Any = None) -> Checkpoint:
     history = meta.get("history") or {}
     if not isinstance(history, dict):
         raise ValueError(f"checkpoint {str(path)!r}: history must be a mapping")
-    return Checkpoint(model, params, opt_state, int(meta["step"]), {k: list(v) for k, v in history.items()})
+    run = meta.get("run") or {}
+    if not isinstance(run, dict):
+        raise ValueError(f"checkpoint {str(path)!r}: run settings must be a mapping")
+    return Checkpoint(model, params, opt_state, int(meta["step"]), {k: list(v) for k, v in history.items()},
+                      run)
+
+
+def run_key(key: jax.Array) -> list[int]:
+    """A key's data as plain integers (how a checkpoint records the shuffle key of its run)."""
+    return [int(v) for v in np.asarray(jax.random.key_data(key)).ravel()]
+
+
+def fingerprint(x: jax.Array, t: jax.Array) -> str:
+    """A short digest of a training set: shapes, dtypes, every row's sums and a sample of rows.
+
+    Recorded in checkpoints so that ``fit(resume=...)`` refuses other data; it reads each row
+    once on the device and hashes ~1,000 rows on the host.
+    """
+    h = hashlib.sha256(f"{x.shape}{x.dtype}{t.shape}{t.dtype}".encode())
+    stride = max(1, x.shape[0] // 1024)
+    sums = jnp.concatenate([jnp.sum(x, axis=1), jnp.sum(t, axis=1)])
+    for part in (sums, x[::stride], t[::stride]):
+        h.update(np.ascontiguousarray(jax.device_get(part)).tobytes())
+    return h.hexdigest()[:16]
 
 
 def _meta(path: Path, arrays: dict[str, np.ndarray]) -> dict:

@@ -3,8 +3,8 @@
 An epoch is one jitted call: ``lax.scan`` over the shuffled full batches, one more step for a
 partial last batch, then the validation pass, with the parameter and optimizer buffers donated.
 The epoch's row order is drawn on the host (:func:`shuffle_order`) and passed in: NumPy's
-Fisher-Yates shuffle takes 0.6 ms for 48,000 rows, where the sort-based
-``jax.random.permutation`` inside the epoch took 19 ms of a 0.12 s epoch on 2 CPU cores.
+Fisher-Yates shuffle is far cheaper than the sort-based ``jax.random.permutation`` inside the
+epoch (the README's benchmark section has the numbers).
 A non-finite loss is located with a scalar in the scan's carry; only then is the epoch replayed
 step by step (:func:`replay`) to recover the last finite parameters, so the hot loop carries no
 guard. :mod:`jaxmlp.train` builds the user-facing ``fit`` on these.
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -22,14 +23,18 @@ import numpy as np
 import optax
 
 from jaxmlp.backprop import loss_and_grads, objective_and_output
-from jaxmlp.model import MLP
-from jaxmlp.parallel import batch_sharding
+from jaxmlp.inputs import check_model, check_rate, prepare
+from jaxmlp.losses import REDUCTIONS, get_loss
+from jaxmlp.model import MLP, Params
+from jaxmlp.optimizers import get_optimizer
+from jaxmlp.parallel import batch_sharding, make_mesh
 from jaxmlp.progress import Progress
 
-__all__ = ["Config", "copy", "epoch_function", "evaluate_jit", "predict_jit", "replay", "shuffle_order",
-           "step"]
+__all__ = ["GRADS", "Config", "copy", "epoch_function", "evaluate_jit", "make_config", "make_train_step",
+           "predict_jit", "replay", "shuffle_order", "step"]
 
-
+Array = jax.Array
+GRADS = ("backprop", "autodiff")
 UNROLL = 2  # steps per iteration of the epoch's loop (see epoch_function)
 
 
@@ -44,6 +49,67 @@ class Config:
     reduction: str
     l2: float
     l1: float
+
+
+def make_config(model, loss, optimizer, grad, reduction, l2, l1) -> Config:
+    """The checked :class:`Config` of a run (errors name the argument)."""
+    check_model(model)
+    get_loss(loss)
+    if grad not in GRADS:
+        raise ValueError(f"grad: expected one of {GRADS}, got {grad!r}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
+    l2, l1 = check_rate("l2", l2), check_rate("l1", l1)
+    return Config(model, loss, get_optimizer(optimizer), grad, reduction, l2, l1)
+
+
+def make_train_step(
+    model: MLP, loss: str = "categorical_crossentropy",
+    optimizer: str | optax.GradientTransformation = "adam", grad: str = "backprop",
+    reduction: str = "mean", l2: float = 0.0, l1: float = 0.0, mesh: Any = None,
+) -> Callable[[Params, Any, tuple[Array, Array]], tuple[Params, Any, dict[str, Array]]]:
+    """A pure, jitted ``step(params, opt_state, (x, t)) -> (params, opt_state, {"loss": E})``.
+
+    ``x`` is ``(B, n_in)`` and ``t`` integer labels ``(B,)`` or targets ``(B, n_out)``, checked and
+    one-hot encoded as :func:`fit` does, outside the compiled function (``step.jitted`` is the bare
+    compiled step, for prepared targets inside your own ``jit``); ``grad`` picks the
+    hand-written δ rule (``"backprop"``) or ``jax.grad`` (``"autodiff"``). Initialise the optimizer
+    state with ``get_optimizer(optimizer).init(params)``. With a ``mesh`` (see
+    :mod:`jaxmlp.parallel`) the batch rows are split over its ``"data"`` axis and the parameters
+    replicated: data-parallel training, also across hosts with global batches.
+
+    >>> import jax, jax.numpy as jnp, optax
+    >>> model = MLP((2, 3, 1), ("tanh", "sigmoid"))
+    >>> params = model.init(jax.random.key(0))
+    >>> step = make_train_step(model, "binary_crossentropy", optax.sgd(0.1))
+    >>> batch = (jnp.ones((4, 2)), jnp.ones((4, 1)))
+    >>> params, state, metrics = step(params, optax.sgd(0.1).init(params), batch)
+    >>> metrics["loss"].shape
+    ()
+    """
+    config = make_config(model, loss, optimizer, grad, reduction, l2, l1)
+    mesh = make_mesh(None, mesh)
+    states: dict = {}  # the optimizer state's structure for each parameter structure seen
+
+    @jax.jit
+    def jitted(params, opt_state, batch):
+        x, t = (split_rows(a, mesh) for a in batch)
+        params, opt_state, value, _ = step(config, params, opt_state, x, t)
+        return params, opt_state, {"loss": value}
+
+    def checked_step(params, opt_state, batch):
+        if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+            raise TypeError(f"batch: expected a pair (x, t), got {type(batch).__name__}")
+        x, t = prepare(model, params, *batch, loss, reduction, l2, l1, names=("batch[0] (x)", "batch[1] (t)"))
+        shapes = jax.tree.structure(params), tuple(jnp.shape(v) for v in jax.tree.leaves(params))
+        want = states.setdefault(shapes, jax.tree.structure(jax.eval_shape(config.optimizer.init, params)))
+        if jax.tree.structure(opt_state) != want:
+            raise TypeError(f"opt_state: does not match this step's optimizer; create it with "
+                            f"optimizer.init(params) (expected {want}, got {jax.tree.structure(opt_state)})")
+        return jitted(params, opt_state, (x, t))
+
+    checked_step.jitted = jitted  # the bare compiled step: no checks, for use inside your own jit
+    return checked_step
 
 
 def step(c: Config, params, opt_state, x, t):
@@ -124,7 +190,7 @@ def epoch_function(c: Config, n: int, batch_size: int, validate: bool, live: boo
                 return run_batch(carry, idx, i, x, t), None
 
             # two steps per loop iteration: XLA overlaps one step's optimizer tail with the next
-            # step's gather (deck 002 on 2 CPU cores: 93 -> 80 ms per epoch; neutral at width 1024)
+            # step's gather (measured in the README's "How the epoch got fast")
             carry, _ = jax.lax.scan(body, carry, (jnp.arange(full), batches), unroll=UNROLL)
         if rest:
             carry = run_batch(carry, order[full * batch_size:], jnp.asarray(full), x, t)

@@ -205,11 +205,9 @@ def _human(nbytes: int) -> str:
 
 
 def _check_key(key: Any) -> Array:
-    if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        return key
-    if isinstance(key, jax.Array) and key.dtype == jnp.uint32 and key.shape == (2,):
-        return key
-    raise TypeError(f"key: expected a jax.random key such as jax.random.key(0), got {key!r}")
+    from jaxmlp.inputs import check_key  # inputs imports this module: the one key rule, late
+
+    return check_key(key)
 
 
 def _draw(key: Array, init: str, shape: tuple[int, int], sigma: float, dtype: Any) -> Array:

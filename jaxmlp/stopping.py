@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-__all__ = ["EarlyStopping", "TrainingError"]
+import jax
+
+__all__ = ["EarlyStopping", "Tracker", "TrainingError"]
 
 
 class TrainingError(RuntimeError):
@@ -50,3 +52,33 @@ class EarlyStopping:
         """Whether ``value`` improves on ``best`` by more than ``min_delta``."""
         maximise = self.mode == "max" or (self.mode == "auto" and "acc" in self.monitor)
         return value > best + self.min_delta if maximise else value < best - self.min_delta
+
+
+class Tracker:
+    """The bookkeeping of one run's early stopping: the best value, its parameters, the wait.
+
+    ``update(value, params)`` after each epoch returns whether to stop; ``final(params)`` gives the
+    parameters to return (the best epoch's when ``restore_best``). A ``None`` rule never stops.
+    """
+
+    def __init__(self, rule: EarlyStopping | None):
+        self.rule, self.best, self.best_params, self.wait = rule, None, None, 0
+
+    def update(self, history: dict[str, list[float]], params: Any) -> bool:
+        """Record the epoch just ended (its ``history`` row); ``True`` when training should stop."""
+        if self.rule is None:
+            return False
+        value = history[self.rule.monitor][-1]
+        if self.best is None or self.rule.better(value, self.best):
+            self.best, self.wait = value, 0
+            if self.rule.restore_best:
+                self.best_params = jax.device_get(params)
+            return False
+        self.wait += 1
+        return self.wait >= self.rule.patience  # as Keras: patience epochs without improvement
+
+    def final(self, params: Any) -> Any:
+        """The parameters to return: the best epoch's under ``restore_best``, else ``params``."""
+        if self.best_params is None:
+            return params
+        return jax.tree.map(jax.numpy.asarray, self.best_params)

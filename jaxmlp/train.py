@@ -18,17 +18,25 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from jaxmlp import epoch as fused
-from jaxmlp.backprop import check_params, prepare
-from jaxmlp.losses import REDUCTIONS, get_loss
+from jaxmlp.checkpoint import fingerprint, load, run_key, save
+from jaxmlp.data.split import split_index
+from jaxmlp.inputs import (
+    as_array,
+    check_finite,
+    check_int,
+    check_key,
+    check_output,
+    check_params,
+    prepare,
+)
 from jaxmlp.model import MLP, Params
 from jaxmlp.optimizers import OPTIMIZERS, get_optimizer
 from jaxmlp.parallel import check_batch_size, make_mesh, replicated
 from jaxmlp.progress import Progress
-from jaxmlp.stopping import EarlyStopping, TrainingError
+from jaxmlp.stopping import EarlyStopping, Tracker, TrainingError
 
 __all__ = [
     "METRICS",
@@ -42,43 +50,10 @@ __all__ = [
     "predict",
 ]
 
+make_train_step = fused.make_train_step
+
 Array = jax.Array
 METRICS = ("accuracy",)
-GRADS = ("backprop", "autodiff")
-
-
-def make_train_step(
-    model: MLP, loss: str = "categorical_crossentropy",
-    optimizer: str | optax.GradientTransformation = "adam", grad: str = "backprop",
-    reduction: str = "mean", l2: float = 0.0, l1: float = 0.0, mesh: Any = None,
-) -> Callable[[Params, Any, tuple[Array, Array]], tuple[Params, Any, dict[str, Array]]]:
-    """A pure, jitted ``step(params, opt_state, (x, t)) -> (params, opt_state, {"loss": E})``.
-
-    ``x`` is ``(B, n_in)`` and ``t`` the prepared targets ``(B, n_out)``; ``grad`` picks the
-    hand-written δ rule (``"backprop"``) or ``jax.grad`` (``"autodiff"``). Initialise the optimizer
-    state with ``get_optimizer(optimizer).init(params)``. With a ``mesh`` (see
-    :mod:`jaxmlp.parallel`) the batch rows are split over its ``"data"`` axis and the parameters
-    replicated: data-parallel training, also across hosts with global batches.
-
-    >>> import jax, jax.numpy as jnp, optax
-    >>> model = MLP((2, 3, 1), ("tanh", "sigmoid"))
-    >>> params = model.init(jax.random.key(0))
-    >>> step = make_train_step(model, "binary_crossentropy", optax.sgd(0.1))
-    >>> batch = (jnp.ones((4, 2)), jnp.ones((4, 1)))
-    >>> params, state, metrics = step(params, optax.sgd(0.1).init(params), batch)
-    >>> metrics["loss"].shape
-    ()
-    """
-    config = _config(model, loss, optimizer, grad, reduction, l2, l1)
-    mesh = make_mesh(None, mesh)
-
-    @jax.jit
-    def step(params, opt_state, batch):
-        x, t = (fused.split_rows(a, mesh) for a in batch)
-        params, opt_state, value, _ = fused.step(config, params, opt_state, x, t)
-        return params, opt_state, {"loss": value}
-
-    return step
 
 
 def fit(
@@ -124,64 +99,39 @@ def fit(
     ``history["val_loss"]``, ``history["val_accuracy"]``, one value per epoch.
     Raises :class:`TrainingError` on a non-finite loss, carrying the last finite parameters.
     """
-    from jaxmlp.checkpoint import load, save
-    from jaxmlp.data.split import validation_split as split_last
-
+    if _traced(params, x, t):
+        raise TypeError("fit: is not traceable (it loops over epochs in Python, prints and writes "
+                        "files); jit the step instead: jaxmlp.make_train_step(model, ...)")
     opt = get_optimizer(optimizer)
-    config = _config(model, loss, opt, grad, reduction, l2, l1)
-    epochs = _check_int("epochs", epochs, 0)
-    batch_size = _check_int("batch_size", batch_size, 1)
+    config = fused.make_config(model, loss, opt, grad, reduction, l2, l1)
+    epochs, batch_size = check_int("epochs", epochs, 0), check_int("batch_size", batch_size, 1)
     mesh = make_mesh(devices, mesh)
     check_batch_size(batch_size, mesh)
     metrics = _check_metrics(metrics)
-    if verbose not in (0, 1, 2):
-        raise ValueError(f"verbose: expected 0, 1 or 2, got {verbose!r}")
-    if on_epoch_end is not None and not callable(on_epoch_end):
-        raise TypeError(f"on_epoch_end: expected a callable (epoch, logs), got {on_epoch_end!r}")
-    if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
-        raise TypeError(f"early_stopping: expected a jaxmlp.EarlyStopping, got {early_stopping!r}")
-    key = jax.random.key(0) if key is None else _check_key(key)
+    _check_options(verbose, on_epoch_end, early_stopping)
+    key = jax.random.key(0) if key is None else check_key(key)
+    checkpoint = None if checkpoint is None else check_output("checkpoint", checkpoint, ".npz")
     x, t = prepare(model, params, x, t, loss, reduction, l2, l1)
-    if validation_split and validation_data is not None:
-        raise ValueError("validation_split and validation_data: give one of them, not both")
-    if validation_split:
-        if not isinstance(validation_split, (int, float)):
-            raise TypeError(f"validation_split: expected a fraction, got {validation_split!r}")
-        (x, t), validation = split_last(x, t, validation_split)
-    elif validation_data is not None:
-        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-            raise TypeError("validation_data: expected a pair (x_val, t_val)")
-        validation = prepare(model, params, *validation_data, loss, reduction, l2, l1)
-    else:
-        validation = None
-    if early_stopping is not None and early_stopping.monitor.startswith("val_") and validation is None:
-        raise ValueError(f"early_stopping: monitors {early_stopping.monitor!r} but there is no "
-                         "validation data (set validation_split or validation_data)")
-
-    n = x.shape[0]
-    steps = math.ceil(n / batch_size)
-    opt_state = opt.init(params)
-    history: dict[str, list[float]] = {}
-    if resume is not None:
-        ckpt = load(resume, optimizer=opt)
-        if ckpt.model != model:
-            raise ValueError(f"resume: checkpoint {resume} holds {ckpt.model}, not {model}")
-        params, opt_state, history = ckpt.params, ckpt.opt_state, ckpt.history
-    params = jax.tree.map(jnp.array, params)  # our own buffers: the caller's are never donated
+    (x, t), validation = _validation(model, params, x, t, validation_split, validation_data, config)
+    names = ["loss", *metrics] + (["val_loss", *(f"val_{m}" for m in metrics)] if validation else [])
+    if early_stopping is not None and early_stopping.monitor not in names:
+        val = early_stopping.monitor.startswith("val_")
+        hint = " (set validation_split or validation_data)" if val else ""
+        raise ValueError(f"early_stopping: monitors {early_stopping.monitor!r}, which is not one of "
+                         f"{names}{hint}")
+    n, steps = x.shape[0], math.ceil(x.shape[0] / batch_size)
+    run = {"batch_size": batch_size, "shuffle": bool(shuffle), "key": run_key(key),
+           "data": fingerprint(x, t)}
+    params, opt_state, history = _start(model, opt, params, resume, run)
     if mesh is not None:
         params, opt_state, x, t, validation = jax.device_put(
             (params, opt_state, x, t, validation), replicated(mesh))
-    done = len(history.get("loss", []))
-    names = ["loss", *metrics] + (["val_loss", *(f"val_{m}" for m in metrics)] if validation else [])
     for name in names:
         history.setdefault(name, [])
-    if early_stopping is not None and early_stopping.monitor not in names:
-        raise ValueError(f"early_stopping: monitor {early_stopping.monitor!r} is not one of {names}")
 
-    progress = Progress(steps, verbose)
+    progress, tracker = Progress(steps, verbose), Tracker(early_stopping)
     epoch_fn = fused.epoch_function(config, n, batch_size, bool(validation), verbose == 1, mesh)
-    best, best_params, wait = None, params, 0
-    for epoch in range(done, epochs):
+    for epoch in range(len(history["loss"]), epochs):
         progress.start(epoch, epochs)
         start = fused.copy((params, opt_state))  # kept on the device for a replay: the buffers are donated
         order = fused.shuffle_order(key, epoch, n, shuffle)
@@ -189,44 +139,22 @@ def fit(
             order = jax.device_put(order, replicated(mesh))
         params, opt_state, stats = epoch_fn(params, opt_state, x, t, order, *(validation or ()))
         stats = jax.device_get(stats)
-        if stats["bad_step"] >= 0:
-            last_finite = fused.replay(config, *start, x, t, key, epoch, batch_size, shuffle,
-                                  int(stats["bad_step"]))
-            if checkpoint is not None:
-                save(checkpoint, model, last_finite, step=epoch * steps + int(stats["bad_step"]),
-                     history=history)
-            raise TrainingError(
-                f"non-finite loss at epoch {epoch + 1}, step {int(stats['bad_step']) + 1}; "
-                "the last finite parameters are in this error's .params", last_finite, epoch + 1,
-                int(stats["bad_step"]) + 1)
-        row = {"loss": stats["loss"] / n}
-        if "accuracy" in metrics:
-            row["accuracy"] = stats["correct"] / n
-        if validation:
-            row["val_loss"] = stats["val_loss"]
-            if "accuracy" in metrics:
-                row["val_accuracy"] = stats["val_correct"] / validation[0].shape[0]
-        for name in names:
-            history[name].append(float(row[name]))
+        if stats["bad_step"] >= 0:  # the checkpoint keeps the last good epoch, untouched
+            bad = int(stats["bad_step"])
+            last = fused.replay(config, *start, x, t, key, epoch, batch_size, shuffle, bad)
+            raise TrainingError(f"non-finite loss at epoch {epoch + 1}, step {bad + 1}; the last finite "
+                                "parameters are in this error's .params", last, epoch + 1, bad + 1)
+        for name, value in _history_row(stats, n, validation, metrics).items():
+            history[name].append(value)
         logs = {name: history[name][-1] for name in names}
         progress.end(logs)
         if on_epoch_end is not None:
             on_epoch_end(epoch, logs)
         if checkpoint is not None:
-            save(checkpoint, model, params, opt_state, step=(epoch + 1) * steps, history=history)
-        if early_stopping is not None:
-            value = history[early_stopping.monitor][-1]
-            if best is None or early_stopping.better(value, best):
-                best, wait = value, 0
-                if early_stopping.restore_best:
-                    best_params = jax.device_get(params)
-            else:
-                wait += 1
-                if wait >= early_stopping.patience:  # as Keras: patience epochs without improvement
-                    break
-    if early_stopping is not None and early_stopping.restore_best and best is not None:
-        params = jax.tree.map(jnp.asarray, best_params)
-    return params, history
+            save(checkpoint, model, params, opt_state, step=(epoch + 1) * steps, history=history, run=run)
+        if tracker.update(history, params):
+            break
+    return tracker.final(params), history
 
 
 def evaluate(
@@ -243,7 +171,7 @@ def evaluate(
     """
     metrics = _check_metrics(metrics)
     x, t = prepare(model, params, x, t, loss, reduction, l2, l1)
-    value, correct = fused.evaluate_jit(_config(model, loss, "sgd", "autodiff", reduction, l2, l1),
+    value, correct = fused.evaluate_jit(fused.make_config(model, loss, "sgd", "autodiff", reduction, l2, l1),
                                    params, x, t)
     out = {"loss": float(value)}
     if "accuracy" in metrics:
@@ -253,49 +181,74 @@ def evaluate(
 
 def predict(model: MLP, params: Params, x: Any) -> Array:
     """The network outputs for a batch: ``(n, n_in) -> (n, n_out)`` (probabilities for softmax)."""
-    if not isinstance(model, MLP):
-        raise TypeError(f"model: expected a jaxmlp.MLP, got {type(model).__name__}")
     check_params(model, params)
-    x = jnp.asarray(x)
+    x = as_array("x", x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(f"x: expected floating-point inputs, got dtype {x.dtype}")
     if x.ndim != 2 or x.shape[1] != model.sizes[0]:
         raise ValueError(f"x: expected shape (n, {model.sizes[0]}), got {x.shape}")
+    check_finite("x", x)
     return fused.predict_jit(model, params, x)
 
 
 # --- helpers ------------------------------------------------------------------------------
 
-def _config(model, loss, optimizer, grad, reduction, l2, l1) -> fused.Config:
-    if not isinstance(model, MLP):
-        raise TypeError(f"model: expected a jaxmlp.MLP, got {type(model).__name__}")
-    get_loss(loss)
-    if grad not in GRADS:
-        raise ValueError(f"grad: expected one of {GRADS}, got {grad!r}")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
-    for name, rate in (("l2", l2), ("l1", l1)):
-        if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate >= 0):
-            raise ValueError(f"{name}: expected a non-negative number, got {rate!r}")
-    return fused.Config(model, loss, get_optimizer(optimizer), grad, reduction, float(l2), float(l1))
+def _check_options(verbose, on_epoch_end, early_stopping) -> None:
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose: expected 0, 1 or 2, got {verbose!r}")
+    if on_epoch_end is not None and not callable(on_epoch_end):
+        raise TypeError(f"on_epoch_end: expected a callable (epoch, logs), got {on_epoch_end!r}")
+    if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
+        raise TypeError(f"early_stopping: expected a jaxmlp.EarlyStopping, got {early_stopping!r}")
 
 
-def _check_key(key: Any) -> Array:
-    """A typed ``jax.random.key`` or a legacy ``uint32`` ``PRNGKey`` (a single one)."""
-    typed = isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-    legacy = (isinstance(key, (jax.Array, np.ndarray)) and key.dtype == np.uint32 and key.ndim == 1
-              and key.shape[0] >= 2)
-    if not ((typed and key.ndim == 0) or legacy):
-        shape = f" of shape {key.shape}" if hasattr(key, "shape") else ""
-        raise TypeError(f"key: expected one jax.random key such as jax.random.key(0), got "
-                        f"{type(key).__name__}{shape}")
-    return key
+def _validation(model, params, x, t, validation_split, validation_data, c: fused.Config):
+    """``((x, t), validation)``: the training rows and the validation pair (or ``None``)."""
+    if validation_split and validation_data is not None:
+        raise ValueError("validation_split and validation_data: give one of them, not both")
+    if validation_split:
+        at = split_index(x.shape[0], validation_split)
+        return (x[:at], t[:at]), (x[at:], t[at:])
+    if validation_data is None:
+        return (x, t), None
+    if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+        raise TypeError("validation_data: expected a pair (x_val, t_val)")
+    names = ("validation_data[0] (x_val)", "validation_data[1] (t_val)")
+    return (x, t), prepare(model, params, *validation_data, c.loss, c.reduction, c.l2, c.l1, names=names)
 
 
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
-    return int(value)
+def _start(model, opt, params, resume, run):
+    """``(params, opt_state, history)``: fresh, or from the checkpoint ``resume`` (same run only)."""
+    if resume is None:
+        params = jax.tree.map(jnp.array, params)  # our own buffers: the caller's are never donated
+        return params, opt.init(params), {}
+    ckpt = load(resume, optimizer=opt)
+    if ckpt.model != model:
+        raise ValueError(f"resume: checkpoint {resume} holds {ckpt.model}, not {model}")
+    if ckpt.opt_state is None:
+        raise ValueError(f"resume: checkpoint {resume} holds no optimizer state (it was not written by fit)")
+    for name, value in run.items():
+        saved = ckpt.run.get(name)
+        if saved is not None and saved != value:
+            what = "the training data" if name == "data" else f"{name}={saved!r}"
+            raise ValueError(f"resume: checkpoint {resume} was trained with {what}; this call "
+                             f"differs ({name}={value!r}): resuming would change the run")
+    return ckpt.params, ckpt.opt_state, ckpt.history
+
+
+def _history_row(stats, n, validation, metrics) -> dict[str, float]:
+    row = {"loss": float(stats["loss"]) / n}
+    if "accuracy" in metrics:
+        row["accuracy"] = float(stats["correct"]) / n
+    if validation:
+        row["val_loss"] = float(stats["val_loss"])
+        if "accuracy" in metrics:
+            row["val_accuracy"] = float(stats["val_correct"]) / validation[0].shape[0]
+    return row
+
+
+def _traced(*trees) -> bool:
+    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(trees))
 
 
 def _check_metrics(metrics) -> tuple[str, ...]:

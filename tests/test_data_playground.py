@@ -158,11 +158,11 @@ def test_features_errors(xy, names, error, message):
         (dict(noise=float("nan")), ValueError, "noise must be finite"),
         (dict(train_ratio=0), ValueError, "train_ratio must be a percentage"),
         (dict(train_ratio=100), ValueError, "strictly between 0 and 100"),
-        (dict(n=1), ValueError, "n must be at least 2"),
-        (dict(n=10.0), TypeError, "n must be an integer"),
+        (dict(n=1), ValueError, "n: expected an integer >= 2"),
+        (dict(n=10.0), TypeError, "n: expected an integer"),
         (dict(n=2, train_ratio=10), ValueError, "empty training set"),
         (dict(labels="bool"), ValueError, "labels must be '01' or 'pm1'"),
-        (dict(key=0), TypeError, "key must be a single"),
+        (dict(key=0), TypeError, "key: expected one jax.random key"),
     ],
 )
 def test_playground_data_errors(kwargs, error, message):

@@ -51,7 +51,7 @@ def test_validation_split_works_on_jax_arrays():
 @pytest.mark.parametrize(
     ("n", "fraction", "error", "message"),
     [(10, 0.0, ValueError, "between 0 and 1"), (10, 1.0, ValueError, "between 0 and 1"),
-     (10, -0.2, ValueError, "got -0.2"), (10, "0.2", TypeError, "fraction must be a number"),
+     (10, -0.2, ValueError, "got -0.2"), (10, "0.2", TypeError, "validation_split: expected a fraction"),
      (10, True, TypeError, "fraction"), (3, 0.1, None, None),
      (2, 0.9, ValueError, "empty training set"), (10, 1e-17, ValueError, "empty validation")],
 )
@@ -104,10 +104,10 @@ def test_stratified_split_keeps_class_proportions():
     [
         (dict(n=100, fractions=(0.7, 0.2, 0.2)), ValueError, "sum to 1"),
         (dict(n=100, fractions=(0.5, 0.5)), ValueError, "3 entries"),
-        (dict(n=100, fractions=(1.0, 0.0, 0.0)), ValueError, r"fractions\[0\] must be strictly"),
+        (dict(n=100, fractions=(1.0, 0.0, 0.0)), ValueError, r"fractions\[0\]: expected a fraction strictly"),
         (dict(n=100, fractions=0.7), TypeError, "sequence"),
-        (dict(n=2), ValueError, "n must be at least 3"),
-        (dict(n=10.0), TypeError, "n must be an integer"),
+        (dict(n=2), ValueError, "n: expected an integer >= 3"),
+        (dict(n=10.0), TypeError, "n: expected an integer"),
         (dict(n=4, fractions=(0.5, 0.1, 0.4)), ValueError, "empty validation set"),
         (dict(n=5, stratify=np.zeros(4)), ValueError, "stratify must have n=5 entries"),
         (dict(n=4, stratify=np.zeros((4, 1))), ValueError, "one-dimensional"),
@@ -119,7 +119,7 @@ def test_three_way_split_errors(kwargs, error, message):
 
 
 def test_bad_keys_are_type_errors():
-    with pytest.raises(TypeError, match=r"key must be a single jax\.random key"):
+    with pytest.raises(TypeError, match=r"key: expected one jax\.random key"):
         train_val_test_split(0, 10)
     with pytest.raises(TypeError, match="key"):
         batches(jax.random.split(KEY, 2), 10, 2)
@@ -151,11 +151,11 @@ def test_kfold_shuffle_and_determinism():
 
 @pytest.mark.parametrize(
     ("args", "kwargs", "error", "message"),
-    [((KEY, 10, 1), {}, ValueError, "k must be at least 2"),
+    [((KEY, 10, 1), {}, ValueError, "k: expected an integer >= 2"),
      ((KEY, 3, 4), {}, ValueError, "k must be at most n=3, got k=4"),
-     ((KEY, 10, 2.5), {}, TypeError, "k must be an integer"),
+     ((KEY, 10, 2.5), {}, TypeError, "k: expected an integer"),
      ((None, 10, 2), {}, TypeError, "key"),
-     ((KEY, 1, 2), {}, ValueError, "n must be at least 2")],
+     ((KEY, 1, 2), {}, ValueError, "n: expected an integer >= 2")],
 )
 def test_kfold_errors_are_raised_at_call_time(args, kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -179,7 +179,7 @@ def test_stratified_kfold_keeps_class_proportions():
 def test_stratified_kfold_errors():
     with pytest.raises(ValueError, match=r"smallest class count 20 .*got k=21"):
         stratified_kfold(KEY, LABELS, 21)
-    with pytest.raises(ValueError, match="k must be at least 2"):
+    with pytest.raises(ValueError, match="k: expected an integer >= 2"):
         stratified_kfold(KEY, LABELS, 1)
     with pytest.raises(ValueError, match="labels must be one-dimensional"):
         stratified_kfold(KEY, LABELS[:, None], 2)
@@ -206,9 +206,9 @@ def test_batches_cover_an_epoch_in_random_order():
 
 @pytest.mark.parametrize(
     ("args", "kwargs", "error", "message"),
-    [((KEY, 10, 0), {}, ValueError, "batch_size must be at least 1, got 0"),
-     ((KEY, 10, 2.0), {}, TypeError, "batch_size must be an integer"),
-     ((KEY, 0, 2), {}, ValueError, "n must be at least 1"),
+    [((KEY, 10, 0), {}, ValueError, "batch_size: expected an integer >= 1, got 0"),
+     ((KEY, 10, 2.0), {}, TypeError, "batch_size: expected an integer"),
+     ((KEY, 0, 2), {}, ValueError, "n: expected an integer >= 1"),
      ((KEY, 3, 4), dict(drop_last=True), ValueError, "leaves no batch")],
 )
 def test_batches_errors(args, kwargs, error, message):

@@ -15,7 +15,7 @@ import pytest
 
 import jaxmlp
 from jaxmlp import parallel
-from jaxmlp.backprop import prepare
+from jaxmlp.inputs import prepare
 
 SCRIPTS = Path(__file__).parent / "scripts"
 

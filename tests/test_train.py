@@ -10,7 +10,7 @@ import pytest
 
 import jaxmlp
 from jaxmlp import epoch, train
-from jaxmlp.backprop import prepare
+from jaxmlp.inputs import prepare
 
 MODEL = jaxmlp.MLP((6, 5, 3), ("tanh", "softmax"))
 
@@ -117,7 +117,7 @@ def test_nothing_recompiles_between_epochs():
     opt = optax.sgd(0.1)
     jaxmlp.fit(MODEL, MODEL.init(jax.random.key(0)), x, t, optimizer=opt, epochs=4, batch_size=8,
                verbose=0)
-    config = train._config(MODEL, "categorical_crossentropy", opt, "backprop", "mean", 0.0, 0.0)
+    config = epoch.make_config(MODEL, "categorical_crossentropy", opt, "backprop", "mean", 0.0, 0.0)
     epoch_fn = epoch.epoch_function(config, 30, 8, False, False, None)
     assert epoch_fn._cache_size() == 1
 
@@ -144,10 +144,10 @@ def test_early_stopping_arguments():
     with pytest.raises(ValueError, match="mode"):
         jaxmlp.EarlyStopping(mode="up")
     x, t = data(20)
-    with pytest.raises(ValueError, match="no validation data"):
+    with pytest.raises(ValueError, match="set validation_split or validation_data"):
         jaxmlp.fit(MODEL, MODEL.init(jax.random.key(0)), x, t, early_stopping=jaxmlp.EarlyStopping(),
                    verbose=0)
-    with pytest.raises(ValueError, match="monitor 'val_f1'"):
+    with pytest.raises(ValueError, match="monitors 'val_f1', which is not one of"):
         jaxmlp.fit(MODEL, MODEL.init(jax.random.key(0)), x, t, validation_split=0.2, verbose=0,
                    early_stopping=jaxmlp.EarlyStopping(monitor="val_f1"))
 
@@ -156,16 +156,23 @@ def test_a_non_finite_loss_stops_with_the_last_finite_parameters(tmp_path):
     model = jaxmlp.MLP((6, 4, 2), ("identity", "identity"))
     x, labels = data(64)
     t = jax.nn.one_hot(labels % 2, 2)
-    params = model.init(jax.random.key(0))
+    path = tmp_path / "run.npz"
+    good, history = jaxmlp.fit(model, model.init(jax.random.key(0)), x, t, loss="sse",
+                               optimizer=optax.sgd(0.01), epochs=2, batch_size=8, checkpoint=path, verbose=0)
     with pytest.raises(jaxmlp.TrainingError, match=r"non-finite loss at epoch \d+, step \d+") as info:
-        jaxmlp.fit(model, params, x, t, loss="sse", optimizer=optax.sgd(5.0), epochs=50,
-                   batch_size=8, checkpoint=str(tmp_path / "run.npz"), verbose=0)
+        jaxmlp.fit(model, model.init(jax.random.key(0)), x, t, loss="sse", optimizer=optax.sgd(5.0),
+                   epochs=50, batch_size=8, checkpoint=path, resume=path, verbose=0)
     error = info.value
     assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(error.params))
-    assert error.epoch >= 1 and 1 <= error.step <= 8
-    # the last finite parameters are also the checkpoint's
-    saved = jaxmlp.load(tmp_path / "run.npz")
-    leaves_close(saved.params, error.params, rtol=0, atol=0)
+    assert error.epoch >= 3 and 1 <= error.step <= 8
+    # the last good checkpoint survives the divergence intact: the last epoch that finished
+    saved = jaxmlp.load(path, optimizer=optax.sgd(0.01))
+    assert saved.opt_state is not None and saved.step == (error.epoch - 1) * 8
+    assert len(saved.history["loss"]) == error.epoch - 1
+    assert all(np.isfinite(saved.history["loss"]))
+    resumed, _ = jaxmlp.fit(model, model.init(jax.random.key(0)), x, t, loss="sse", optimizer=optax.sgd(0.01),
+                            epochs=error.epoch, batch_size=8, resume=path, verbose=0)
+    assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(resumed))
 
 
 def test_evaluate_and_predict():
@@ -234,7 +241,7 @@ def test_live_bar_ticks_on_a_terminal():
 @pytest.mark.parametrize("kwargs,error,match", [
     (dict(epochs=-1), ValueError, "epochs: expected an integer >= 0"),
     (dict(batch_size=0), ValueError, "batch_size: expected an integer >= 1"),
-    (dict(batch_size=2.5), ValueError, "batch_size"),
+    (dict(batch_size=2.5), TypeError, "batch_size"),
     (dict(optimizer="adagrad"), ValueError, "optimizer: expected one of"),
     (dict(optimizer=3), TypeError, "optimizer: expected an optax"),
     (dict(grad="numeric"), ValueError, "grad: expected one of"),
@@ -243,7 +250,7 @@ def test_live_bar_ticks_on_a_terminal():
     (dict(validation_split=0.2, validation_data=(1, 2)), ValueError, "give one of them"),
     (dict(validation_data=(1, 2, 3)), TypeError, "validation_data: expected a pair"),
     (dict(verbose=3), ValueError, "verbose"),
-    (dict(l2=-1.0), ValueError, "l2: expected a non-negative"),
+    (dict(l2=-1.0), ValueError, "l2: expected a finite number >= 0"),
     (dict(loss="hinge"), ValueError, "loss: unknown name"),
     (dict(early_stopping="yes"), TypeError, "early_stopping"),
 ])

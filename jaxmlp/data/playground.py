@@ -24,7 +24,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from .split import _check_int, _check_key
+from jaxmlp.inputs import check_int, check_key
 
 __all__ = ["FEATURES", "PLAYGROUND_DATASETS", "features", "playground_data", "playground_points"]
 
@@ -79,8 +79,8 @@ def playground_data(
     ((5, 2), (5, 1), (5, 2))
     """
     problem = _problem(name)
-    _check_key(key)
-    n = _DEFAULT_N[problem] if n is None else _check_int("n", n, 2)
+    check_key(key)
+    n = _DEFAULT_N[problem] if n is None else check_int("n", n, 2)
     train_ratio = _check_real("train_ratio", train_ratio)
     if not 0 < train_ratio < 100:
         raise ValueError(f"train_ratio must be a percentage strictly between 0 and 100, "
@@ -123,8 +123,8 @@ def playground_points(
     [1.0, 1.0, -1.0, -1.0]
     """
     _problem(name)
-    _check_key(key)
-    n = _check_int("n", n, 2)
+    check_key(key)
+    n = check_int("n", n, 2)
     noise = _check_real("noise", noise)
     if not 0 <= noise <= 50:
         raise ValueError(f"noise must be between 0 and 50 (the Playground's slider), got {noise}")

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from numbers import Real
 from typing import Any
 
 import jax
 import numpy as np
 
-__all__ = ["batches", "kfold", "stratified_kfold", "train_val_test_split", "validation_split"]
+from jaxmlp.inputs import check_fraction, check_int, check_key
+
+__all__ = ["batches", "kfold", "split_index", "stratified_kfold", "train_val_test_split", "validation_split"]
 
 
 def validation_split(x: Any, t: Any, fraction: float) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
@@ -43,12 +44,26 @@ def validation_split(x: Any, t: Any, fraction: float) -> tuple[tuple[Any, Any], 
     n = _num_rows("x", x)
     if _num_rows("t", t) != n:
         raise ValueError(f"x and t must have the same number of rows, got {n} and {len(t)}")
-    fraction = _check_fraction("fraction", fraction)
+    split_at = split_index(n, fraction)
+    return (x[:split_at], t[:split_at]), (x[split_at:], t[split_at:])
+
+
+def split_index(n: int, fraction: float, name: str = "validation_split") -> int:
+    """Keras's cut for a held-out LAST fraction: ``floor(n * (1 - fraction))`` training rows.
+
+    The one place this rule lives (``validation_split``, the command line and the benchmarks call
+    it). Raises ``ValueError`` naming ``name`` when either side would be empty.
+
+    >>> split_index(60000, 0.2), split_index(1797, 0.2)
+    (48000, 1437)
+    """
+    n = check_int("n", n, 1)
+    fraction = check_fraction(name, fraction)
     split_at = math.floor(n * (1.0 - fraction))
     if split_at == 0 or split_at == n:
-        raise ValueError(f"validation_split fraction={fraction} of {n} rows leaves an empty "
+        raise ValueError(f"{name}: {fraction} of {n} rows leaves an empty "
                          f"{'training' if split_at == 0 else 'validation'} set")
-    return (x[:split_at], t[:split_at]), (x[split_at:], t[split_at:])
+    return split_at
 
 
 def train_val_test_split(
@@ -79,8 +94,8 @@ def train_val_test_split(
     >>> len(tr), len(va), len(te)
     (70, 15, 15)
     """
-    _check_key(key)
-    n = _check_int("n", n, 3)
+    check_key(key)
+    n = check_int("n", n, 3)
     cuts = _check_fractions(fractions)
     if stratify is None:
         groups = [_permutation(key, n)]
@@ -119,12 +134,12 @@ def kfold(
     >>> [v.tolist() for _, v in kfold(None, 5, 2, shuffle=False)]
     [[0, 1, 2], [3, 4]]
     """
-    n = _check_int("n", n, 2)
-    k = _check_int("k", k, 2)
+    n = check_int("n", n, 2)
+    k = check_int("k", k, 2)
     if k > n:
         raise ValueError(f"k must be at most n={n}, got k={k}")
     if shuffle:
-        _check_key(key)
+        check_key(key)
         order = _permutation(key, n)
     else:
         order = np.arange(n, dtype=np.int64)
@@ -153,9 +168,9 @@ def stratified_kfold(
     >>> [np.bincount(np.repeat([0, 1], 6)[v]).tolist() for _, v in folds]
     [[2, 2], [2, 2], [2, 2]]
     """
-    _check_key(key)
+    check_key(key)
     labels = _check_labels("labels", labels, None)
-    k = _check_int("k", k, 2)
+    k = check_int("k", k, 2)
     classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     if k > counts.min():
         raise ValueError(f"k must be at most the smallest class count {counts.min()} "
@@ -183,14 +198,14 @@ def batches(
     >>> [b.tolist() for b in batches(None, 5, 2)]
     [[0, 1], [2, 3], [4]]
     """
-    n = _check_int("n", n, 1)
-    batch_size = _check_int("batch_size", batch_size, 1)
+    n = check_int("n", n, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     if drop_last and batch_size > n:
         raise ValueError(f"drop_last=True with batch_size={batch_size} > n={n} leaves no batch")
     if key is None:
         order = np.arange(n, dtype=np.int64)
     else:
-        _check_key(key)
+        check_key(key)
         order = _permutation(key, n)
     stop = n - n % batch_size if drop_last else n
     return [order[i:min(i + batch_size, stop)] for i in range(0, stop, batch_size)]
@@ -214,32 +229,7 @@ def _shuffle_within_classes(key: jax.Array, inverse: np.ndarray) -> np.ndarray:
     return np.lexsort((u, inverse)).astype(np.int64)
 
 
-def _check_key(key: Any, name: str = "key") -> None:
-    """Accept a typed key (``jax.random.key``) or a raw uint32[2] key (``PRNGKey``)."""
-    dtype = getattr(key, "dtype", None)
-    shape = getattr(key, "shape", None)
-    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key) and shape == ():
-        return
-    if dtype == np.uint32 and shape == (2,):
-        return
-    raise TypeError(f"{name} must be a single jax.random key (jax.random.key(seed)), got "
-                    f"{type(key).__name__} with dtype {dtype} and shape {shape}")
 
-
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    if value < low:
-        raise ValueError(f"{name} must be at least {low}, got {value}")
-    return int(value)
-
-
-def _check_fraction(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
-    if not 0.0 < value < 1.0:
-        raise ValueError(f"{name} must be strictly between 0 and 1, got {value}")
-    return float(value)
 
 
 def _check_fractions(fractions: Any) -> tuple[float, float]:
@@ -247,7 +237,7 @@ def _check_fractions(fractions: Any) -> tuple[float, float]:
         raise TypeError(f"fractions must be a sequence (train, val, test), got {fractions!r}")
     if len(fractions) != 3:
         raise ValueError(f"fractions must have 3 entries (train, val, test), got {fractions!r}")
-    f = [_check_fraction(f"fractions[{i}]", v) for i, v in enumerate(fractions)]
+    f = [check_fraction(f"fractions[{i}]", v) for i, v in enumerate(fractions)]
     if abs(sum(f) - 1.0) > 1e-6:
         raise ValueError(f"fractions must sum to 1, got {tuple(fractions)} (sum {sum(f):.6g})")
     return f[0], f[0] + f[1]
