@@ -31,6 +31,7 @@ from jaxmlp.inputs import (
     check_int,
     check_key,
     check_model,
+    check_output,
     check_params,
     check_rate,
     prepare,
@@ -104,6 +105,7 @@ def fit_many(
     metrics = _check_metrics(metrics)
     _check_options(verbose, on_epoch_end, early_stopping)
     key = jax.random.key(0) if key is None else check_key(key)
+    checkpoint = None if checkpoint is None else check_output("checkpoint", checkpoint, ".npz")
     x, t = prepare(model, me.take(params, 0), x, t, loss, reduction)
     if folds is not None:
         folds = check_int("folds", folds, 2)

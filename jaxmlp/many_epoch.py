@@ -220,7 +220,7 @@ def load_many(path, model, opt, models: int, run: dict) -> tuple[Any, Any, dict[
     if len(lengths) != 1:
         raise ValueError(f"resume: the {models} checkpoints hold different numbers of epochs "
                          f"{sorted(lengths)}")
-    stack = functools.partial(jax.tree.map, lambda *leaves: jnp.stack(leaves))
-    history = {name: [np.array([c.history[name][e] for c in ckpts]) for e in range(lengths.pop())]
+    stack, epochs = functools.partial(jax.tree.map, lambda *leaves: jnp.stack(leaves)), lengths.pop()
+    history = {name: [np.array([c.history[name][e] for c in ckpts]) for e in range(epochs)]
                for name in ckpts[0].history}
     return stack(*(c.params for c in ckpts)), stack(*(c.opt_state for c in ckpts)), history
