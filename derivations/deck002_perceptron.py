@@ -36,7 +36,7 @@ import numpy as np
 import jaxmlp
 from jaxmlp import data
 from jaxmlp.activations import get_activation
-from jaxmlp.verify import Check, check_number
+from jaxmlp.check import Check, check_number
 
 __all__ = ["DECK_SHAPES", "LOADED", "TEST2_1", "TEST_1", "W", "X", "checks", "fit_arithmetic",
            "keras_mnist_model", "largest", "mu", "perceptron", "preprocess", "shapes_after_preprocessing",
@@ -67,7 +67,8 @@ def to_categorical(y: Array, num_classes: int = 10) -> Array:
     >>> to_categorical(jnp.array([2]), 4)
     Array([[0., 0., 1., 0.]], dtype=float32)
     """
-    return (y[..., None] == jnp.arange(num_classes)).astype(jnp.float32)
+    classes = jnp.arange(num_classes).reshape((1,) * y.ndim + (num_classes,))
+    return (y[..., None] == classes).astype(jnp.float32)
 
 
 def shapes_after_preprocessing() -> dict[str, tuple[int, ...]]:
