@@ -10,12 +10,14 @@ Data: Fashion-MNIST when it is on this machine (``jaxmlp data``), else scikit-le
 choose with --dataset. Writes the learning curves and the first-layer weights as pictures.
 
 Run: python examples/deck002_keras_workflow.py [--dataset auto|fashion-mnist|mnist|digits] [--epochs N]
-(about 10 s with Fashion-MNIST; JAXMLP_QUICK=1 trains one epoch, on a tenth of the MNIST rows)
+[--force]   (about 10 s with Fashion-MNIST; JAXMLP_QUICK=1 trains one epoch, on a tenth of the rows of
+Fashion-MNIST or MNIST, or on all of digits)
 """
 
 import argparse
 import math
 import os
+import sys
 from pathlib import Path
 
 import jax
@@ -25,6 +27,7 @@ import jaxmlp
 from jaxmlp import data, plot
 
 QUICK = os.environ.get("JAXMLP_QUICK") == "1"
+PICTURES = ("learning_curves.png", "weights.png")
 FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
            "Ankle boot")
 
@@ -40,7 +43,12 @@ def main():
                         help="auto: fashion-mnist if present, else digits")
     parser.add_argument("--epochs", type=int, default=1 if QUICK else 30)
     parser.add_argument("--out", default="runs/deck002_keras_workflow", help="folder for the pictures")
+    parser.add_argument("--force", action="store_true", help="replace existing pictures in --out")
     args = parser.parse_args()
+    existing = [name for name in PICTURES if (Path(args.out) / name).exists()]
+    if existing and not args.force:
+        sys.exit(f"{args.out} already holds {', '.join(existing)}; pass --force to replace them, "
+                 "or another --out")
     name = args.dataset
     if name == "auto":
         name = "fashion-mnist" if data.locate("fashion-mnist")[0] else "digits"
@@ -79,8 +87,8 @@ def main():
     print(f"test loss {result['loss']:.4f}, test accuracy {result['accuracy']:.4f}")
 
     out = Path(args.out)
-    for path in (plot.learning_curves(history, out / "learning_curves.png", title=f"deck 002 on {name}"),
-                 plot.weight_images(params[0]["w"], out / "weights.png",
+    for path in (plot.learning_curves(history, out / PICTURES[0], title=f"deck 002 on {name}"),
+                 plot.weight_images(params[0]["w"], out / PICTURES[1],
                                     title=f"{name}: the 32 hidden neurons' weights (red > 0 > blue)")):
         print(f"wrote {path}")
 

@@ -2,6 +2,7 @@
 says; pictures go to --out only."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,6 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CASES = {
     "verify_your_derivation.py": ([], ["exit status 0: your derivation equals jax.grad"], []),
     "deck000_two_three_one.py": ([], [
-        "(3) large error  (0.6, 0.7, -0.4, -0.7)         0.20        1.50",
         "E = 1/2 Σ (y − t)² for y = (0.3, 0.8, 0.2), t = (0, 1, 0): 0.085",
         "max |hand − jaxmlp.backprop|", "(agree)", "α = 0.001", "E after  = "], []),
     "deck001_sigmoid_matrix_form.py": ([], [
@@ -29,8 +29,8 @@ CASES = {
         "hand backprop vs jax.grad", "shortcut (ŷ − y)/nb vs the general rule", "full batch", "mini-batch",
         "online"], ["batch_sizes.png"]),
     "deck004_playground_spiral.py": ([], [
-        "1. Overfitting, and L2 against it", "2. Choosing the L2 rate by 5-fold cross-validation",
-        "chosen: L2"], ["spiral_none.png", "spiral_l2.png"]),
+        "1. Overfitting, and L2", "the test loss", "2. Choosing the L2 rate by 5-fold cross-validation",
+        "lowest mean validation loss", "chosen: L2"], ["spiral_none.png", "spiral_l2.png"]),
     "learning_rate_decay.py": ([], [
         "constant η = 0.05", "η₀ / (1 + t/τ)", "exponential decay"], ["error_vs_sin.png"]),
 }
@@ -56,6 +56,54 @@ def test_example_runs_quickly_and_shows_what_it_says(script, tmp_path):
         assert pixels.ndim == 3 and min(pixels.shape[:2]) >= 300 and pixels.std() > 0.01
         assert str(out / name) in done.stdout  # it says where the picture went
     assert sorted(p.name for p in tmp_path.iterdir()) == (["out"] if pictures else [])  # nothing else
+    for check in SHOWS.get(script, ()):
+        check(done.stdout)
+
+
+def _numbers(pattern, text):
+    found = re.findall(pattern, text)
+    return [float(v) for match in found for v in (match if isinstance(match, tuple) else (match,))]
+
+
+def _deck000_table_and_step(stdout):
+    # the sums are computed from deck000's tables: ② and ③ tie on Σ (t − y), not on Σ (t − y)²
+    rows = {label: _numbers(r"(-?\d+\.\d\d)\s+(-?\d+\.\d\d)$", line)
+            for line in stdout.splitlines() for label in ("perfect", "small error", "large error")
+            if label in line}
+    assert rows == {"perfect": [0.0, 0.0], "small error": [0.2, 0.18], "large error": [0.2, 1.5]}, rows
+    before, after = _numbers(r"E (?:before|after) += (\d\.\d+)", stdout)
+    assert after < before  # one step of gradient descent lowers E
+
+
+def _deck001_learns(stdout):
+    (accuracy,) = _numbers(r"test accuracy after \d+ epochs: (\d+\.\d)%", stdout)
+    assert accuracy >= 50, accuracy  # ten classes: chance is 10 %
+
+
+def _deck004_heading_says_what_happened(stdout):
+    helped = "L2 0.001 lowered the test loss" in stdout
+    assert ("1. Overfitting, and L2 against it" in stdout) == helped
+    assert ("did not help here" in stdout) == (not helped)
+
+
+#: script -> checks of what its output shows (beyond the phrases)
+SHOWS = {"deck000_two_three_one.py": [_deck000_table_and_step],
+         "deck001_sigmoid_matrix_form.py": [_deck001_learns],
+         "deck004_playground_spiral.py": [_deck004_heading_says_what_happened]}
+
+
+@pytest.mark.parametrize("script", ["deck001_sigmoid_matrix_form.py", "deck002_keras_workflow.py",
+                                    "deck003_tanh_softmax_from_scratch.py", "deck004_playground_spiral.py"])
+def test_example_refuses_to_overwrite_its_pictures(script, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    picture = out / CASES[script][2][0]
+    picture.write_bytes(b"an earlier run")
+    env = {**os.environ, "JAXMLP_QUICK": "1", "MPLBACKEND": "Agg"}
+    done = subprocess.run([sys.executable, str(EXAMPLES / script), "--out", str(out)],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert done.returncode != 0 and "--force" in done.stderr and picture.name in done.stderr, done.stderr
+    assert picture.read_bytes() == b"an earlier run"
 
 
 def test_examples_say_which_deck_they_follow():
