@@ -8,7 +8,9 @@ import json
 import pytest
 
 from jaxmlp import bench
-from jaxmlp.bench_peers import Config
+from jaxmlp.bench import micro, tables
+from jaxmlp.bench.child import Config
+from jaxmlp.cli.bench import implementations
 
 DECK_002 = (784, 32, 10)
 
@@ -109,9 +111,9 @@ def test_failing_child_becomes_an_error_row(tmp_path):
 
 def test_main_prints_one_table_and_writes_json(tiny_data, tmp_path, monkeypatch, capsys):
     pytest.importorskip("sklearn")
-    monkeypatch.setattr(bench, "_missing", lambda module: module == "torch")
-    small = bench.matmul_rates  # the real measurement, on smaller matrices
-    monkeypatch.setattr(bench, "matmul_rates", lambda *a, **k: small(*a, **k | {"n": 256, "scan": 4}))
+    monkeypatch.setattr(tables, "missing", lambda module: module == "torch")
+    small = micro.matmul_rates  # the real measurement, on smaller matrices
+    monkeypatch.setattr(micro, "matmul_rates", lambda *a, **k: small(*a, **k | {"n": 256, "scan": 4}))
     out = tmp_path / "bench.json"
     code = bench.main(["--only", "torch,sklearn", "--dataset", "synthetic", "--rows", "300",
                        "--epochs", "2", "--quick", "--json", str(out)])
@@ -143,8 +145,8 @@ def test_argument_errors(argv, message, capsys):
 
 
 def test_only_accepts_groups():
-    assert bench._names("jaxmlp,torch") == ("jaxmlp-backprop", "jaxmlp-autodiff", "torch")
-    assert bench._names("jax") == ("jax-step", "jax-scan")
+    assert implementations("jaxmlp,torch") == ("jaxmlp-backprop", "jaxmlp-autodiff", "torch")
+    assert implementations("jax") == ("jax-step", "jax-scan", "jax-scan-host")
 
 
 def test_devices_table_runs_fit_over_simulated_devices(tmp_path, capsys):

@@ -1,0 +1,225 @@
+"""The tables of ``jaxmlp bench``: each ``(args) -> {"markdown": [lines], ...JSON}``.
+
+``peers`` (deck 002's workload with every implementation, one process each), ``grad`` (a hand
+backprop step against a ``jax.grad`` step), ``scaling`` (batch size and width; per-example ``vmap``
+forward against a batched matmul), ``matmul`` (the rates and the FLOP model) and ``devices``
+(data-parallel over simulated devices). A new table is one function and one entry in
+:data:`SUBCOMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from jaxmlp.bench import micro, peers
+from jaxmlp.bench.child import Config
+from jaxmlp.bench.harness import flops, rows, run_child, write_data
+
+__all__ = ["DEFAULT_EPOCHS", "GROUPS", "IMPLEMENTATIONS", "LABELS", "SUBCOMMANDS", "format_table"]
+
+IMPLEMENTATIONS = tuple(peers.RUNNERS)
+GROUPS = {"jaxmlp": ("jaxmlp-backprop", "jaxmlp-autodiff"), "jax": ("jax-step", "jax-scan", "jax-scan-host")}
+LABELS = {
+    "jaxmlp-backprop": "jaxmlp `fit`, hand backprop", "jaxmlp-autodiff": "jaxmlp `fit`, jax.grad",
+    "jax-step": "plain JAX+Optax, jitted step from Python",
+    "jax-scan": "plain JAX+Optax, epoch in one lax.scan (shuffle by jax.random.permutation)",
+    "jax-scan-host": "plain JAX+Optax, lax.scan unrolled ×2, shuffle on the host, validation inside",
+    "keras": "Keras 3 `fit` (JAX backend)", "torch": "PyTorch CPU, plain loop",
+    "sklearn": "scikit-learn MLPClassifier (partial_fit)",
+}
+DEFAULT_EPOCHS = {"peers": 30, "scaling": 4, "devices": 6}
+GRAD_CASES = (((784, 32, 10), 64), ((784, 1024, 10), 64), ((784, 1024, 1024, 10), 256))
+
+
+def format_table(results: list[dict], epoch_flops: float, rate: float | None) -> str:
+    """The paste-ready Markdown table of the peers' results (``rate``: large-matmul FLOP/s)."""
+    fastest = min((r["median_s"] for r in results if r["status"] == "ok"), default=None)
+    limit = epoch_flops / rate if rate else None
+    lines = ["| implementation | s/epoch | × fastest | × arithmetic limit | test accuracy | "
+             "compile s | 1st epoch s | peak RSS MB | versions |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|---|"]
+    for r in results:
+        label = LABELS.get(r["name"], r["name"])
+        if r["status"] != "ok":
+            lines.append(f"| {label} |" + " — |" * 7 + f" {r['status']}: {_cell(r['error'])} |")
+            continue
+        compile_s = "—" if r["compile_s"] is None else f"{r['compile_s']:.2f}"
+        if r.get("compile_by_function"):
+            name, seconds = max(r["compile_by_function"].items(), key=lambda item: item[1])
+            compile_s += f" ({_cell(name)[:20]} {seconds:.2f})"
+        if r.get("recompiles"):
+            compile_s += f", +{r['recompiles']} after epoch 1"
+        versions = ", ".join(f"{k} {v}" for k, v in r["versions"].items())
+        lines.append(f"| {label} | {r['median_s']:.3f} | {r['median_s'] / fastest:.2f} | "
+                     f"{'—' if limit is None else format(r['median_s'] / limit, '.2f')} | "
+                     f"{r['test_accuracy']:.4f} | {compile_s} | {r['first_epoch_s']:.2f} | "
+                     f"{r['peak_rss_mb']:.0f} | {versions} |")
+    return "\n".join(lines)
+
+
+def _peers(args) -> dict:
+    config = Config(hidden=list(args.hidden), batch_size=args.batch_size, epochs=args.epochs,
+                    seed=args.seed, threads=args.threads)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        dataset = write_data(tmp, args.dataset, args.rows, args.seed)
+        n_train, n_val = rows(np.load(Path(tmp, "x.npy"), mmap_mode="r").shape[0])
+        for name in (n for n in IMPLEMENTATIONS if n in args.only):
+            _say(f"bench: {name} ...")
+            if missing(peers.IMPORTS[name]):
+                result = {"name": name, "status": "skipped", "error": f"{peers.IMPORTS[name]} is not "
+                          "installed (pip install 'jaxmlp[bench]')"}
+            else:
+                result = run_child(name, config, tmp, args.timeout)
+            results.append(result)
+            ok = result["status"] == "ok"
+            _say(f" {result['median_s']:.3f} s/epoch\n" if ok else f" {result['error']}\n")
+    model_flops = flops(config.sizes, args.batch_size, n_train, n_val)
+    rates = micro.matmul_rates(config.sizes, args.batch_size, repeats=3 if args.quick else 7)
+    limit = model_flops["epoch"] / rates["square"]
+    shapes = ", ".join(f"{shape} {rate / 1e9:.0f}" for shape, rate in rates["shapes"].items())
+    markdown = [f"Workload: {'-'.join(map(str, config.sizes))} ({'relu, ' * len(args.hidden)}softmax), "
+                f"categorical cross-entropy, Adam 1e-3, batch {args.batch_size}, {dataset}: {n_train:,} "
+                f"training rows ({math.ceil(n_train / args.batch_size)} updates) + {n_val:,} validation "
+                f"rows per epoch, float32; {model_flops['epoch'] / 1e9:.2f} GFLOP/epoch; "
+                f"{rates['square_n']}² matmul {rates['square'] / 1e9:.0f} GFLOP/s, so the arithmetic "
+                f"limit is {1e3 * limit:.0f} ms/epoch. s/epoch: median over epochs 2..{args.epochs}; "
+                "compile s: all JAX compilation in epoch 1 (the largest function in brackets).", "",
+                format_table(results, model_flops["epoch"], rates["square"]), "",
+                f"Matmul GFLOP/s at the workload's shapes: {shapes}."]
+    return {"config": config, "dataset": dataset, "flops": model_flops, "matmul": rates,
+            "arithmetic_limit_s": limit, "results": results, "markdown": markdown}
+
+
+def _grad(args) -> dict:
+    lines = ["| network | batch | backprop µs, alone | jax.grad µs, alone | ratio | backprop µs, in scan | "
+             "jax.grad µs, in scan | ratio | backprop GFLOP/s, in scan |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    results = []
+    for sizes, batch in GRAD_CASES:
+        r = micro.grad_times(sizes, batch, repeats=15 if args.quick else 51)
+        step = flops(sizes, batch, 0, 0)["step"]
+        results.append({"sizes": sizes, "batch_size": batch, **r})
+        call, scan = (r[f"backprop_{k}"] / r[f"autodiff_{k}"] for k in ("call", "scan"))
+        lines.append(f"| {'-'.join(map(str, sizes))} | {batch} | {1e6 * r['backprop_call']:.1f} | "
+                     f"{1e6 * r['autodiff_call']:.1f} | {call:.3f} | {1e6 * r['backprop_scan']:.1f} | "
+                     f"{1e6 * r['autodiff_scan']:.1f} | {scan:.3f} | {step / r['backprop_scan'] / 1e9:.1f} |")
+    note = ("One jitted gradient of the mean categorical cross-entropy (relu hidden layers, softmax "
+            "output): `loss_and_grads` (hand backprop) against `jax.value_and_grad(objective_and_output, "
+            "has_aux=True)`; medians, compile excluded, the two alternating. *Alone*: one call and "
+            "`block_until_ready`; *in scan*: per step of a jitted `lax.scan` of SGD steps.")
+    return {"results": results, "markdown": [note, "", "\n".join(lines)]}
+
+
+def _scaling(args) -> dict:
+    base_width, base_batch = args.hidden[0], args.batch_size
+    grid = (32, 256, 1024) if args.quick else (32, 64, 128, 256, 512, 1024)
+    points = [((w,), base_batch) for w in grid] + [((base_width,), b) for b in grid if b != base_batch]
+    lines = ["| network | batch | updates/epoch | s/epoch | rows/s | GFLOP/s | % of matmul | "
+             "compile s | vmap forward ms | x @ w.T + b forward ms | vmap / matmul |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        dataset = write_data(tmp, args.dataset, args.rows, args.seed)
+        n_train, n_val = rows(np.load(Path(tmp, "x.npy"), mmap_mode="r").shape[0])
+        for hidden, batch in points:
+            _say(f"bench scaling: hidden {hidden}, batch {batch} ...\n")
+            config = Config(hidden=list(hidden), batch_size=batch, epochs=args.epochs, seed=args.seed,
+                            threads=args.threads)
+            results.append({"hidden": hidden, "batch_size": batch,
+                            **run_child("jaxmlp-backprop", config, tmp, args.timeout)})
+    for r in results:  # this process takes the device only now, after its children
+        r["forward"] = micro.forward_times((784, *r["hidden"], 10), r["batch_size"], n_train,
+                                           3 if args.quick else 7)
+    rates = micro.matmul_rates((784, base_width, 10), base_batch, repeats=3 if args.quick else 7)
+    for r in results:
+        sizes, batch, fwd = (784, *r["hidden"], 10), r["batch_size"], r["forward"]
+        name = "-".join(map(str, sizes))
+        if r["status"] != "ok":
+            lines.append(f"| {name} | {batch} |" + " — |" * 8 + f" {_cell(r['error'])} |")
+            continue
+        rate = flops(sizes, batch, n_train, n_val)["epoch"] / r["median_s"]
+        lines.append(f"| {name} | {batch} | {math.ceil(n_train / batch)} | {r['median_s']:.3f} | "
+                     f"{(n_train + n_val) / r['median_s']:,.0f} | {rate / 1e9:.1f} | "
+                     f"{100 * rate / rates['square']:.0f} | {r['compile_s']:.2f} | {1e3 * fwd['vmap']:.1f} | "
+                     f"{1e3 * fwd['matmul']:.1f} | {fwd['vmap'] / fwd['matmul']:.2f} |")
+    note = (f"jaxmlp `fit` (hand backprop, Adam) on {dataset}, {n_train:,} training + {n_val:,} "
+            f"validation rows; s/epoch: median over epochs 2..{args.epochs}; rows/s counts both; "
+            f"% of the {rates['square_n']}² matmul rate ({rates['square'] / 1e9:.0f} GFLOP/s). Forward: "
+            "the training rows in batches, in one jitted scan, per-example `vmap` against batched matmul.")
+    return {"dataset": dataset, "matmul": rates, "results": results, "markdown": [note, "", "\n".join(lines)]}
+
+
+def _matmul(args) -> dict:
+    sizes = Config(hidden=list(args.hidden)).sizes
+    model_flops = flops(sizes, args.batch_size, *rows(args.rows or 60_000))
+    rates = micro.matmul_rates(sizes, args.batch_size, repeats=3 if args.quick else 10)
+    square, n = rates["square"], rates["square_n"]
+    lines = ["| matmul, float32 | GFLOP/s | % of the square's |", "|---|--:|--:|",
+             f"| {n} × {n} square (best of several) | {square / 1e9:.1f} | 100 |",
+             *(f"| {shape} | {r / 1e9:.1f} | {100 * r / square:.0f} |"
+               for shape, r in rates["shapes"].items())]
+    labels = {"forward_per_step": "forward pass of one step, 2·B·S", "step": "one step, forward + "
+              "backward (2× forward)", "train": "the epoch's updates, 6·n_train·S",
+              "validation": "the validation pass, 2·n_val·S", "epoch": "one epoch"}
+    flop_lines = [f"| FLOP model, {'-'.join(map(str, sizes))}, batch {args.batch_size} | FLOP |", "|---|--:|",
+                  *(f"| {labels[key]} | {value:,} |" for key, value in model_flops.items()),
+                  "| arithmetic limit = epoch FLOP ÷ square rate | "
+                  f"{1e3 * model_flops['epoch'] / square:.1f} ms |"]
+    return {"flops": model_flops, "matmul": rates, "markdown": ["\n".join(lines), "", "\n".join(flop_lines)]}
+
+
+def _devices(args) -> dict:
+    """Data-parallel scaling: the same run over 1, 2, 4 and 8 devices (simulated on a CPU)."""
+    lines = ["| devices | rows per device per step | s/epoch | rows/s | speed-up | test accuracy | "
+             "compile s |", "|--:|--:|--:|--:|--:|--:|--:|"]
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        dataset = write_data(tmp, args.dataset, args.rows, args.seed)
+        n_train, n_val = rows(np.load(Path(tmp, "x.npy"), mmap_mode="r").shape[0])
+        for count in (1, 2, 4, 8):
+            _say(f"bench devices: {count} ...\n")
+            config = Config(hidden=list(args.hidden), batch_size=args.batch_size, epochs=args.epochs,
+                            seed=args.seed, devices=count, cpu_devices=count, threads=args.threads)
+            results.append({"devices": count, **run_child("jaxmlp-backprop", config, tmp, args.timeout)})
+    base = next((r["median_s"] for r in results if r["status"] == "ok"), None)
+    for r in results:
+        if r["status"] != "ok":
+            lines.append(f"| {r['devices']} |" + " — |" * 5 + f" {_cell(r['error'])} |")
+            continue
+        lines.append(f"| {r['devices']} | {args.batch_size // r['devices']} | {r['median_s']:.3f} | "
+                     f"{(n_train + n_val) / r['median_s']:,.0f} | {base / r['median_s']:.2f} | "
+                     f"{r['test_accuracy']:.4f} | {r['compile_s']:.2f} |")
+    note = (f"jaxmlp `fit(devices=N)` (hand backprop, Adam, batch {args.batch_size} split over the "
+            f"devices) on {dataset}; s/epoch: median over epochs 2..{args.epochs}. On a CPU the devices "
+            "are simulated (`JAX_NUM_CPU_DEVICES=N`) and share the machine's cores.")
+    return {"dataset": dataset, "results": results, "markdown": [note, "", "\n".join(lines)]}
+
+
+#: ``jaxmlp bench NAME``: each ``(args) -> {"markdown": [lines], ...JSON}``.
+SUBCOMMANDS: dict[str, Callable[[argparse.Namespace], dict]] = {
+    "peers": _peers, "grad": _grad, "scaling": _scaling, "matmul": _matmul, "devices": _devices,
+}
+
+
+def missing(module: str) -> bool:
+    """Whether ``module`` cannot be imported here (its row is then "skipped")."""
+    import importlib.util
+
+    return importlib.util.find_spec(module) is None
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(text)
+    sys.stderr.flush()
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")[:160]
