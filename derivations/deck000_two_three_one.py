@@ -40,7 +40,8 @@ import jax.numpy as jnp
 
 import jaxmlp
 from jaxmlp.activations import get_activation
-from jaxmlp.verify import Check, check_grads, check_number, random_problem
+from jaxmlp.check import Check, check_grads, check_number
+from jaxmlp.problems import random_problem
 
 __all__ = [
     "ALPHA",

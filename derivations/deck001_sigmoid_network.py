@@ -53,7 +53,8 @@ import jax
 import jax.numpy as jnp
 
 import jaxmlp
-from jaxmlp.verify import Check, check_close, check_grads, random_problem
+from jaxmlp.check import Check, check_close, check_grads
+from jaxmlp.problems import random_problem
 
 __all__ = ["chain_rule", "checks", "descend", "eta", "euler_step", "grads_chain", "grads_index",
            "grads_matrix", "index_form", "matrix_form", "mean_error", "σ"]

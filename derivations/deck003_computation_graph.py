@@ -52,7 +52,8 @@ import jax
 import jax.numpy as jnp
 
 import jaxmlp
-from jaxmlp.verify import Check, check_close, check_grads, random_problem
+from jaxmlp.check import Check, check_close, check_grads
+from jaxmlp.problems import random_problem
 
 __all__ = ["Add", "Dot", "SoftmaxCrossEntropy", "Tanh", "backprop_graph", "chain_rule_2", "chain_rule_4",
            "checks", "delta_rule", "from_deck", "general_output_delta", "grads", "logistic_regression",

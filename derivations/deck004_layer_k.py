@@ -61,8 +61,9 @@ import jax.numpy as jnp
 import jaxmlp
 from jaxmlp import data
 from jaxmlp.activations import get_activation
+from jaxmlp.check import Check, check_close, check_grads
 from jaxmlp.losses import get_loss
-from jaxmlp.verify import Check, check_close, check_grads, random_problem
+from jaxmlp.problems import random_problem
 
 __all__ = [
     "PATTERNS",

@@ -1,0 +1,175 @@
+"""``jaxmlp verify``: the lectures' derivations, jaxmlp's backprop, or your derivation, against jax.grad.
+
+``run()`` checks every transcription in :mod:`jaxmlp.derivations` (decks 000-004: the worked numbers
+and each hand derivation), then jaxmlp's own backprop over random networks (every activation as a
+hidden layer, every output activation × loss pair, both reductions, float64 and float32), printing
+each check as it finishes. ``run("FILE.py")`` is the derivation debugger: it reads the file's MLP
+form or general form (:mod:`jaxmlp.verify.userfile`), searches for a problem where its gradient
+differs from ``jax.grad`` (:mod:`jaxmlp.verify.search`), and prints the shrunk counterexample, the
+first wrong δ (when the file defines ``deltas``), the wrong leaves and one line to reproduce it
+(:mod:`jaxmlp.verify.report`). Comparisons are those of :mod:`jaxmlp.check`, per leaf and normwise.
+Exit status: 0 when everything passes, 1 when a derivation is wrong, 2 when a file cannot be used.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+from collections.abc import Callable, Iterator
+from json import dumps
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxmlp.backprop import backprop
+from jaxmlp.check import Check, check_close, check_grads, check_line, check_number, reference_grads, table
+from jaxmlp.losses import REDUCTIONS
+from jaxmlp.model import MLP
+from jaxmlp.problems import random_problem
+from jaxmlp.verify import report
+from jaxmlp.verify.search import Problem, Result, evaluate, search
+from jaxmlp.verify.userfile import BadFileError, one_line, read
+
+__all__ = ["ACTIVATIONS", "EXAMPLES", "PAIRS", "Check", "check_close", "check_grads", "check_number",
+           "derivation_checks", "library_checks", "random_problem", "replay", "run", "table", "verify_file"]
+
+#: the built-in activations, each checked as a hidden layer
+ACTIVATIONS = ("identity", "step", "sigmoid", "tanh", "relu", "softplus", "leaky_relu", "prelu",
+               "elu", "selu", "swish", "mish", "softmax")
+#: (output activation, loss): the squared errors after every activation, the cross-entropies
+#: after the activations that give probabilities
+PAIRS = (
+    *((f, loss) for loss in ("sse", "mse") for f in ACTIVATIONS),
+    ("sigmoid", "binary_crossentropy"), ("softmax", "binary_crossentropy"),
+    ("softmax", "categorical_crossentropy"), ("sigmoid", "categorical_crossentropy"),
+)
+EXAMPLES = 100  #: problems Hypothesis draws for a user file, after the fixed probes
+WIDTH = 100     #: columns of the lines ``jaxmlp verify`` prints
+
+
+def run(path: str | None = None, *, seed: int = 0, out: Callable[[str], object] = print,
+        examples: int = EXAMPLES, dtype: str = "float64", json: bool = False) -> int:
+    """Verify the derivations and the library (no ``path``) or the user file at ``path``; the exit status.
+
+    ``examples`` and ``dtype`` (``"float64"`` or ``"float32"``) apply to a file; with ``json`` the last
+    line printed is one JSON object (see :func:`jaxmlp.verify.report.summary`).
+
+    >>> run("no/such/file.py", out=print)
+    verify: no/such/file.py: no such file
+    2
+    """
+    if path is not None:
+        return verify_file(path, seed=seed, out=out, examples=examples, dtype=dtype, json=json)
+    start = time.perf_counter()
+    out(f"jaxmlp verify (seed {seed}): the lecture derivations, then jaxmlp.backprop against jax.grad")
+    failed, count = [], 0
+    for check in _all_checks(seed, out):
+        out(check_line(check, WIDTH))
+        count += 1
+        failed += [] if check.passed else [check]
+    seconds = time.perf_counter() - start
+    out(f"{'FAIL' if failed else 'PASS'}: {count - len(failed)}/{count} checks passed in {seconds:.1f} s")
+    if json:
+        wrong = [{"leaf": c.name, "rel_error": c.max_rel if math.isfinite(c.max_rel) else None,
+                  "problem": c.what} for c in failed]
+        out(dumps({"passed": not failed, "first_wrong_delta": None, "failures": wrong,
+                   "counterexample": None}, ensure_ascii=False))
+    return 1 if failed else 0
+
+
+def verify_file(path: str, *, seed: int = 0, out: Callable[[str], object] = print, examples: int = EXAMPLES,
+                dtype: str = "float64", json: bool = False) -> int:
+    """Search for a problem where the file's ``grads`` (or ``deltas``) differs from ``jax.grad``.
+
+    Returns 0 (correct), 1 (wrong: the report names the first wrong δ or the leaves) or 2 (unusable).
+    """
+    dtype = np.dtype(dtype)
+    subject = result = None
+    try:
+        subject = read(path)
+        with jax.enable_x64(dtype.itemsize >= 8):
+            where = "batch 1-5, 1-100×, u = 0, clip bounds" if subject.model else "rows 1-5, 1-100×"
+            out(f"jaxmlp verify {path}\n  {subject.describe()}\n  search: {dtype.name}, seed {seed}, "
+                f"fixed probes, then {examples} drawn problems ({where})")
+            result = search(subject, examples, seed, dtype)
+    except BadFileError as error:
+        out(f"verify: {error}")
+        if json:
+            out(report.summary(subject, None, dtype, str(error)))
+        return 2
+    for line in report.lines(subject, result, dtype):
+        out(line)
+    if json:
+        out(report.summary(subject, result, dtype))
+    return 0 if result.counterexample is None else 1
+
+
+def replay(path: str, spec: str, *, dtype: str = "float64", out: Callable[[str], object] = print) -> int:
+    """Judge the file on the one problem ``spec`` (as a counterexample prints it); the exit status."""
+    dtype = np.dtype(dtype)
+    try:
+        subject = read(path)
+        with jax.enable_x64(dtype.itemsize >= 8):
+            outcome = evaluate(subject, Problem.parse(spec), dtype)
+    except BadFileError as error:
+        out(f"verify: {error}")
+        return 2
+    result = Result(outcome if outcome.failed else None, False, 1)
+    for line in report.lines(subject, result, dtype):
+        out(line)
+    return 1 if outcome.failed else 0
+
+
+def derivation_checks(seed: int = 0, out: Callable[[str], object] = print) -> list[Check]:
+    """Every deck's ``checks(seed)`` from :mod:`jaxmlp.derivations`, in float64."""
+    return list(_derivation_checks(seed, out))
+
+
+def library_checks(seed: int = 0, dtype=jnp.float32) -> list[Check]:
+    """``jaxmlp.backprop`` against ``jax.grad`` for every hidden activation, output × loss pair and
+    reduction: one row per loss, plus a row for each failing network. Call float64 under x64."""
+    return list(_library_checks(seed, dtype))
+
+
+def _all_checks(seed, out) -> Iterator[Check]:
+    yield from _derivation_checks(seed, out)
+    with jax.enable_x64(True):
+        yield from _library_checks(seed, jnp.float64)
+    yield from _library_checks(seed, jnp.float32)
+
+
+def _derivation_checks(seed, out) -> Iterator[Check]:
+    try:
+        names = importlib.import_module("jaxmlp.derivations").MODULES
+        modules = [importlib.import_module(f"jaxmlp.derivations.{name}") for name in names]
+    except ImportError as error:
+        out(f"note: the lecture derivations are not installed ({error}); checking the library alone")
+        return
+    for module in modules:
+        try:
+            with jax.enable_x64(True):
+                checks = module.checks(seed)
+        except Exception as error:  # a broken deck is a failed check, not a crash
+            checks = [Check(module.__name__, f"raised {one_line(error)}", math.inf, False)]
+        yield from checks
+
+
+def _library_checks(seed, dtype) -> Iterator[Check]:
+    name = jnp.dtype(dtype).name
+    cases = [(i, f, loss, r) for i, ((f, loss), r) in enumerate((p, r) for p in PAIRS for r in REDUCTIONS)]
+    for loss in dict.fromkeys(case[2] for case in cases):
+        rows = []
+        with jax.disable_jit():  # every network has the same shapes: op by op, each op compiles once
+            for i, f, _, reduction in (case for case in cases if case[2] == loss):
+                hidden = (ACTIVATIONS[i % len(ACTIVATIONS)], ACTIVATIONS[(i + 5) % len(ACTIVATIONS)])
+                model = MLP((3, 3, 3, 3), (*hidden, f))  # random values, not shapes, catch a wᵀ for w
+                params, x, t = random_problem(model, loss, seed + i, dtype=dtype)
+                hand = backprop(model, params, x, t, loss, reduction)
+                ref = reference_grads(model, loss, reduction, params, x, t)
+                rows.append(check_close(f"jaxmlp.backprop {model.activations} {loss} {reduction}",
+                                        f"= jax.grad, {name}", hand, ref))
+        yield Check(f"jaxmlp.backprop {loss}: {len(rows) // 2} outputs × (mean, sum)", f"= jax.grad, {name}",
+                    max(c.max_rel for c in rows), all(c.passed for c in rows))
+        yield from (c for c in rows if not c.passed)
