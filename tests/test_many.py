@@ -43,12 +43,13 @@ def assert_close(many, one, rtol=1e-5):
 
 
 def test_init_keys_equals_init_of_each_key():
-    keys = jax.random.split(jax.random.key(3), 5)
+    keys = jax.random.split(jax.random.key(3), 3)
     params = MODEL.init(keys)
     for layer, fan in zip(params, ((8, 64), (10, 8))):
-        assert layer["w"].shape == (5, *fan) and layer["b"].shape == (5, fan[0])
-    for i in range(5):
-        for a, b in zip(jax.tree.leaves(take(params, i)), jax.tree.leaves(MODEL.init(keys[i])), strict=True):
+        assert layer["w"].shape == (3, *fan) and layer["b"].shape == (3, fan[0])
+    one = jax.jit(MODEL.init)  # one compile for the three single keys
+    for i in range(3):
+        for a, b in zip(jax.tree.leaves(take(params, i)), jax.tree.leaves(one(keys[i])), strict=True):
             np.testing.assert_array_equal(a, b)
     legacy = jax.random.split(jax.random.PRNGKey(3), 2)  # (2, 2) uint32: two legacy keys
     np.testing.assert_array_equal(MODEL.init(legacy)[0]["w"][1], MODEL.init(legacy[1])[0]["w"])
@@ -84,9 +85,9 @@ def test_fit_many_autodiff_alias_and_l1_equal_a_separate_fit():
 
 def test_folds_validate_on_their_own_fold():
     model = jaxmlp.MLP((64, 16, 10), ("relu", "softmax"))
-    params, history = fit_many(model, stacked(5, 2, model), X_ALL, Y_ALL, folds=5, learning_rate=3e-3,
-                               epochs=8, batch_size=32, verbose=0)
-    assert history["val_accuracy"].shape == (8, 5)
+    params, history = fit_many(model, stacked(5, 2, model), X_ALL, Y_ALL, folds=5, learning_rate=1e-2,
+                               epochs=6, batch_size=32, verbose=0)
+    assert history["val_accuracy"].shape == (6, 5)
     final = history["val_accuracy"][-1]
     assert final.mean() >= 0.9, final
     train, val = fold_rows(len(X_ALL), 5)
