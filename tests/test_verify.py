@@ -133,14 +133,14 @@ def test_the_first_wrong_delta_is_named(tmp_path):
     forgot = forgot.replace('d2 = (d3 @ params[2]["w"]) * (1 - h2**2)', 'd2 = d3 @ params[2]["w"]')
     status, lines, record = verify_source(tmp_path, forgot)
     assert status == 1 and record["first_wrong_delta"] == 1
-    assert "δ of layer 1 is wrong; layers 2.. are right; layers below inherit the error" in lines
+    assert "δ of layer 1 (params[1]) is wrong; layers 2.. are right; layers below inherit the error" in lines
     assert "deltas[2]" not in [f["leaf"] for f in record["failures"]]
     example = record["counterexample"]
     assert f"v.replay('{tmp_path / 'user.py'}', 'batch=1,scale=1,kind=random,seed=" in example["reproduce"]
     replayed = []
     spec = "batch={batch},scale={scale:g},kind={kind},seed={seed}".format(**example)
     assert verify.replay(str(tmp_path / "user.py"), spec, out=replayed.append) == 1
-    assert replayed[-1].startswith("FAIL") and "δ of layer 1 is wrong" in "\n".join(replayed)
+    assert replayed[-1].startswith("FAIL") and "δ of layer 1 (params[1]) is wrong" in "\n".join(replayed)
 
 
 def test_the_examples_pass_and_verify_themselves(capsys, monkeypatch):
@@ -208,7 +208,7 @@ def test_verify_names_the_mutated_layer(tmp_path, data):
     with jax.disable_jit():  # networks of a few shapes: op by op, each op compiles once
         status, lines, record = verify_source(tmp_path, source, examples=0)
     assert status == 1 and record["first_wrong_delta"] == layer, lines
-    assert f"δ of layer {layer} is wrong" in "\n".join(lines)
+    assert f"δ of layer {layer} (params[{layer}]) is wrong" in "\n".join(lines)
 
 
 # --- unusable files ---------------------------------------------------------------------------

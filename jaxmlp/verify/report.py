@@ -38,7 +38,7 @@ def lines(subject: Subject, result: Result, dtype) -> list[str]:
     layer = found.first_wrong_delta
     if layer is not None:
         above = f"layers {layer + 1}.. are right" if layer + 1 < len(found.deltas) else "it is the output"
-        out.append(f"δ of layer {layer} is wrong; {above}; layers below inherit the error")
+        out.append(f"δ of layer {layer} (params[{layer}]) is wrong; {above}; layers below inherit the error")
     if any(not math.isfinite(leaf.max_abs) for leaf in found.grads + found.deltas):
         out.append("not finite (NaN or ±inf) where jax.grad is: look for 0 × ∞, ∞ − ∞ or 0/0 at saturation")
     out.append(f"reproduce: {reproduce(subject.path, found, dtype)}")
