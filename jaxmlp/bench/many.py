@@ -9,7 +9,7 @@ sum of the N fits' medians. ``speedup`` is the throughput ratio, sequential over
 Fashion-MNIST when it is on this machine, else random data of the same shape (the timings do not
 depend on the values)::
 
-    python -c "from jaxmlp.bench_many import many_table, format_many; print(format_many(many_table()))"
+    python -c "from jaxmlp.bench.many import many_table, format_many; print(format_many(many_table()))"
 
 >>> row = many_table(ns=(2,), epochs=2, rows=640, hidden=4, fits=1)[0]
 >>> sorted(row)
