@@ -84,9 +84,11 @@ def epoch_function(c: fused.Config, n: int, batch_size: int, per_model: bool, va
                 i, idx = inputs
                 return run_batch(carry, idx, i, hyper, active, x, t), None
 
-            carry, _ = jax.lax.scan(body, carry, (jnp.arange(full), batches), unroll=fused.UNROLL)
+            carry, _ = jax.lax.scan(body, carry, (jnp.arange(full, dtype=jnp.int32), batches),
+                                  unroll=fused.UNROLL)
         if rest:
-            carry = run_batch(carry, order[..., full * batch_size:], jnp.asarray(full), hyper, active, x, t)
+            last = jnp.asarray(full, jnp.int32)
+            carry = run_batch(carry, order[..., full * batch_size:], last, hyper, active, x, t)
         params, opt_state, total, correct, bad = carry
         stats = {"loss": total, "correct": correct, "bad_step": bad}
         if validate:
