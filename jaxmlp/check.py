@@ -34,7 +34,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp.backprop import objective, prepare
+from jaxmlp.backprop import objective
+from jaxmlp.inputs import prepare
 from jaxmlp.model import MLP, Params
 
 __all__ = ["TOLERANCES", "Check", "GradientReport", "LeafError", "Tolerance", "check_close",
@@ -52,9 +53,8 @@ class Tolerance:
 
 
 #: by the bits of the float type: 64, 32 and 16 (measured; see the module docstring)
-TOLERANCES = {
-    64: Tolerance(1e-10, 1e-8, 1e-5), 32: Tolerance(1e-5, 1e-4, 1e-3), 16: Tolerance(1e-2, 1e-1, 1e-1),
-}
+TOLERANCES = {64: Tolerance(1e-10, 1e-8, 1e-5), 32: Tolerance(1e-5, 1e-4, 1e-3),
+              16: Tolerance(1e-2, 1e-1, 1e-1)}
 
 
 @dataclasses.dataclass(frozen=True)
