@@ -1,16 +1,20 @@
 """Pictures of a training run: learning curves, decision boundaries, confusion matrices, weights.
 
-Every function draws one figure, writes it as a PNG to ``path`` (creating the folder), and returns
-the path. matplotlib is optional (``pip install 'jaxmlp[examples]'``): it is imported inside the
-functions, and figures are drawn on matplotlib's Agg canvas (``matplotlib.figure.Figure``, never
-``pyplot``), so nothing needs a display, no global backend is switched, and no figure is left open.
+Every function draws one figure, writes it as a PNG to ``path`` (creating the folder) atomically
+(rendered in memory, then :func:`jaxmlp.atomic.write_atomic`, so an interrupted run leaves no
+partial image), and returns the path. matplotlib is optional (``pip install 'jaxmlp[examples]'``):
+it is imported inside the functions, and figures are drawn on matplotlib's Agg canvas
+(``matplotlib.figure.Figure``, never ``pyplot``), so nothing needs a display, no global backend is
+switched, and no figure is left open.
 
 The colours of :func:`decision_boundary` are the TensorFlow Playground's (deck 004): orange for
--1, blue for +1, grey-white in between; training points have a white edge, test points a black one.
+-1, blue for +1, grey-white in between, named in the legend; training points have a white edge,
+test points a black one.
 """
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -126,7 +130,11 @@ def decision_boundary(
                       vmin=-1, vmax=1, interpolation="bilinear", alpha=0.7)
     if not regression and z.min() < 0 < z.max():
         ax.contour(gx, gy, z, levels=[0.0], colors="#444444", linewidths=1.2)
-    handles = []
+    handles = [] if regression else [
+        Line2D([], [], ls="", marker="o", markerfacecolor=PLAYGROUND_COLORS[2], markeredgecolor="#777777",
+               label="class +1 (blue)"),
+        Line2D([], [], ls="", marker="o", markerfacecolor=PLAYGROUND_COLORS[0], markeredgecolor="#777777",
+               label="class −1 (orange)")]
     for points, edge, name in ((train, "white", "training"), (test, "black", "test")):
         if points is None:
             continue
@@ -143,7 +151,7 @@ def decision_boundary(
     ax.set(xlim=(-extent, extent), ylim=(-extent, extent), xlabel="x", ylabel="y", aspect="equal",
            title=title or ("regression surface" if regression else "decision boundary"))
     if handles:
-        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize="small",
+        fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 2), fontsize="small",
                    frameon=False)
     return _save(fig, path)
 
@@ -197,8 +205,9 @@ def weight_images(w: Any, path: str | Path, title: str | None = None, max_images
     """Each neuron's incoming weights as an image: ``w (fan_out, s*s)`` -> a grid of ``s × s`` tiles.
 
     The first layer's ``w`` of an MNIST network gives 28×28 tiles, of a digits network 8×8, eight
-    tiles to a row, each labelled with its neuron's index. Each tile has its own symmetric colour
-    scale (red positive, blue negative, white zero).
+    tiles to a row, each labelled with its neuron's index. All tiles share one symmetric colour
+    scale, ``±max |w|`` (red positive, blue negative, white zero), shown in a colour bar, so a
+    dead unit looks pale, not loud.
 
     Arguments:
         w: a weight matrix ``(fan_out, fan_in)`` with ``fan_in`` a square number (a row per neuron).
@@ -220,13 +229,14 @@ def weight_images(w: Any, path: str | Path, title: str | None = None, max_images
     mosaic = np.full((rows * (side + gap) - gap, cols * (side + gap) - gap), np.nan)
     for i, tile in enumerate(w):
         r, c = divmod(i, cols)
-        scale = np.abs(tile).max() or 1.0
         mosaic[r * (side + gap):r * (side + gap) + side, c * (side + gap):c * (side + gap) + side] = (
-            tile.reshape(side, side) / scale)
+            tile.reshape(side, side))
+    scale = float(np.abs(w).max()) or 1.0
     cmap = colormaps["RdBu_r"].with_extremes(bad="white")
-    fig = figure_class(figsize=(1.2 * cols + 0.4, 1.2 * rows + 0.5), layout="constrained")
+    fig = figure_class(figsize=(1.2 * cols + 1.4, 1.2 * rows + 0.5), layout="constrained")
     ax = fig.subplots()
-    ax.imshow(mosaic, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
+    image = ax.imshow(mosaic, cmap=cmap, vmin=-scale, vmax=scale, interpolation="nearest")
+    fig.colorbar(image, ax=ax, shrink=min(1.0, 0.4 + 0.15 * rows), label="weight (one scale for all tiles)")
     for i in range(len(w)):
         r, c = divmod(i, cols)
         ax.text(c * (side + gap), r * (side + gap), str(i), fontsize="x-small", va="top", ha="left",
@@ -260,8 +270,10 @@ def _draw_lines(ax, lines: Mapping[str, Sequence[float]], title: str, xlabel: st
 
 
 def _save(fig, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    """Render ``fig`` as PNG bytes in memory, then write them atomically to ``path``."""
+    from jaxmlp.atomic import write_atomic
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
     fig.clear()
-    return path
+    return write_atomic(path, buffer.getvalue())

@@ -5,11 +5,18 @@
 With ``verbose=1`` on a terminal the bar fills while the epoch runs: the compiled epoch calls
 :meth:`Progress.tick` through ``jax.debug.callback`` a few dozen times per epoch. ``verbose=2``
 prints the finished line only; ``verbose=0`` prints nothing.
+
+The callbacks are unordered: XLA may run the tick of the partial last batch (whose step number is
+a constant) before the loop, and two ticks of an unrolled loop iteration in either order. So the
+bar only moves forward: a tick below the epoch's furthest step, or of its last step (the finished
+line draws that), is not drawn; and :meth:`Progress.end` waits for the epoch's pending ticks
+(``jax.effects_barrier``) before it ends the line, so none lands in the next epoch.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import TextIO
 
@@ -27,28 +34,42 @@ class Progress:
         self.steps, self.verbose = steps, verbose
         self.stream = stream or sys.stdout
         self.live = verbose == 1 and getattr(self.stream, "isatty", lambda: False)()
-        self.epoch = self.epochs = 0
+        self.epoch = self.epochs = self.done = 0
         self.started = 0.0
+        self.lock = threading.Lock()
 
     def start(self, epoch: int, epochs: int) -> None:
         """Begin epoch ``epoch`` (0-based) of ``epochs``."""
         self.epoch, self.epochs, self.started = epoch, epochs, time.perf_counter()
+        self.done = 0
         Progress._active = self
 
     @staticmethod
     def tick(step) -> None:
-        """Host callback from inside the compiled epoch: ``step`` updates are done."""
+        """Host callback from inside the compiled epoch: ``step + 1`` updates are done.
+
+        Drawn only when it moves the bar forward and is not the epoch's last step."""
         bar = Progress._active
-        if bar is not None and bar.live:
-            bar.stream.write("\r" + bar._line(int(step) + 1, {}))
-            bar.stream.flush()
+        if bar is None or not bar.live:
+            return
+        done = int(step) + 1
+        with bar.lock:
+            if bar.done < done < bar.steps and Progress._active is bar:
+                bar.done = done
+                bar.stream.write("\r" + bar._line(done, {}))
+                bar.stream.flush()
 
     def end(self, values: dict[str, float]) -> None:
-        """Finish the epoch's line with its metrics."""
+        """Finish the epoch's line with its metrics (after the epoch's last ticks have arrived)."""
+        if self.live:
+            import jax
+
+            jax.effects_barrier()
+        with self.lock:
+            Progress._active = None
         if self.verbose:
             self.stream.write(("\r" if self.live else "") + self._line(self.steps, values) + "\n")
             self.stream.flush()
-        Progress._active = None
 
     def _line(self, done: int, values: dict[str, float]) -> str:
         elapsed = time.perf_counter() - self.started

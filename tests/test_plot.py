@@ -81,10 +81,38 @@ def test_confusion_matrix(tmp_path):
         plot.confusion_matrix(labels, labels[:3], tmp_path / "m.png")
 
 
-@pytest.mark.parametrize(("fan_out", "fan_in", "size"), [(32, 64, (530, 1000)), (3, 784, (170, 400))])
+@pytest.mark.parametrize(("fan_out", "fan_in", "size"), [(32, 64, (530, 1100)), (3, 784, (170, 500))])
 def test_weight_images(tmp_path, fan_out, fan_in, size):
     w = np.random.default_rng(0).normal(size=(fan_out, fan_in))
     assert image(plot.weight_images(w, tmp_path / "w.png")).shape[:2] == size
+
+
+def test_weight_images_share_one_colour_scale(tmp_path, monkeypatch):
+    w = np.random.default_rng(0).normal(size=(2, 64))
+    w[1] *= 1e-3  # a dead unit: pale on a shared scale, as loud as the other on a per-tile scale
+    bars = []
+    original = plot._save
+    monkeypatch.setattr(plot, "_save", lambda fig, path: bars.extend(
+        image.colorbar for ax in fig.axes for image in ax.images if image.colorbar) or original(fig, path))
+    pixels = image(plot.weight_images(w, tmp_path / "w.png"))[..., :3]
+    assert len(bars) == 1 and bars[0].mappable.get_clim() == (-np.abs(w).max(), np.abs(w).max())
+    nearly_white = (pixels.min(axis=-1) > 0.9).mean()
+    strong = plot.weight_images(w[:1], tmp_path / "one.png")
+    assert nearly_white > (matplotlib.image.imread(strong)[..., :3].min(axis=-1) > 0.9).mean()
+
+
+def test_decision_boundary_legend_names_the_class_colours(tmp_path, monkeypatch):
+    labels = []
+    original = plot._save
+    monkeypatch.setattr(plot, "_save", lambda fig, path: labels.extend(
+        text.get_text() for legend in fig.legends for text in legend.get_texts()) or original(fig, path))
+    xy, t = np.array([[1.0, 1.0], [-1.0, -1.0]]), np.array([1.0, -1.0])
+    plot.decision_boundary(lambda p: np.tanh(p[:, 0]), tmp_path / "b.png", train=(xy, t), resolution=10)
+    assert labels[:2] == ["class +1 (blue)", "class −1 (orange)"]
+    labels.clear()
+    plot.decision_boundary(lambda p: p[:, 0], tmp_path / "r.png", train=(xy, t), regression=True,
+                           resolution=10)
+    assert not any(label.startswith("class") for label in labels)
 
 
 def test_weight_images_needs_square_inputs(tmp_path):
