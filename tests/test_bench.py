@@ -87,9 +87,10 @@ def test_synthetic_data_stands_in_for_a_missing_data_set(tmp_path, monkeypatch):
 
 
 def test_child_runs_jaxmlp_on_tiny_synthetic_data(tiny_data):
-    config = Config(hidden=[8], batch_size=64, epochs=2, seed=0)
+    config = Config(hidden=[8], batch_size=64, epochs=2, seed=0, threads=1)
     result = bench.run_child("jaxmlp-backprop", config, tiny_data, timeout=300)
     assert result["status"] == "ok", result
+    assert result["cores"] == 1  # pinned by --threads
     assert len(result["epoch_times"]) == 2 and min(result["epoch_times"]) > 0
     assert result["median_s"] == result["epoch_times"][1]  # the median over epochs 2..N
     assert 0 <= result["test_accuracy"] <= 1
@@ -115,16 +116,20 @@ def test_main_prints_one_table_and_writes_json(tiny_data, tmp_path, monkeypatch,
     small = micro.matmul_rates  # the real measurement, on smaller matrices
     monkeypatch.setattr(micro, "matmul_rates", lambda *a, **k: small(*a, **k | {"n": 256, "scan": 4}))
     out = tmp_path / "bench.json"
-    code = bench.main(["--only", "torch,sklearn", "--dataset", "synthetic", "--rows", "300",
-                       "--epochs", "2", "--quick", "--json", str(out)])
+    code = bench.main(["--only", "torch,sklearn,jax-scan-host", "--dataset", "synthetic", "--rows", "300",
+                       "--epochs", "2", "--quick", "--json", str(out), "--threads", "1"])
     assert code == 0
     printed = capsys.readouterr().out
+    assert "- threads: 1 per process" in printed
+    assert "issue" not in printed.lower() and "goal" not in printed.lower()
     assert "Command: `jaxmlp bench --only torch,sklearn" in printed and "- CPU: " in printed
     rows = [line for line in printed.splitlines() if line.startswith("| ")]
-    assert len(rows) == 3  # the header and one row per implementation
-    assert "skipped: torch is not installed" in rows[1] and "scikit-learn" in rows[2]
+    assert len(rows) == 4  # the header and one row per implementation
+    assert "shuffle on the host" in rows[1]
+    assert "skipped: torch is not installed" in rows[2] and "scikit-learn" in rows[3]
     report = json.loads(out.read_text())
-    assert [r["status"] for r in report["results"]] == ["skipped", "ok"]
+    assert [r["status"] for r in report["results"]] == ["ok", "skipped", "ok"]
+    assert [r["cores"] for r in report["results"] if r["status"] == "ok"] == [1, 1]
     assert report["flops"]["epoch"] > 0 and report["matmul"]["square"] > 0
     assert len(report["matmul"]["shapes"]) == 6  # forward, weight and input gradient, two layers
 
@@ -141,7 +146,50 @@ def test_main_prints_one_table_and_writes_json(tiny_data, tmp_path, monkeypatch,
 ])
 def test_argument_errors(argv, message, capsys):
     assert bench.main(argv) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("jaxmlp: error: ") and err.count("\n") == 1
+
+
+def test_load_warning_when_the_machine_is_busy():
+    from jaxmlp.bench.harness import load_warning
+
+    assert load_warning(2, load=1.9) is None
+    assert "unreliable" in load_warning(2, load=8.4) and "8.4 on 2" in load_warning(2, load=8.4)
+
+
+def test_calibration_warning_against_earlier_reports(tmp_path):
+    from jaxmlp.bench.harness import calibration_warning
+
+    cpu = "AMD EPYC, 2 cores usable (2 online)"
+    for name, rate, machine in (("a", 200e9, cpu), ("b", 150e9, cpu), ("c", 900e9, "another CPU")):
+        report = {"machine": {"CPU": machine}, "matmul": {"square": rate}}
+        (tmp_path / f"{name}.json").write_text(json.dumps(report))
+    (tmp_path / "broken.json").write_text("{")
+    assert calibration_warning(190e9, cpu, tmp_path) is None
+    warning = calibration_warning(60e9, cpu, tmp_path)
+    assert "30%" in warning and "200 GFLOP/s" in warning and "a.json" in warning
+    assert calibration_warning(60e9, "a new CPU", tmp_path) is None
+    assert calibration_warning(60e9, cpu, tmp_path / "none") is None
+
+
+def test_many_table_is_wired_to_bench_many(monkeypatch, tmp_path, capsys):
+    import jaxmlp.bench.many
+
+    calls = []
+
+    def fake(**kwargs):
+        calls.append(kwargs)
+        return [{"models": n, "many_s_per_epoch": 0.5, "fit_s_per_epoch": 0.25 * n, "speedup": n / 2,
+                 "many_compile_s": 1.0, "fits_timed": 1} for n in kwargs["ns"]]
+
+    monkeypatch.setattr(jaxmlp.bench.many, "many_table", fake)
+    argv = ["many", "--models", "2,8", "--rows", "640", "--quick", "--json", str(tmp_path / "m.json")]
+    assert bench.main(argv) == 0
+    assert calls == [{"ns": (2, 8), "epochs": 3, "batch_size": 64, "rows": 640, "hidden": 32, "fits": 1}]
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert rows[1:] == ["| 2 | 0.500 | 0.500 | 1.00× | 1.0 |", "| 8 | 0.500 | 2.000 | 4.00× | 1.0 |"]
+    assert bench.main(["many", "--hidden", "8,8"]) == 2
+    assert "--hidden" in capsys.readouterr().err
 
 
 def test_only_accepts_groups():

@@ -55,7 +55,7 @@ def test_train_writes_curves_confusion_matrix_weights_and_history(tmp_path, caps
     assert "test loss: " in printed and "test accuracy: " in printed
     assert str(out / "learning_curves.png") in printed
     assert png_shape(out / "learning_curves.png")[:2] == (400, 1040)
-    assert png_shape(out / "weights.png")[:2] == (530, 1000)  # 32 tiles of 8 × 8
+    assert png_shape(out / "weights.png")[:2] == (530, 1100)  # 32 tiles of 8 × 8 and a colour bar
     assert len(png_shape(out / "confusion_matrix.png")) == 3
     history = json.loads((out / "history.json").read_text())["history"]
     assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
@@ -122,12 +122,30 @@ def test_bad_arguments_exit_2_with_one_line(argv, capsys):
     ("playground", ["(default: circle)", "(default: x,y)", "(default: 4,2)", "(default: tanh)",
                     "(default: 0.03)", "(default: none)", "(default: 10)", "(default: 50)", "tanh output"]),
     ("data", ["download"]), ("verify", ["FILE", "--seed"]),
+    ("evaluate", ["MODEL.npz", "the one MODEL was trained on"]),
+    ("predict", ["MODEL.npz", "INPUT", "--output"]),
+    ("bench", ["(default: peers)", "(default: 64)", "(default: 32)", "(default: fashion-mnist)",
+               "(default: 900)", "--threads N", "(default: 0)", "peers 30, scaling 4"]),
 ])
 def test_help_shows_the_defaults(command, defaults, capsys):
     assert cli.main([command, "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     for expected in defaults:
         assert expected in text
+
+
+def test_bare_jaxmlp_lists_the_commands(capsys):
+    assert cli.main([]) == 2
+    listed = capsys.readouterr().out
+    for command in ("train", "evaluate", "predict", "playground", "data", "verify", "bench"):
+        assert f"\n    {command} " in listed or f"\n    {command}\n" in listed, command
+
+
+@pytest.mark.parametrize("argv", [["verify", "no-such-file.py"], ["bench", "--threads", "0"],
+                                  ["bench", "--epochs", "1"], ["bench", "gpus"]])
+def test_verify_and_bench_errors_have_the_same_style(argv, capsys):
+    assert cli.main(argv) == 2
+    assert "usage:" not in one_line_error(capsys)
 
 
 def test_playground_classification(tmp_path, capsys):
@@ -181,7 +199,7 @@ def test_verify_and_bench_are_handed_over(monkeypatch):
 
     calls = []
     verify = types.ModuleType("jaxmlp.verify")
-    verify.run = lambda path=None, *, seed=0: calls.append(("verify", path, seed)) or 3
+    verify.run = lambda path=None, *, seed=0, **options: calls.append(("verify", path, seed)) or 3
     monkeypatch.setitem(sys.modules, "jaxmlp.verify", verify)
     monkeypatch.setattr(jaxmlp.bench, "run",
                         lambda args: calls.append(("bench", args.table, args.epochs)) or 0)

@@ -3,7 +3,8 @@
 ``peers`` (deck 002's workload with every implementation, one process each), ``grad`` (a hand
 backprop step against a ``jax.grad`` step), ``scaling`` (batch size and width; per-example ``vmap``
 forward against a batched matmul), ``matmul`` (the rates and the FLOP model) and ``devices``
-(data-parallel over simulated devices). A new table is one function and one entry in
+(data-parallel over simulated devices), ``many`` (N models in one ``fit_many`` against N ``fit``
+calls, :mod:`jaxmlp.bench.many`). A new table is one function and one entry in
 :data:`SUBCOMMANDS`.
 """
 
@@ -34,7 +35,7 @@ LABELS = {
     "keras": "Keras 3 `fit` (JAX backend)", "torch": "PyTorch CPU, plain loop",
     "sklearn": "scikit-learn MLPClassifier (partial_fit)",
 }
-DEFAULT_EPOCHS = {"peers": 30, "scaling": 4, "devices": 6}
+DEFAULT_EPOCHS = {"peers": 30, "scaling": 4, "devices": 6, "many": 3}
 GRAD_CASES = (((784, 32, 10), 64), ((784, 1024, 10), 64), ((784, 1024, 1024, 10), 256))
 
 
@@ -203,9 +204,23 @@ def _devices(args) -> dict:
     return {"dataset": dataset, "results": results, "markdown": [note, "", "\n".join(lines)]}
 
 
+def _many(args) -> dict:
+    """N models trained together by ``fit_many`` against N ``fit`` calls (in this process)."""
+    from jaxmlp.bench.many import format_many, many_table
+
+    table = many_table(ns=args.models, epochs=args.epochs, batch_size=args.batch_size,
+                       rows=args.rows or 60_000, hidden=args.hidden[0], fits=1 if args.quick else None)
+    note = (f"Deck 002's network with {args.hidden[0]} hidden units, Adam 1e-3, batch {args.batch_size}, "
+            "trained as N models: together by `jaxmlp.fit_many` and one after another by N `jaxmlp.fit` "
+            f"calls with the same batch order; s/epoch: median over epochs 2..{args.epochs}"
+            + ("; --quick times one fit and scales it to N" if args.quick else "") + ".")
+    return {"results": table, "markdown": [note, "", format_many(table)]}
+
+
 #: ``jaxmlp bench NAME``: each ``(args) -> {"markdown": [lines], ...JSON}``.
 SUBCOMMANDS: dict[str, Callable[[argparse.Namespace], dict]] = {
     "peers": _peers, "grad": _grad, "scaling": _scaling, "matmul": _matmul, "devices": _devices,
+    "many": _many,
 }
 
 

@@ -38,6 +38,8 @@ def add(commands) -> None:
                    "test rows")
     p.add_argument("--only", type=implementations, default=",".join(IMPLEMENTATIONS), metavar="NAME,...",
                    help=f"implementations, from {', '.join(IMPLEMENTATIONS)} (or the groups jaxmlp, jax)")
+    p.add_argument("--models", type=argtypes.widths, default="1,4,16,64", metavar="N,N,...",
+                   help="the many table: numbers of models trained together")
     p.add_argument("--quick", action="store_true", help="a one-minute run: 3 epochs, fewer repeats")
     p.add_argument("--timeout", type=argtypes.positive_float, default="900", metavar="SECONDS",
                    help="seconds per child process")
@@ -57,6 +59,11 @@ def run(args: argparse.Namespace) -> int:
     from jaxmlp.cli.common import UsageError
     from jaxmlp.inputs import check_output
 
+    if args.table == "many" and len(args.hidden) != 1:
+        raise UsageError(f"--hidden: the many table takes one hidden width, got {args.hidden}")
+    if args.table == "many" and args.dataset != "fashion-mnist":
+        raise UsageError("--dataset: the many table reads fashion-mnist (random rows of its shape when it "
+                         "is not on this machine)")
     if args.epochs is None:
         args.epochs = 3 if args.quick else DEFAULT_EPOCHS.get(args.table, 30)
     if args.json is not None:
