@@ -7,7 +7,7 @@
 25450
 """
 
-from jaxmlp import data, progress
+from jaxmlp import compiles, data, progress
 from jaxmlp.activations import Activation, activation_names, get_activation, register_activation
 from jaxmlp.backprop import backprop, deltas, loss
 from jaxmlp.check import GradientReport, check_gradients
@@ -37,6 +37,7 @@ __all__ = [
     "activation_names",
     "backprop",
     "check_gradients",
+    "compiles",
     "data",
     "deltas",
     "evaluate",

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxmlp.activations import get_activation
+from jaxmlp.compiles import relieve
 from jaxmlp.inputs import prepare
 from jaxmlp.losses import get_loss, penalty, penalty_grad, reduce
 from jaxmlp.model import MLP, Params
@@ -51,6 +52,7 @@ def loss(
     0.385...
     """
     x, t = prepare(model, params, x, t, loss, reduction, l2, l1)
+    relieve()
     return _objective_jit(model, loss, reduction, params, x, t, l2, l1)
 
 
@@ -69,6 +71,7 @@ def backprop(
     [(4, 3), (2, 4)]
     """
     x, t = prepare(model, params, x, t, loss, reduction, l2, l1)
+    relieve()
     return _loss_and_grads_jit(model, loss, reduction, params, x, t, l2, l1)[1]
 
 
@@ -85,6 +88,7 @@ def deltas(
     [[0.5, -0.5]]
     """
     x, t = prepare(model, params, x, t, loss, "mean", 0.0, 0.0)
+    relieve()
     return _deltas_jit(model, loss, params, x, t)
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import optax
 
 from jaxmlp.backprop import loss_and_grads, objective_and_output
+from jaxmlp.compiles import relieve
 from jaxmlp.inputs import check_model, check_rate, prepare
 from jaxmlp.losses import REDUCTIONS, get_loss
 from jaxmlp.model import MLP, Params
@@ -106,6 +107,7 @@ def make_train_step(
         if jax.tree.structure(opt_state) != want:
             raise TypeError(f"opt_state: does not match this step's optimizer; create it with "
                             f"optimizer.init(params) (expected {want}, got {jax.tree.structure(opt_state)})")
+        relieve()
         return jitted(params, opt_state, (x, t))
 
     checked_step.jitted = jitted  # the bare compiled step: no checks, for use inside your own jit
@@ -150,8 +152,8 @@ def split_rows(a, mesh):
 
 def count_correct(out, t):
     if out.shape[-1] == 1:
-        return jnp.sum((out[:, 0] > 0.5) == (t[:, 0] > 0.5))
-    return jnp.sum(jnp.argmax(out, axis=-1) == jnp.argmax(t, axis=-1))
+        return jnp.sum((out[:, 0] > 0.5) == (t[:, 0] > 0.5), dtype=jnp.int32)
+    return jnp.sum(jnp.argmax(out, axis=-1) == jnp.argmax(t, axis=-1), dtype=jnp.int32)
 
 
 def per_example(c: Config, value, batch):
@@ -191,9 +193,9 @@ def epoch_function(c: Config, n: int, batch_size: int, validate: bool, live: boo
 
             # two steps per loop iteration: XLA overlaps one step's optimizer tail with the next
             # step's gather (measured in the README's "How the epoch got fast")
-            carry, _ = jax.lax.scan(body, carry, (jnp.arange(full), batches), unroll=UNROLL)
+            carry, _ = jax.lax.scan(body, carry, (jnp.arange(full, dtype=jnp.int32), batches), unroll=UNROLL)
         if rest:
-            carry = run_batch(carry, order[full * batch_size:], jnp.asarray(full), x, t)
+            carry = run_batch(carry, order[full * batch_size:], jnp.asarray(full, jnp.int32), x, t)
         params, opt_state, total, correct, bad = carry
         stats = {"loss": total, "correct": correct, "bad_step": bad}
         if validate:

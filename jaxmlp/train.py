@@ -22,6 +22,7 @@ import optax
 
 from jaxmlp import epoch as fused
 from jaxmlp.checkpoint import fingerprint, load, run_key, save
+from jaxmlp.compiles import relieve
 from jaxmlp.data.split import split_index
 from jaxmlp.inputs import (
     as_array,
@@ -112,6 +113,7 @@ def fit(
     key = jax.random.key(0) if key is None else check_key(key)
     checkpoint = None if checkpoint is None else check_output("checkpoint", checkpoint, ".npz")
     x, t = prepare(model, params, x, t, loss, reduction, l2, l1)
+    relieve()
     (x, t), validation = _validation(model, params, x, t, validation_split, validation_data, config)
     names = ["loss", *metrics] + (["val_loss", *(f"val_{m}" for m in metrics)] if validation else [])
     if early_stopping is not None and early_stopping.monitor not in names:
@@ -171,6 +173,7 @@ def evaluate(
     """
     metrics = _check_metrics(metrics)
     x, t = prepare(model, params, x, t, loss, reduction, l2, l1)
+    relieve()
     value, correct = fused.evaluate_jit(fused.make_config(model, loss, "sgd", "autodiff", reduction, l2, l1),
                                    params, x, t)
     out = {"loss": float(value)}
@@ -188,6 +191,7 @@ def predict(model: MLP, params: Params, x: Any) -> Array:
     if x.ndim != 2 or x.shape[1] != model.sizes[0]:
         raise ValueError(f"x: expected shape (n, {model.sizes[0]}), got {x.shape}")
     check_finite("x", x)
+    relieve()
     return fused.predict_jit(model, params, x)
 
 

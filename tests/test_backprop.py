@@ -69,9 +69,11 @@ def assert_close(args, rtol):
     direct comparison misses, the hand gradient must be as accurate as jax.grad's against the
     float64 truth: its error at most twice jax.grad's, plus rtol.
     """
+    jaxmlp.compiles.relieve()  # every draw is a new network: keep the process's mappings bounded
     (value, out), grads = hand(*args)
     (ref_value, ref_out), ref_grads = autodiff(*args)
-    np.testing.assert_array_equal(out, ref_out)
+    # two differently compiled programs: equal to rounding, not bit for bit
+    np.testing.assert_allclose(out, ref_out, rtol=rtol, atol=rtol)
     assert jax.tree.structure(grads) == jax.tree.structure(ref_grads)
     assert all(g.dtype == r.dtype for g, r in zip(jax.tree.leaves(grads), jax.tree.leaves(ref_grads)))
     scale = max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(ref_grads)) or 1.0
@@ -102,7 +104,7 @@ def test_backprop_equals_jax_grad_float32(data):
 def test_every_output_and_loss_pair(output, loss, n_out):
     """Every output activation × loss × output width, through the public API and the checker."""
     model = jaxmlp.MLP((5, 6, n_out), ("tanh", output))
-    with jax.enable_x64(True):
+    with jax.enable_x64(True), jax.disable_jit():  # op by op: every case reuses the same compiled ops
         params = model.init(jax.random.key(n_out), dtype=jnp.float64)
         kx, kt = jax.random.split(jax.random.key(7))
         x = jax.random.normal(kx, (9, 5), jnp.float64)
@@ -173,5 +175,5 @@ def test_kinks_at_exactly_zero_match_jax_grad():
         x, t = jnp.ones((2, 3)), jnp.ones((2, 2))
         report = jaxmlp.check_gradients(
             lambda p, x, t, m=model: jaxmlp.backprop(m, p, x, t, "sse"), model, params, x, t,
-            "sse", rtol=0.0)
+            "sse", rtol=1e-6)  # a wrong kink convention is an O(1) error
         assert report.passed, (act, str(report))
