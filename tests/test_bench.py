@@ -5,6 +5,7 @@ No timing is asserted here (timings belong to ``jaxmlp bench``); only that the n
 
 import json
 
+import jax
 import pytest
 
 from jaxmlp import bench
@@ -100,6 +101,18 @@ def test_child_runs_jaxmlp_on_tiny_synthetic_data(tiny_data):
     json.dumps(result)
 
 
+def test_expert_plain_jax_epoch_equals_the_step_loop(tiny_data):
+    from jaxmlp.bench import peers
+
+    config = Config(hidden=[8], batch_size=64, epochs=2, seed=0)
+    with jax.numpy_rank_promotion("allow"):  # the references broadcast x @ w + b, as users write it
+        step = peers.run("jax-step", config, tiny_data)  # in this process: no start-up to wait for
+        fused = peers.run("jax-scan-host", config, tiny_data)
+    assert fused["recompiles"] == 0 and len(fused["epoch_times"]) == 2
+    assert fused["test_accuracy"] == pytest.approx(step["test_accuracy"], abs=0.01)  # the same batches
+    assert tables.LABELS["jax-scan-host"].startswith("plain JAX+Optax, lax.scan unrolled")
+
+
 def test_failing_child_becomes_an_error_row(tmp_path):
     config = Config(hidden=[8], batch_size=64, epochs=2, seed=0)
     result = bench.run_child("sklearn", config, tmp_path / "missing", timeout=300)
@@ -116,7 +129,7 @@ def test_main_prints_one_table_and_writes_json(tiny_data, tmp_path, monkeypatch,
     small = micro.matmul_rates  # the real measurement, on smaller matrices
     monkeypatch.setattr(micro, "matmul_rates", lambda *a, **k: small(*a, **k | {"n": 256, "scan": 4}))
     out = tmp_path / "bench.json"
-    code = bench.main(["--only", "torch,sklearn,jax-scan-host", "--dataset", "synthetic", "--rows", "300",
+    code = bench.main(["--only", "torch,sklearn", "--dataset", "synthetic", "--rows", "300",
                        "--epochs", "2", "--quick", "--json", str(out), "--threads", "1"])
     assert code == 0
     printed = capsys.readouterr().out
@@ -124,12 +137,11 @@ def test_main_prints_one_table_and_writes_json(tiny_data, tmp_path, monkeypatch,
     assert "issue" not in printed.lower() and "goal" not in printed.lower()
     assert "Command: `jaxmlp bench --only torch,sklearn" in printed and "- CPU: " in printed
     rows = [line for line in printed.splitlines() if line.startswith("| ")]
-    assert len(rows) == 4  # the header and one row per implementation
-    assert "shuffle on the host" in rows[1]
-    assert "skipped: torch is not installed" in rows[2] and "scikit-learn" in rows[3]
+    assert len(rows) == 3  # the header and one row per implementation
+    assert "skipped: torch is not installed" in rows[1] and "scikit-learn" in rows[2]
     report = json.loads(out.read_text())
-    assert [r["status"] for r in report["results"]] == ["ok", "skipped", "ok"]
-    assert [r["cores"] for r in report["results"] if r["status"] == "ok"] == [1, 1]
+    assert [r["status"] for r in report["results"]] == ["skipped", "ok"]
+    assert report["results"][1]["cores"] == 1  # the child ran pinned to one core
     assert report["flops"]["epoch"] > 0 and report["matmul"]["square"] > 0
     assert len(report["matmul"]["shapes"]) == 6  # forward, weight and input gradient, two layers
 
@@ -197,14 +209,20 @@ def test_only_accepts_groups():
     assert implementations("jax") == ("jax-step", "jax-scan", "jax-scan-host")
 
 
-def test_devices_table_runs_fit_over_simulated_devices(tmp_path, capsys):
+def test_devices_table_runs_one_child_per_device_count(tmp_path, monkeypatch, capsys):
+    configs = []
+
+    def fake_child(name, config, data_dir, timeout):  # test_parallel proves the results agree
+        configs.append((name, config["devices"], config["cpu_devices"], config["threads"]))
+        return _ok(name, 0.1 * config["devices"])
+
+    monkeypatch.setattr(tables, "run_child", fake_child)
     out = tmp_path / "devices.json"
     code = bench.main(["devices", "--dataset", "synthetic", "--rows", "640", "--epochs", "2",
-                       "--json", str(out)])
+                       "--threads", "1", "--json", str(out)])
     assert code == 0
+    assert configs == [("jaxmlp-backprop", n, n, 1) for n in (1, 2, 4, 8)]
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     assert [row.split("|")[1].strip() for row in rows[1:]] == ["1", "2", "4", "8"]
-    report = json.loads(out.read_text())
-    assert [r["status"] for r in report["results"]] == ["ok"] * 4
-    accuracies = [r["test_accuracy"] for r in report["results"]]
-    assert max(accuracies) - min(accuracies) <= 0.02  # the same model on every device count
+    assert [row.split("|")[5].strip() for row in rows[1:]] == ["1.00", "0.50", "0.25", "0.12"]  # speed-up
+    assert [r["status"] for r in json.loads(out.read_text())["results"]] == ["ok"] * 4

@@ -58,7 +58,8 @@ def run(name: str, config: Config, data_dir: str | os.PathLike) -> dict[str, Any
     clock = Clock()
     accuracy, versions = RUNNERS[name](config, ((data[0], data[1]), (data[2], data[3])), clock)
     result = clock.result()
-    result.update(name=name, status="ok", test_accuracy=float(accuracy), versions=versions,
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    result.update(name=name, status="ok", test_accuracy=float(accuracy), versions=versions, cores=cores,
                   peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return result
 
