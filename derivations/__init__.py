@@ -1,7 +1,7 @@
 """The lecture derivations, transcribed literally, one module per deck (see README.md).
 
 Installed as ``jaxmlp.derivations``: ``from jaxmlp.derivations import deck001_sigmoid_network``.
-Every module has ``checks(seed) -> list[jaxmlp.verify.Check]``, which ``jaxmlp verify`` runs.
+Every module has ``checks(seed) -> list[jaxmlp.check.Check]``, which ``jaxmlp verify`` runs.
 """
 
 MODULES = (

@@ -13,6 +13,7 @@ from jaxmlp.backprop import backprop, deltas, loss
 from jaxmlp.check import GradientReport, check_gradients
 from jaxmlp.checkpoint import Checkpoint, load, save
 from jaxmlp.losses import get_loss, loss_names, penalty
+from jaxmlp.many import ensemble, evaluate_many, fit_many, predict_many
 from jaxmlp.model import INITIALIZERS, MLP
 from jaxmlp.train import (
     EarlyStopping,
@@ -40,8 +41,11 @@ __all__ = [
     "compiles",
     "data",
     "deltas",
+    "ensemble",
     "evaluate",
+    "evaluate_many",
     "fit",
+    "fit_many",
     "get_activation",
     "get_loss",
     "get_optimizer",
@@ -51,6 +55,7 @@ __all__ = [
     "make_train_step",
     "penalty",
     "predict",
+    "predict_many",
     "progress",
     "register_activation",
     "save",

@@ -19,11 +19,14 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-__all__ = ["Activation", "activation_names", "get_activation", "register_activation"]
+__all__ = ["LECTURE", "Activation", "activation_names", "get_activation", "register_activation"]
 
 Array = jax.Array
 
 LEAKY_SLOPE = 0.01  #: negative slope of ``leaky_relu`` (as ``jax.nn.leaky_relu`` and PyTorch)
+#: deck 002's activation list, in the deck's order: every one is built in (and tested against jax.grad)
+LECTURE = ("identity", "step", "sigmoid", "tanh", "relu", "softplus", "leaky_relu", "prelu", "elu", "selu",
+           "swish", "mish", "softmax")
 PRELU_INIT = 0.25  #: initial learnable slope ``a`` of ``prelu`` (He et al. 2015)
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946

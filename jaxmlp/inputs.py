@@ -24,11 +24,12 @@ from jaxmlp.losses import REDUCTIONS, get_loss
 from jaxmlp.model import MLP, Params
 
 __all__ = [
-    "as_array", "check_finite", "check_fraction", "check_int", "check_key", "check_model",
-    "check_output", "check_params", "check_rate", "prepare",
+    "as_array", "check_finite", "check_fraction", "check_int", "check_key", "check_metrics",
+    "check_model", "check_options", "check_output", "check_params", "check_rate", "prepare",
 ]
 
 Array = jax.Array
+METRICS = ("accuracy",)
 
 
 def check_model(model: Any, name: str = "model") -> MLP:
@@ -116,10 +117,11 @@ def check_fraction(name: str, value: Any) -> float:
     return float(value)
 
 
-def as_array(name: str, value: Any) -> Array:
-    """``jnp.asarray(value)``, or a ``TypeError`` naming ``name`` when it is not numeric."""
+def as_array(name: str, value: Any, xp: Any = jnp) -> Array:
+    """``xp.asarray(value)`` (``xp`` is ``jnp`` or ``np``), or a ``TypeError`` naming ``name`` when
+    it is not numeric."""
     try:
-        array = jnp.asarray(value)
+        array = xp.asarray(value)
     except (TypeError, ValueError) as error:
         raise TypeError(f"{name}: expected a numeric array, got {type(value).__name__} "
                         f"({' '.join(str(error).split())[:120]})") from None
@@ -161,6 +163,29 @@ def check_output(name: str, path: Any, suffix: str | None = None) -> Path:
     if not os.access(path.parent, os.W_OK):
         raise ValueError(f"{name}: the folder {str(path.parent)!r} is not writable")
     return path
+
+
+def check_metrics(metrics: Any) -> tuple[str, ...]:
+    """The metric names as a tuple (a single name is accepted); each one of :data:`METRICS`."""
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    metrics = tuple(metrics)
+    for m in metrics:
+        if m not in METRICS:
+            raise ValueError(f"metrics: expected names from {METRICS}, got {m!r}")
+    return metrics
+
+
+def check_options(verbose: Any, on_epoch_end: Any, early_stopping: Any) -> None:
+    """``fit``'s plain options: ``verbose`` 0/1/2, a callable ``on_epoch_end``, an ``EarlyStopping``."""
+    from jaxmlp.stopping import EarlyStopping
+
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose: expected 0, 1 or 2, got {verbose!r}")
+    if on_epoch_end is not None and not callable(on_epoch_end):
+        raise TypeError(f"on_epoch_end: expected a callable (epoch, logs), got {on_epoch_end!r}")
+    if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
+        raise TypeError(f"early_stopping: expected a jaxmlp.EarlyStopping, got {early_stopping!r}")
 
 
 def check_params(model: MLP, params: Params, name: str = "params") -> Any:
@@ -210,7 +235,9 @@ def prepare(model, params, x, t, loss="categorical_crossentropy", reduction="mea
     check_rate("l1", l1)
     dtype = check_params(model, params)
     xname, tname = names
-    x, t = as_array(xname, x), as_array(tname, t)
+    # on the host with NumPy where the values are readable: no compilation per new shape
+    xp = jnp if _unreadable(x) or _unreadable(t) else np
+    x, t = as_array(xname, x, xp), as_array(tname, t, xp)
     n_in, n_out = model.sizes[0], model.sizes[-1]
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(f"{xname}: expected floating-point inputs, got dtype {x.dtype} (scale to [0, 1])")
@@ -224,9 +251,9 @@ def prepare(model, params, x, t, loss="categorical_crossentropy", reduction="mea
         raise ValueError(f"{xname}: the batch is empty")
     if jnp.issubdtype(t.dtype, jnp.integer) or t.dtype == jnp.bool_:
         if t.shape == (batch,):
-            t = t.astype(jnp.int32)
+            t = t.astype(np.int32)
             _check_labels(tname, t, 2 if n_out == 1 else n_out)
-            t = t[:, None] if n_out == 1 else jax.nn.one_hot(t, n_out, dtype=dtype)
+            t = t[:, None] if n_out == 1 else (t[:, None] == xp.arange(n_out)[None, :])
     if t.shape == (batch,) and n_out == 1:
         t = t[:, None]
     if t.shape != (batch, n_out):
@@ -234,7 +261,7 @@ def prepare(model, params, x, t, loss="categorical_crossentropy", reduction="mea
                          f"got {t.shape}")
     check_finite(xname, x)
     check_finite(tname, t)
-    return x.astype(dtype), t.astype(dtype)
+    return jnp.asarray(x.astype(dtype)), jnp.asarray(t.astype(dtype))
 
 
 def _unreadable(array) -> bool:

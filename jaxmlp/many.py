@@ -30,7 +30,9 @@ from jaxmlp.inputs import (
     check_finite,
     check_int,
     check_key,
+    check_metrics,
     check_model,
+    check_options,
     check_output,
     check_params,
     check_rate,
@@ -39,7 +41,7 @@ from jaxmlp.inputs import (
 from jaxmlp.model import MLP, Params
 from jaxmlp.progress import Progress
 from jaxmlp.stopping import EarlyStopping, Tracker, TrainingError
-from jaxmlp.train import _check_metrics, _check_options, _validation
+from jaxmlp.train import split_validation
 
 __all__ = ["ensemble", "evaluate_many", "fit_many", "predict_many"]
 
@@ -102,8 +104,8 @@ def fit_many(
     static = {k: 0.0 if k in per_model else v for k, v in (("l2", rates_l2), ("l1", rates_l1))}
     config = fused.make_config(model, loss, opt, grad, reduction, static["l2"], static["l1"])
     epochs, batch_size = check_int("epochs", epochs, 0), check_int("batch_size", batch_size, 1)
-    metrics = _check_metrics(metrics)
-    _check_options(verbose, on_epoch_end, early_stopping)
+    metrics = check_metrics(metrics)
+    check_options(verbose, on_epoch_end, early_stopping)
     key = jax.random.key(0) if key is None else check_key(key)
     checkpoint = None if checkpoint is None else check_output("checkpoint", checkpoint, ".npz")
     x, t = prepare(model, me.take(params, 0), x, t, loss, reduction)
@@ -120,8 +122,8 @@ def fit_many(
         rows, val_rows = me.fold_rows(x.shape[0], folds)
         validation, n_val = (jnp.asarray(val_rows),), val_rows.shape[1]
     else:
-        (x, t), validation = _validation(model, me.take(params, 0), x, t, validation_split, validation_data,
-                                         config)
+        (x, t), validation = split_validation(model, me.take(params, 0), x, t, validation_split,
+                                              validation_data, config)
         rows, n_val = None, None if validation is None else validation[0].shape[0]
     names = ["loss", *metrics] + (["val_loss", *(f"val_{m}" for m in metrics)] if validation else [])
     if early_stopping is not None and early_stopping.monitor not in names:
@@ -186,7 +188,7 @@ def evaluate_many(
     [0.75, 0.25, 0.75]
     """
     models = check_stacked(model, params)
-    metrics = _check_metrics(metrics)
+    metrics = check_metrics(metrics)
     rates = {"l2": _rates("l2", l2, models), "l1": _rates("l1", l1, models)}
     x, t = prepare(model, me.take(params, 0), x, t, loss, reduction)
     config = fused.make_config(model, loss, "sgd", "autodiff", reduction, 0.0, 0.0)

@@ -25,10 +25,13 @@ from jaxmlp.checkpoint import fingerprint, load, run_key, save
 from jaxmlp.compiles import relieve
 from jaxmlp.data.split import split_index
 from jaxmlp.inputs import (
+    METRICS,
     as_array,
     check_finite,
     check_int,
     check_key,
+    check_metrics,
+    check_options,
     check_output,
     check_params,
     prepare,
@@ -54,7 +57,6 @@ __all__ = [
 make_train_step = fused.make_train_step
 
 Array = jax.Array
-METRICS = ("accuracy",)
 
 
 def fit(
@@ -108,13 +110,13 @@ def fit(
     epochs, batch_size = check_int("epochs", epochs, 0), check_int("batch_size", batch_size, 1)
     mesh = make_mesh(devices, mesh)
     check_batch_size(batch_size, mesh)
-    metrics = _check_metrics(metrics)
-    _check_options(verbose, on_epoch_end, early_stopping)
+    metrics = check_metrics(metrics)
+    check_options(verbose, on_epoch_end, early_stopping)
     key = jax.random.key(0) if key is None else check_key(key)
     checkpoint = None if checkpoint is None else check_output("checkpoint", checkpoint, ".npz")
     x, t = prepare(model, params, x, t, loss, reduction, l2, l1)
     relieve()
-    (x, t), validation = _validation(model, params, x, t, validation_split, validation_data, config)
+    (x, t), validation = split_validation(model, params, x, t, validation_split, validation_data, config)
     names = ["loss", *metrics] + (["val_loss", *(f"val_{m}" for m in metrics)] if validation else [])
     if early_stopping is not None and early_stopping.monitor not in names:
         val = early_stopping.monitor.startswith("val_")
@@ -171,7 +173,7 @@ def evaluate(
     >>> evaluate(model, params, jnp.zeros((4, 2)), jnp.array([0, 0, 0, 1]))["accuracy"]
     0.75
     """
-    metrics = _check_metrics(metrics)
+    metrics = check_metrics(metrics)
     x, t = prepare(model, params, x, t, loss, reduction, l2, l1)
     relieve()
     value, correct = fused.evaluate_jit(fused.make_config(model, loss, "sgd", "autodiff", reduction, l2, l1),
@@ -197,17 +199,9 @@ def predict(model: MLP, params: Params, x: Any) -> Array:
 
 # --- helpers ------------------------------------------------------------------------------
 
-def _check_options(verbose, on_epoch_end, early_stopping) -> None:
-    if verbose not in (0, 1, 2):
-        raise ValueError(f"verbose: expected 0, 1 or 2, got {verbose!r}")
-    if on_epoch_end is not None and not callable(on_epoch_end):
-        raise TypeError(f"on_epoch_end: expected a callable (epoch, logs), got {on_epoch_end!r}")
-    if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
-        raise TypeError(f"early_stopping: expected a jaxmlp.EarlyStopping, got {early_stopping!r}")
-
-
-def _validation(model, params, x, t, validation_split, validation_data, c: fused.Config):
-    """``((x, t), validation)``: the training rows and the validation pair (or ``None``)."""
+def split_validation(model, params, x, t, validation_split, validation_data, c: fused.Config):
+    """``((x, t), validation)``: the training rows and the validation pair (or ``None``), by
+    ``validation_split`` (Keras's last fraction) or ``validation_data`` (checked like ``x, t``)."""
     if validation_split and validation_data is not None:
         raise ValueError("validation_split and validation_data: give one of them, not both")
     if validation_split:
@@ -253,14 +247,3 @@ def _history_row(stats, n, validation, metrics) -> dict[str, float]:
 
 def _traced(*trees) -> bool:
     return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(trees))
-
-
-def _check_metrics(metrics) -> tuple[str, ...]:
-    if isinstance(metrics, str):
-        metrics = (metrics,)
-    metrics = tuple(metrics)
-    for m in metrics:
-        if m not in METRICS:
-            raise ValueError(f"metrics: expected names from {METRICS}, got {m!r}")
-    return metrics
-

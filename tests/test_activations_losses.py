@@ -13,7 +13,7 @@ from jaxmlp.losses import get_loss
 
 ELEMENTWISE = [n for n in jaxmlp.activation_names() if get_activation(n).df is not None]
 BUILTIN = ("identity", "step", "sigmoid", "tanh", "relu", "softplus", "leaky_relu", "prelu",
-           "elu", "selu", "swish", "mish", "softmax")
+           "elu", "selu", "swish", "mish", "softmax")  # deck 002's list, written out: what LECTURE must hold
 
 
 def autodiff_df(act, u, *a):
@@ -22,6 +22,7 @@ def autodiff_df(act, u, *a):
 
 def test_every_lecture_activation_is_registered():
     assert set(BUILTIN) <= set(jaxmlp.activation_names())
+    assert jaxmlp.activations.LECTURE == BUILTIN
     assert get_activation("linear") is get_activation("identity")
 
 

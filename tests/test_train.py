@@ -157,8 +157,8 @@ def test_a_non_finite_loss_stops_with_the_last_finite_parameters(tmp_path):
     x, labels = data(64)
     t = jax.nn.one_hot(labels % 2, 2)
     path = tmp_path / "run.npz"
-    good, history = jaxmlp.fit(model, model.init(jax.random.key(0)), x, t, loss="sse",
-                               optimizer=optax.sgd(0.01), epochs=2, batch_size=8, checkpoint=path, verbose=0)
+    jaxmlp.fit(model, model.init(jax.random.key(0)), x, t, loss="sse", optimizer=optax.sgd(0.01), epochs=2,
+               batch_size=8, checkpoint=path, verbose=0)
     with pytest.raises(jaxmlp.TrainingError, match=r"non-finite loss at epoch \d+, step \d+") as info:
         jaxmlp.fit(model, model.init(jax.random.key(0)), x, t, loss="sse", optimizer=optax.sgd(5.0),
                    epochs=50, batch_size=8, checkpoint=path, resume=path, verbose=0)

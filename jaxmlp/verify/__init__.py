@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmlp.activations import LECTURE
 from jaxmlp.backprop import backprop
 from jaxmlp.check import Check, check_close, check_grads, check_line, check_number, reference_grads, table
 from jaxmlp.losses import REDUCTIONS
@@ -35,9 +36,8 @@ from jaxmlp.verify.userfile import BadFileError, one_line, read
 __all__ = ["ACTIVATIONS", "EXAMPLES", "PAIRS", "Check", "check_close", "check_grads", "check_number",
            "derivation_checks", "library_checks", "random_problem", "replay", "run", "table", "verify_file"]
 
-#: the built-in activations, each checked as a hidden layer
-ACTIVATIONS = ("identity", "step", "sigmoid", "tanh", "relu", "softplus", "leaky_relu", "prelu",
-               "elu", "selu", "swish", "mish", "softmax")
+#: the built-in activations (deck 002's list), each checked as a hidden layer
+ACTIVATIONS = LECTURE
 #: (output activation, loss): the squared errors after every activation, the cross-entropies
 #: after the activations that give probabilities
 PAIRS = (
