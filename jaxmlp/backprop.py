@@ -17,17 +17,20 @@ The per-example recursion is batched with ``jax.vmap``.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.experimental import checkify
 
 from jaxmlp.activations import get_activation
 from jaxmlp.compiles import relieve
-from jaxmlp.inputs import prepare
+from jaxmlp.inputs import STAGE_VALUE_CHECKS, prepare
 from jaxmlp.losses import get_loss, penalty, penalty_grad, reduce
 from jaxmlp.model import MLP, Params
 
-__all__ = ["backprop", "deltas", "loss", "loss_and_grads", "objective"]
+__all__ = ["backprop", "checked", "deltas", "loss", "loss_and_grads", "objective"]
 
 Array = jax.Array
 
@@ -46,6 +49,11 @@ def loss(
         reduction: ``"mean"`` over the batch (Keras) or ``"sum"`` (the lectures' ``E = ½ Σ``).
         l2, l1: weight-penalty rates (weights only, not biases).
 
+    Every argument is checked before any work (``ValueError`` / ``TypeError`` naming it). Under
+    ``jax.jit`` the arrays are tracers: shapes and dtypes are still checked, but values are not
+    (a NaN in ``x`` or a label 7 of 3 classes gives a silently wrong number); wrap the jitted
+    function in :func:`checked` to keep those checks.
+
     >>> m = MLP((2, 1), ("identity",))
     >>> p = [{"w": jnp.zeros((1, 2)), "b": jnp.zeros(1)}]
     >>> float(loss(m, p, jnp.zeros((3, 2)), jnp.array([[0.3], [-0.8], [0.2]]), "sse", "sum"))
@@ -62,7 +70,7 @@ def backprop(
 ) -> Params:
     """``∂E/∂params`` by the hand-written δ rule, with the structure of ``jax.grad`` of :func:`loss`.
 
-    Arguments are those of :func:`loss`.
+    Arguments are those of :func:`loss`; so are the checks (values only eagerly or in :func:`checked`).
 
     >>> m = MLP((3, 4, 2), ("tanh", "softmax"))
     >>> p = m.init(jax.random.key(0))
@@ -80,7 +88,8 @@ def deltas(
 ) -> list[Array]:
     """Every layer's δ = ∂ℓ_n/∂u_l of each example's own loss: a list of ``(B, fan_out)`` arrays.
 
-    For teaching: with softmax + categorical cross-entropy the last entry is ``o − t``.
+    For teaching: with softmax + categorical cross-entropy the last entry is ``o − t``. Arguments
+    and checks are those of :func:`loss` (values only eagerly or in :func:`checked`).
 
     >>> m = MLP((2, 2), ("softmax",))
     >>> p = [{"w": jnp.zeros((2, 2)), "b": jnp.zeros(2)}]
@@ -90,6 +99,51 @@ def deltas(
     x, t = prepare(model, params, x, t, loss, "mean", 0.0, 0.0)
     relieve()
     return _deltas_jit(model, loss, params, x, t)
+
+
+def checked(fn: Callable, **jit_kwargs: Any) -> Callable:
+    """``jax.jit(fn)`` keeping the value checks that tracing skips; a failed one raises after the call.
+
+    Inside ``fn``, the checks of :func:`loss`, :func:`backprop`, :func:`deltas` (and of every
+    function that prepares its arguments the same way) that need values (NaN or infinity in
+    ``x``, ``t`` or the parameters; labels outside ``[0, n_out)``) are staged into the compiled
+    program with ``jax.experimental.checkify``. After each call the first one that failed is raised
+    as JAX's ``JaxRuntimeError``, a ``ValueError`` with the message an eager call gives.
+
+    Arguments:
+        fn: a function calling jaxmlp's public functions (not already jitted: ``checked`` jits it).
+        jit_kwargs: passed to ``jax.jit`` (``static_argnums``, ``static_argnames``, ...).
+
+    >>> m = MLP((2, 3), ("softmax",))
+    >>> p = m.init(jax.random.key(0))
+    >>> safe = checked(lambda p, x, t: loss(m, p, x, t))
+    >>> round(float(safe(p, jnp.ones((1, 2)), jnp.array([2]))), 3) > 0
+    True
+    >>> try:
+    ...     safe(p, jnp.ones((1, 2)), jnp.array([7]))
+    ... except ValueError as error:
+    ...     print(str(error).split(" (`check`")[0])
+    t: labels must lie in [0, 2] for 3 classes, got 7
+    """
+    if not callable(fn):
+        raise TypeError(f"fn: expected a function, got {type(fn).__name__}")
+
+    def staged(*args, **kwargs):  # runs while tracing only
+        token = STAGE_VALUE_CHECKS.set(True)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            STAGE_VALUE_CHECKS.reset(token)
+
+    compiled = jax.jit(checkify.checkify(staged, errors=checkify.user_checks), **jit_kwargs)
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        error, out = compiled(*args, **kwargs)
+        error.throw()
+        return out
+
+    return run
 
 
 # --- the unvalidated, traceable core (what the training step calls) -----------------------

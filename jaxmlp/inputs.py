@@ -9,6 +9,7 @@ those of values (NaN, label ranges) are skipped; the docstrings of the public fu
 
 from __future__ import annotations
 
+import contextvars
 import math
 import os
 from numbers import Real
@@ -18,6 +19,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import checkify
 
 from jaxmlp.activations import get_activation
 from jaxmlp.losses import REDUCTIONS, get_loss
@@ -30,6 +32,8 @@ __all__ = [
 
 Array = jax.Array
 METRICS = ("accuracy",)
+#: True while :func:`jaxmlp.backprop.checked` traces: value checks on tracers become checkify checks
+STAGE_VALUE_CHECKS = contextvars.ContextVar("jaxmlp_stage_value_checks", default=False)
 
 
 def check_model(model: Any, name: str = "model") -> MLP:
@@ -133,10 +137,13 @@ def as_array(name: str, value: Any, xp: Any = jnp) -> Array:
 def check_finite(name: str, array: Any) -> None:
     """A ``ValueError`` naming ``name`` and the first bad row when ``array`` holds NaN or ±inf.
 
-    Skipped for a tracer (values are unknown under ``jax.jit``) and for a global array spread
-    over several processes (each process checks its own rows before building it).
+    Skipped for a tracer (values are unknown under ``jax.jit``; staged as a ``checkify`` check
+    inside :func:`jaxmlp.backprop.checked`) and for a global array spread over several processes
+    (each process checks its own rows before building it).
     """
     if _unreadable(array):
+        if _staged(array):
+            checkify.check(jnp.all(jnp.isfinite(array)), f"{_braces(name)}: contains NaN or infinity")
         return
     finite = np.isfinite(np.asarray(array))
     if not finite.all():
@@ -188,8 +195,9 @@ def check_options(verbose: Any, on_epoch_end: Any, early_stopping: Any) -> None:
         raise TypeError(f"early_stopping: expected a jaxmlp.EarlyStopping, got {early_stopping!r}")
 
 
-def check_params(model: MLP, params: Params, name: str = "params") -> Any:
-    """Check that ``params`` fits ``model`` (one dict per layer, right shapes, finite floats).
+def check_params(model: MLP, params: Params, name: str = "params", finite: bool = True) -> Any:
+    """Check that ``params`` fits ``model`` (one dict per layer, right shapes, float leaves, and
+    finite values unless ``finite=False``: :meth:`MLP.apply` checks the structure alone).
 
     Returns the parameters' float dtype.
     """
@@ -214,7 +222,8 @@ def check_params(model: MLP, params: Params, name: str = "params") -> Any:
                                  f"of layer {i}, got {tuple(value.shape)}")
             if not jnp.issubdtype(value.dtype, jnp.floating):
                 raise TypeError(f"{name}[{i}][{leaf!r}]: expected a float dtype, got {value.dtype}")
-            check_finite(f"{name}[{i}][{leaf!r}]", layer[leaf])
+            if finite:
+                check_finite(f"{name}[{i}][{leaf!r}]", layer[leaf])
             dtype = dtype or value.dtype
     return dtype
 
@@ -269,8 +278,20 @@ def _unreadable(array) -> bool:
         isinstance(array, jax.Array) and not array.is_fully_addressable)
 
 
+def _staged(array) -> bool:
+    return isinstance(array, jax.core.Tracer) and STAGE_VALUE_CHECKS.get()
+
+
+def _braces(text: str) -> str:  # checkify formats its message with str.format
+    return text.replace("{", "{{").replace("}", "}}")
+
+
 def _check_labels(name, t, num_classes):
     if _unreadable(t):
+        if _staged(t):
+            bad = (t < 0) | (t >= num_classes)
+            checkify.check(~jnp.any(bad), f"{_braces(name)}: labels must lie in [0, {num_classes - 1}] for "
+                           f"{num_classes} classes, got {{}}", t[jnp.argmax(bad)])
         return
     tn = np.asarray(t)
     if tn.size and (tn.min() < 0 or tn.max() >= num_classes):

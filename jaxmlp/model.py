@@ -142,8 +142,11 @@ class MLP:
             x: one input vector, shape ``(n_in,)``.
 
         Returns ``(us, os)``: ``us[l]`` is layer ``l``'s pre-activation ``(fan_out,)`` and ``os`` the
-        outputs, with ``os[0] = x`` and ``os[-1]`` the network output ``(n_out,)``.
+        outputs, with ``os[0] = x`` and ``os[-1]`` the network output ``(n_out,)``. The structure,
+        shapes and dtypes of ``params`` are checked first (also under ``jit``: it costs nothing at
+        run time), a ``ValueError`` / ``TypeError`` naming ``params[i]['w']``; their values are not.
         """
+        params = _checked_params(self, params)
         us, os = [], [x]
         for name, layer in zip(self.activations, params):
             act = get_activation(name)
@@ -154,7 +157,12 @@ class MLP:
         return us, os
 
     def apply(self, params: Params, x: Array) -> Array:
-        """The network output: ``(n_in,) -> (n_out,)``, or ``(B, n_in) -> (B, n_out)`` via ``vmap``."""
+        """The network output: ``(n_in,) -> (n_out,)``, or ``(B, n_in) -> (B, n_out)`` via ``vmap``.
+
+        ``params`` may hold NumPy arrays or nested Python lists; its structure and shapes are
+        checked as in :meth:`forward` (the values are not: see :func:`jaxmlp.predict`).
+        """
+        params = _checked_params(self, params)
         x = jnp.asarray(x)
         if x.ndim not in (1, 2) or x.shape[-1] != self.sizes[0]:
             raise ValueError(
@@ -202,6 +210,13 @@ def _human(nbytes: int) -> str:
             return f"{nbytes:.2f} {unit}"
         nbytes /= 1024
     return ""  # pragma: no cover
+
+
+def _checked_params(model: MLP, params: Any) -> list[dict[str, Array]]:
+    from jaxmlp.inputs import check_params  # inputs imports this module: the one params rule, late
+
+    check_params(model, params, finite=False)
+    return [{name: jnp.asarray(leaf) for name, leaf in layer.items()} for layer in params]
 
 
 def _check_key(key: Any) -> Array:
