@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .idx import read_idx
+from .npz import NpzFile
 
 __all__ = ["DATASETS", "IDX_FILES", "DatasetNotFoundError", "as_images", "load", "locate", "one_hot"]
 
@@ -47,6 +48,7 @@ IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
 
 _DEBIAN = {"fashion-mnist": ("dataset-fashion-mnist", Path("/usr/share/datasets/fashion-mnist"))}
 _DIGITS_TRAIN = 1500
+_CLASSES = 10  # MNIST and Fashion-MNIST alike
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -84,14 +86,16 @@ def load(name: str, data_dir: str | os.PathLike | None = None
         x, t = (digits.data / 16).astype(np.float32), digits.target.astype(np.int32)
         return (x[:_DIGITS_TRAIN], t[:_DIGITS_TRAIN]), (x[_DIGITS_TRAIN:], t[_DIGITS_TRAIN:])
     if found.suffix == ".npz":
-        with np.load(found, allow_pickle=False) as z:
-            if not {"x_train", "y_train", "x_test", "y_test"} <= set(z.files):
+        with NpzFile(found, "a Keras data set archive") as z:
+            if not {"x_train", "y_train", "x_test", "y_test"} <= set(z.headers):
                 raise ValueError(f"{found}: expected arrays x_train, y_train, x_test, y_test; "
-                                 f"found {', '.join(z.files)}")
-            arrays = [(z[f"x_{s}"], z[f"y_{s}"], f"{found}[x_{s}]") for s in ("train", "test")]
+                                 f"found {', '.join(z.headers)}")
+            arrays = [(z.read(f"x_{s}"), z.read(f"y_{s}"), f"{found}[x_{s}]", f"{found}[y_{s}]")
+                      for s in ("train", "test")]
     else:
         paths = [_idx_path(found, stem) for stem in IDX_FILES]
-        arrays = [(read_idx(paths[i]), read_idx(paths[i + 1]), str(paths[i])) for i in (0, 2)]
+        arrays = [(read_idx(paths[i]), read_idx(paths[i + 1]), str(paths[i]), str(paths[i + 1]))
+                  for i in (0, 2)]
     return tuple(_images_and_labels(*a) for a in arrays)
 
 
@@ -234,12 +238,22 @@ def _idx_path(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def _images_and_labels(images: np.ndarray, labels: np.ndarray, source: str
+def _images_and_labels(images: np.ndarray, labels: np.ndarray, source: str, label_source: str
                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Check a pair of image and label arrays and scale them; errors name the faulty file."""
     if images.dtype != np.uint8 or images.ndim != 3 or labels.ndim != 1 or (
             len(images) != len(labels)):
         raise ValueError(f"{source}: expected uint8 images (n, rows, cols) and labels (n,), got "
                          f"{images.dtype} {images.shape} and {labels.shape}")
+    if images.size == 0:
+        raise ValueError(f"{source}: holds no images (shape {images.shape})")
+    if labels.dtype.kind not in "iuf":
+        raise ValueError(f"{label_source}: expected integer class labels, got dtype {labels.dtype}")
+    bad = ~np.isin(labels, np.arange(_CLASSES))  # NaN, fractions and out-of-range labels alike
+    if bad.any():
+        at = int(np.argmax(bad))
+        raise ValueError(f"{label_source}: labels must be integers 0..{_CLASSES - 1}, got {labels[at]} "
+                         f"at row {at}")
     x = images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
     return x, labels.astype(np.int32)
 
