@@ -12,6 +12,7 @@ from jaxmlp.activations import Activation, activation_names, get_activation, reg
 from jaxmlp.backprop import backprop, deltas, loss
 from jaxmlp.check import GradientReport, check_gradients
 from jaxmlp.checkpoint import Checkpoint, load, save
+from jaxmlp.history import History
 from jaxmlp.losses import get_loss, loss_names, penalty
 from jaxmlp.many import ensemble, evaluate_many, fit_many, predict_many
 from jaxmlp.model import INITIALIZERS, MLP
@@ -34,6 +35,7 @@ __all__ = [
     "Checkpoint",
     "EarlyStopping",
     "GradientReport",
+    "History",
     "TrainingError",
     "activation_names",
     "backprop",

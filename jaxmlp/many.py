@@ -25,6 +25,7 @@ import optax
 from jaxmlp import epoch as fused
 from jaxmlp import many_epoch as me
 from jaxmlp.checkpoint import fingerprint, run_key
+from jaxmlp.history import hyperparameters, run_history
 from jaxmlp.inputs import (
     as_array,
     check_finite,
@@ -86,7 +87,8 @@ def fit_many(
         on_epoch_end: called as ``on_epoch_end(epoch, logs)`` with ``logs[name]`` of shape ``(N,)``.
 
     Returns ``(params, history)``: the stacked parameters and ``history[name]`` of shape
-    ``(epochs, N)`` (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``).
+    ``(epochs, N)`` (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``) in a :class:`jaxmlp.History`
+    (``.params``: the settings, per-model rates as lists; ``.per_epoch``: ``(epochs, N)`` learning rates).
     Raises :class:`TrainingError` on a non-finite loss: ``.params`` holds every model's last
     finite parameters.
 
@@ -143,7 +145,7 @@ def fit_many(
 
     progress = Progress(steps, verbose)
     trackers = [Tracker(early_stopping) for _ in range(models)]
-    active = np.ones(models, bool)
+    active, changing = np.ones(models, bool), []  # changing: History.per_epoch's readings
     epoch_fn = me.epoch_function(config, n, batch_size, rows is not None, validation is not None,
                                  early_stopping is not None, verbose == 1)
     for epoch in range(len(history["loss"]), epochs):
@@ -160,6 +162,7 @@ def fit_many(
         logs = _history_row(stats, n, n_val, metrics, active)
         for name in names:
             history[name].append(logs[name])
+        changing.append(hyperparameters(opt_state))
         progress.end({name: float(np.nanmean(value)) for name, value in logs.items()})
         if on_epoch_end is not None:
             on_epoch_end(epoch, logs)
@@ -173,7 +176,8 @@ def fit_many(
                 break
     if early_stopping is not None and early_stopping.restore_best:
         params = _stack([trackers[i].final(me.take(params, i)) for i in range(models)])
-    return params, {name: np.array(v, np.float64).reshape(-1, models) for name, v in history.items()}
+    return params, run_history(history, changing, config, optimizer, epochs=epochs, steps=steps, **run,
+                               models=models, learning_rate=learning_rate, l2=rates_l2, l1=rates_l1, rows=n)
 
 
 def evaluate_many(
@@ -260,14 +264,11 @@ def _rates(name: str, value: Any, models: int) -> float | np.ndarray:
 
 def _history_row(stats, n: int, n_val: int | None, metrics, active) -> dict[str, np.ndarray]:
     """One epoch's ``(N,)`` entries; NaN for the models that had already stopped."""
-    row = {"loss": stats["loss"] / n}
-    if "accuracy" in metrics:
-        row["accuracy"] = stats["correct"] / n
+    row = {"loss": stats["loss"] / n, "accuracy": stats["correct"] / n}
     if n_val is not None:
-        row["val_loss"] = stats["val_loss"]
-        if "accuracy" in metrics:
-            row["val_accuracy"] = stats["val_correct"] / n_val
-    return {k: np.where(active, np.asarray(v, np.float64), np.nan) for k, v in row.items()}
+        row |= {"val_loss": stats["val_loss"], "val_accuracy": stats["val_correct"] / n_val}
+    return {k: np.where(active, np.asarray(v, np.float64), np.nan) for k, v in row.items()
+            if "accuracy" in metrics or not k.endswith("accuracy")}
 
 
 def _non_finite(config, per_model, params, start, bad, active, x, t, rows, key, epoch, batch_size, shuffle):

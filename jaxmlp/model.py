@@ -172,11 +172,24 @@ class MLP:
             return jax.vmap(self.apply, in_axes=(None, 0))(params, x)
         return self.forward(params, x)[1][-1]
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
         """A Keras-style table: Layer (type), Output Shape, Param #, and the totals.
 
-        >>> print(MLP((784, 32, 10), ("relu", "softmax")).summary())  # doctest: +ELLIPSIS
-        Model: "mlp"...
+        The table is a ``str`` (write it to a file, search it) that shows itself as the table, so
+        a REPL or notebook prints it as Keras does; :meth:`print_summary` prints it.
+
+        >>> MLP((784, 32, 10), ("relu", "softmax")).summary()
+        Model: "mlp"
+        ┌──────────────────────────┬──────────────┬─────────┐
+        │ Layer (type)             │ Output Shape │ Param # │
+        ├──────────────────────────┼──────────────┼─────────┤
+        │ input (Input)            │ (None, 784)  │       0 │
+        │ dense (Dense, relu)      │ (None, 32)   │  25,120 │
+        │ dense_1 (Dense, softmax) │ (None, 10)   │     330 │
+        └──────────────────────────┴──────────────┴─────────┘
+         Total params: 25,450 (99.41 KB)
+         Trainable params: 25,450 (99.41 KB)
+         Non-trainable params: 0 (0.00 B)
         """
         rows = [("input (Input)", f"(None, {self.sizes[0]})", "0")]
         for i, name in enumerate(self.activations):
@@ -201,7 +214,25 @@ class MLP:
             f" Trainable params: {n:,} ({size})",
             " Non-trainable params: 0 (0.00 B)",
         ]
-        return "\n".join(out)
+        return Summary("\n".join(out))
+
+    def print_summary(self) -> None:
+        """Print :meth:`summary`'s table (Keras's ``model.summary()``).
+
+        >>> MLP((2, 1), ("sigmoid",)).print_summary()  # doctest: +ELLIPSIS
+        Model: "mlp"
+        ...
+         Total params: 3 (12.00 B)
+        ...
+        """
+        print(self.summary())
+
+
+class Summary(str):
+    """:meth:`MLP.summary`'s table: a ``str`` whose ``repr`` is the table itself, as Keras prints it."""
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 def _human(nbytes: int) -> str:

@@ -24,6 +24,7 @@ from jaxmlp import epoch as fused
 from jaxmlp.checkpoint import fingerprint, load, run_key, save
 from jaxmlp.compiles import relieve
 from jaxmlp.data.split import split_index
+from jaxmlp.history import hyperparameters, run_history
 from jaxmlp.inputs import (
     METRICS,
     as_array,
@@ -99,7 +100,9 @@ def fit(
             replicated), the parameters replicated; results equal one device's to float tolerance.
 
     Returns ``(params, history)``: ``history["loss"]``, ``history["accuracy"]``,
-    ``history["val_loss"]``, ``history["val_accuracy"]``, one value per epoch.
+    ``history["val_loss"]``, ``history["val_accuracy"]``, one value per epoch, in a
+    :class:`jaxmlp.History` (a dict) whose ``.params`` hold the run's settings and ``.per_epoch``
+    the optimizer's injected hyperparameters (the learning rate of each epoch).
     Raises :class:`TrainingError` on a non-finite loss, carrying the last finite parameters.
     """
     if _traced(params, x, t):
@@ -134,6 +137,7 @@ def fit(
         history.setdefault(name, [])
 
     progress, tracker = Progress(steps, verbose), Tracker(early_stopping)
+    changing = []  # per epoch: the optimizer's injected hyperparameters (History.per_epoch)
     epoch_fn = fused.epoch_function(config, n, batch_size, bool(validation), verbose == 1, mesh)
     for epoch in range(len(history["loss"]), epochs):
         progress.start(epoch, epochs)
@@ -150,6 +154,7 @@ def fit(
                                 "parameters are in this error's .params", last, epoch + 1, bad + 1)
         for name, value in _history_row(stats, n, validation, metrics).items():
             history[name].append(value)
+        changing.append(hyperparameters(opt_state))
         logs = {name: history[name][-1] for name in names}
         progress.end(logs)
         if on_epoch_end is not None:
@@ -158,7 +163,8 @@ def fit(
             save(checkpoint, model, params, opt_state, step=(epoch + 1) * steps, history=history, run=run)
         if tracker.update(history, params):
             break
-    return tracker.final(params), history
+    return tracker.final(params), run_history(history, changing, config, optimizer, epochs=epochs,
+                                              steps=steps, rows=n, **run)
 
 
 def evaluate(

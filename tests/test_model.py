@@ -47,6 +47,15 @@ def test_deck002_parameter_counts_and_summary():
     assert sum(leaf.size for leaf in jax.tree.leaves(params)) == DECK002.num_params
 
 
+
+def test_summary_shows_itself_as_the_table_and_print_summary_prints_it(capsys):
+    summary = DECK002.summary()
+    assert isinstance(summary, str)  # kept as a string for those who want one
+    assert repr(summary) == str(summary)  # the REPL shows the table, not 'Model: "mlp"\n┌…'
+    assert repr(summary).startswith('Model: "mlp"\n┌') and "Total params: 25,450 (99.41 KB)" in repr(summary)
+    assert DECK002.print_summary() is None
+    assert capsys.readouterr().out == str(summary) + "\n"
+
 def test_init_shapes_and_defaults():
     params = DECK002.init(jax.random.key(0))
     assert [sorted(layer) for layer in params] == [["b", "w"], ["b", "w"]]
