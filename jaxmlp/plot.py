@@ -49,7 +49,9 @@ def learning_curves(history: Mapping[str, Sequence[float]], path: str | Path, ti
     Arguments:
         history: ``{"loss": [...], "val_loss": [...], "accuracy": [...], ...}`` as returned by
             :func:`jaxmlp.fit`; a ``val_`` key is drawn as "validation", a ``test_`` key as "test"
-            in the panel of the metric it prefixes.
+            in the panel of the metric it prefixes. :func:`jaxmlp.fit_many`'s ``(epochs, N)``
+            arrays draw one thin line per model and the mean over the models with a ±1 std band
+            (NaN, a model that stopped early, is left out).
         path: the PNG to write.
         title: the figure's title.
 
@@ -70,7 +72,10 @@ def learning_curves(history: Mapping[str, Sequence[float]], path: str | Path, ti
         raise ValueError("history: expected at least one non-empty list of per-epoch values")
     fig = _figure_class()(figsize=(5.2 * len(panels), 4.0), layout="constrained")
     for ax, (metric, lines) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels.items()):
-        _draw_lines(ax, lines, metric.replace("_", " "), "epoch", metric)
+        if any(np.ndim(v) == 2 for v in lines.values()):
+            _draw_bands(ax, lines, metric.replace("_", " "), metric)
+        else:
+            _draw_lines(ax, lines, metric.replace("_", " "), "epoch", metric)
     if title:
         fig.suptitle(title)
     return _save(fig, path)
@@ -264,6 +269,21 @@ def _draw_lines(ax, lines: Mapping[str, Sequence[float]], title: str, xlabel: st
         epochs = np.arange(1, len(values) + 1)
         ax.plot(epochs, values, marker="o" if len(values) <= 30 else None, markersize=3, label=label)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.3)
+    ax.legend()
+
+
+def _draw_bands(ax, lines: Mapping[str, Any], title: str, ylabel: str) -> None:
+    """Each split's ``(epochs, N)`` models as thin lines, their mean as a line, ±1 std as a band."""
+    for colour, (label, values) in enumerate(lines.items()):
+        runs = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
+        epochs, colour = np.arange(1, len(runs) + 1), f"C{colour}"
+        ax.plot(epochs, runs, color=colour, alpha=0.3, linewidth=0.7)
+        mean, std = np.nanmean(runs, axis=1), np.nanstd(runs, axis=1)  # every epoch has a model training
+        ax.plot(epochs, mean, color=colour, linewidth=2, label=f"{label}, mean ± std of {runs.shape[1]}")
+        ax.fill_between(epochs, mean - std, mean + std, color=colour, alpha=0.2, linewidth=0)
+    ax.set(title=title, xlabel="epoch", ylabel=ylabel)
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
     ax.legend()

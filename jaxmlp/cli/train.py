@@ -14,7 +14,7 @@ import shlex
 import time
 from pathlib import Path
 
-from jaxmlp.cli import argtypes
+from jaxmlp.cli import argtypes, many
 from jaxmlp.cli.common import (
     CLIError,
     add_command,
@@ -63,15 +63,17 @@ def add(commands) -> None:
                    help=f"{', '.join(loss_names())} (sse = 1/2 sum (o - t)^2 per example)")
     p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam",
                    help="momentum is sgd with momentum 0.9")
-    p.add_argument("--lr", type=argtypes.positive_float, metavar="RATE",
-                   help="learning rate (default: Keras's for the optimizer: sgd 0.01, adam 0.001, ...)")
+    p.add_argument("--lr", type=many.rates(argtypes.positive_float), metavar="RATE[,RATE...]",
+                   help="learning rate (default: Keras's for the optimizer: sgd 0.01, adam 0.001, ...); "
+                   "a list trains one model per rate together (see below)")
     p.add_argument("--epochs", type=argtypes.int_at_least(1), default=30,
                    help="passes over the training rows")
     p.add_argument("--batch-size", type=argtypes.int_at_least(1), default=64, help="rows per update")
     p.add_argument("--validation-split", type=argtypes.fraction, default=0.2, metavar="FRACTION",
                    help="the last fraction of the (shuffled) training rows; 0 for none")
-    p.add_argument("--l2", type=argtypes.nonnegative_float, default="0", metavar="RATE",
-                   help="L2 regularisation: adds RATE/2 sum w^2 (weights only)")
+    p.add_argument("--l2", type=many.rates(argtypes.nonnegative_float), default="0", metavar="RATE[,RATE...]",
+                   help="L2 regularisation: adds RATE/2 sum w^2 (weights only); a list trains one model "
+                   "per rate together")
     p.add_argument("--l1", type=argtypes.nonnegative_float, default="0", metavar="RATE",
                    help="L1 regularisation: adds RATE sum |w| (weights only)")
     p.add_argument("--grad", choices=GRADS, default="backprop",
@@ -89,11 +91,14 @@ def add(commands) -> None:
     p.add_argument("--force", action="store_true", help="replace the files of an earlier run")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="0 silent, 1 a progress bar per epoch, 2 one line per epoch")
+    many.add(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Train, evaluate on the test rows, write the model, pictures and history; return 0."""
+    if many.requested(args):  # --seeds, --folds, or a list for --lr / --l2: jaxmlp.cli.many
+        return many.run(args)
     import jax
     import numpy as np
 
