@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import random
 import re
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -192,6 +194,10 @@ def _search(subject, examples, seed, dtype, kinds):
         return None, count[0]
     problems = st.builds(Problem, st.integers(0, 2**32 - 1), st.sampled_from(BATCHES),
                          st.sampled_from(SCALES), st.sampled_from(kinds))
+    # Hypothesis caches what it learns of the source under ./.hypothesis unless told otherwise: keep a
+    # student's folder clean (a process whose Hypothesis already chose a folder keeps it)
+    cache = Path.home() / ".cache" / "jaxmlp" / "hypothesis"
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(cache))
     settings = hypothesis.settings(max_examples=examples, database=None, deadline=None, derandomize=False,
                                    suppress_health_check=list(hypothesis.HealthCheck))
     try:
