@@ -31,8 +31,8 @@ from jaxmlp.optimizers import get_optimizer
 from jaxmlp.parallel import batch_sharding, make_mesh
 from jaxmlp.progress import Progress
 
-__all__ = ["GRADS", "Config", "copy", "epoch_function", "evaluate_jit", "make_config", "make_train_step",
-           "predict_jit", "replay", "shuffle_order", "step"]
+__all__ = ["GRADS", "Config", "batch_rows", "copy", "epoch_function", "evaluate_jit", "make_config",
+           "make_train_step", "predict_jit", "replay", "shuffle_order", "step"]
 
 Array = jax.Array
 GRADS = ("backprop", "autodiff")
@@ -161,20 +161,41 @@ def per_example(c: Config, value, batch):
     return value * batch if c.reduction == "mean" else value
 
 
-@functools.lru_cache(maxsize=32)
-def epoch_function(c: Config, n: int, batch_size: int, validate: bool, live: bool, mesh: Any = None):
+def batch_rows(a, idx, mesh, shards: int = 1):
+    """The batch ``a[idx]``, its rows split over the mesh. With ``shards`` > 1, ``a`` is
+    ``(shards, m, ...)`` and ``idx`` ``(shards, b)`` row numbers within each shard: the batch is
+    shard 0's rows, then shard 1's, ... ``(shards * b, ...)``, each shard gathered where it lives."""
+    if shards == 1:
+        return split_rows(a[idx], mesh)
+    rows = jax.vmap(lambda part, i: part[i])(a, idx)
+    return split_rows(rows.reshape(-1, *a.shape[2:]), mesh)
+
+
+def epoch_function(c: Config, n: int, batch_size: int, validate: bool, live: bool, mesh: Any = None,
+                   shards: int = 1):
     """The compiled epoch ``(params, opt_state, x, t, order[, x_val, t_val])``: scan over the full
     batches of ``order``, one step for a partial last batch, then the validation pass; the
-    parameter and optimizer buffers are donated."""
-    full, rest = divmod(n, batch_size)
+    parameter and optimizer buffers are donated.
+
+    With ``shards`` > 1 (:mod:`jaxmlp.distributed`), ``x, t`` are ``(shards, n, ...)``, ``order``
+    is ``(shards, n)`` (each shard's own row order) and batch ``i`` joins every shard's ``i``-th
+    ``batch_size / shards`` rows (see :func:`batch_rows`); the validation rows may be
+    ``(shards, v, ...)``. One compiled function per distinct setting (cached)."""
+    return _epoch_function(c, n, batch_size, validate, live, mesh, shards)
+
+
+@functools.lru_cache(maxsize=32)
+def _epoch_function(c, n, batch_size, validate, live, mesh, shards):
+    per = batch_size // shards  # each shard's rows in one batch
+    full, rest = divmod(n, per)
     steps = full + (rest > 0)
 
     def run_batch(carry, idx, i, x, t):
         params, opt_state, total, correct, bad = carry
-        xb, tb = split_rows(x[idx], mesh), split_rows(t[idx], mesh)
+        xb, tb = batch_rows(x, idx, mesh, shards), batch_rows(t, idx, mesh, shards)
         params, opt_state, value, out = step(c, params, opt_state, xb, tb)
         bad = jnp.where((bad < 0) & ~jnp.isfinite(value), i, bad)
-        total = total + per_example(c, value, idx.shape[0])
+        total = total + per_example(c, value, idx.size)
         correct = correct + count_correct(out, tb)
         if live:
             jax.lax.cond(i % max(1, steps // 30) == 0,
@@ -185,7 +206,9 @@ def epoch_function(c: Config, n: int, batch_size: int, validate: bool, live: boo
         zero = jnp.zeros((), x.dtype)
         carry = (params, opt_state, zero, jnp.zeros((), jnp.int32), jnp.full((), -1, jnp.int32))
         if full:
-            batches = order[: full * batch_size].reshape(full, batch_size)
+            batches = order[..., : full * per].reshape(*order.shape[:-1], full, per)
+            if shards > 1:
+                batches = jnp.swapaxes(batches, 0, 1)  # (full, shards, per): scan over the first axis
 
             def body(carry, inputs):
                 i, idx = inputs
@@ -195,10 +218,12 @@ def epoch_function(c: Config, n: int, batch_size: int, validate: bool, live: boo
             # step's gather (measured in the README's "How the epoch got fast")
             carry, _ = jax.lax.scan(body, carry, (jnp.arange(full, dtype=jnp.int32), batches), unroll=UNROLL)
         if rest:
-            carry = run_batch(carry, order[full * batch_size:], jnp.asarray(full, jnp.int32), x, t)
+            carry = run_batch(carry, order[..., full * per:], jnp.asarray(full, jnp.int32), x, t)
         params, opt_state, total, correct, bad = carry
         stats = {"loss": total, "correct": correct, "bad_step": bad}
         if validate:
+            if x_val.ndim == 3:  # (shards, v, n_in): the union of the shards' validation rows
+                x_val, t_val = x_val.reshape(-1, x_val.shape[-1]), t_val.reshape(-1, t_val.shape[-1])
             value, out = objective_and_output(c.model, c.loss, "mean", params, x_val, t_val, c.l2, c.l1)
             stats |= {"val_loss": value, "val_correct": count_correct(out, t_val)}
         return params, opt_state, stats

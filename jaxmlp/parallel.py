@@ -10,8 +10,11 @@ On one machine::
 
     params, history = jaxmlp.fit(model, params, x, t, devices="all")   # or devices=4, or a list
 
-Across machines, run the same script on every host after :func:`initialize`, and build each
-global batch from the host's own rows with :func:`global_array`.
+Across processes (and hosts), run the same script in every process after :func:`initialize` and
+pass each process's own rows to ``fit(..., devices="all")`` (:mod:`jaxmlp.distributed` says how the
+global batches are formed); for a custom loop, build each global batch from the process's own rows
+with :func:`global_array`. Such a run uses the two-axis view :func:`process_mesh` of the mesh:
+``("process", "data")``, one row of devices per process.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-__all__ = ["batch_sharding", "check_batch_size", "global_array", "initialize", "make_mesh", "replicated"]
+__all__ = ["batch_sharding", "check_batch_size", "global_array", "initialize", "make_mesh", "process_mesh",
+           "replicated"]
 
 AXIS = "data"
+PROCESS = "process"
 
 
 def make_mesh(devices: str | int | Sequence[Any] | None = "all", mesh: Mesh | None = None) -> Mesh | None:
@@ -66,8 +71,25 @@ def make_mesh(devices: str | int | Sequence[Any] | None = "all", mesh: Mesh | No
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:
-    """Rows split over the ``"data"`` axis."""
-    return NamedSharding(mesh, P(AXIS))
+    """Rows split over the ``"data"`` axis (over ``("process", "data")`` on a :func:`process_mesh`)."""
+    return NamedSharding(mesh, P((PROCESS, AXIS)) if PROCESS in mesh.axis_names else P(AXIS))
+
+
+def process_mesh(mesh: Mesh) -> Mesh:
+    """The ``("process", "data")`` view of a mesh over several processes' devices: row ``p`` holds
+    process ``p``'s devices, so an array split over ``"process"`` keeps each process's rows on its own
+    devices. Every process must bring the same number of devices.
+
+    >>> dict(process_mesh(make_mesh(1)).shape)
+    {'process': 1, 'data': 1}
+    """
+    devices = sorted(mesh.devices.flat, key=lambda d: (d.process_index, d.id))
+    count = jax.process_count()
+    per = [sum(d.process_index == p for d in devices) for p in range(count)]
+    if len(set(per)) != 1 or per[0] == 0:
+        raise ValueError(f"devices: every process must bring the same number of devices to the mesh; "
+                         f"got {per} (devices per process, in process order)")
+    return Mesh(np.array(devices).reshape(count, per[0]), (PROCESS, AXIS), axis_types=(AxisType.Auto,) * 2)
 
 
 def replicated(mesh: Mesh) -> NamedSharding:

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxmlp import distributed
 from jaxmlp import epoch as fused
 from jaxmlp.checkpoint import fingerprint, load, run_key, save
 from jaxmlp.compiles import relieve
@@ -68,7 +69,7 @@ def fit(
     key: Array | None = None, grad: str = "backprop", reduction: str = "mean", l2: float = 0.0,
     l1: float = 0.0, early_stopping: EarlyStopping | None = None, checkpoint: str | None = None,
     resume: str | None = None, verbose: int = 1, shuffle: bool = True,
-    devices: str | int | Sequence[Any] | None = None, mesh: Any = None,
+    devices: str | int | Sequence[Any] | None = None, mesh: Any = None, shards: int | None = None,
     on_epoch_end: Callable[[int, dict[str, float]], Any] | None = None,
 ) -> tuple[Params, dict[str, list[float]]]:
     """Train ``params`` on ``(x, t)`` for ``epochs`` epochs of mini-batch updates (as Keras's ``fit``).
@@ -98,6 +99,11 @@ def fit(
             or a list of devices, or a ``Mesh`` with a ``"data"`` axis. Each batch's rows are split
             over the devices (``batch_size`` must divide evenly; a partial last batch is
             replicated), the parameters replicated; results equal one device's to float tolerance.
+            After :func:`jaxmlp.parallel.initialize`, every process passes its own rows and
+            ``devices="all"``: one run over every process's devices (:mod:`jaxmlp.distributed`).
+        shards: in one process, train exactly as ``shards`` processes would, each holding one of
+            ``shards`` equal consecutive parts of ``(x, t)`` (:mod:`jaxmlp.distributed` defines
+            the batches, shuffles and validation rows); default 1, a plain run.
 
     Returns ``(params, history)``: ``history["loss"]``, ``history["accuracy"]``,
     ``history["val_loss"]``, ``history["val_accuracy"]``, one value per epoch, in a
@@ -111,7 +117,7 @@ def fit(
     opt = get_optimizer(optimizer)
     config = fused.make_config(model, loss, opt, grad, reduction, l2, l1)
     epochs, batch_size = check_int("epochs", epochs, 0), check_int("batch_size", batch_size, 1)
-    mesh = make_mesh(devices, mesh)
+    shards, mesh = distributed.check_shards(shards, make_mesh(devices, mesh), batch_size)
     check_batch_size(batch_size, mesh)
     metrics = check_metrics(metrics)
     check_options(verbose, on_epoch_end, early_stopping)
@@ -119,6 +125,8 @@ def fit(
     checkpoint = None if checkpoint is None else check_output("checkpoint", checkpoint, ".npz")
     x, t = prepare(model, params, x, t, loss, reduction, l2, l1)
     relieve()
+    if shards > 1:
+        x, t = distributed.split_shards(x, t, shards)  # (shards here, rows per shard, ...)
     (x, t), validation = split_validation(model, params, x, t, validation_split, validation_data, config)
     names = ["loss", *metrics] + (["val_loss", *(f"val_{m}" for m in metrics)] if validation else [])
     if early_stopping is not None and early_stopping.monitor not in names:
@@ -126,30 +134,31 @@ def fit(
         hint = " (set validation_split or validation_data)" if val else ""
         raise ValueError(f"early_stopping: monitors {early_stopping.monitor!r}, which is not one of "
                          f"{names}{hint}")
-    n, steps = x.shape[0], math.ceil(x.shape[0] / batch_size)
+    m = x.shape[-2]  # rows per shard; n in all
+    n, steps = m * shards, math.ceil(m / (batch_size // shards))
     run = {"batch_size": batch_size, "shuffle": bool(shuffle), "key": run_key(key),
-           "data": fingerprint(x, t)}
+           "data": fingerprint(x, t) if shards == 1 else distributed.fingerprint(x, t)}
+    run |= {"shards": shards} if shards > 1 else {}
     params, opt_state, history = _start(model, opt, params, resume, run)
     if mesh is not None:
-        params, opt_state, x, t, validation = jax.device_put(
-            (params, opt_state, x, t, validation), replicated(mesh))
+        params, opt_state = jax.device_put((params, opt_state), replicated(mesh))
+        x, t, validation = distributed.place((x, t, validation), mesh, shards)
     for name in names:
         history.setdefault(name, [])
 
-    progress, tracker = Progress(steps, verbose), Tracker(early_stopping)
+    progress, tracker = Progress(steps, verbose if distributed.writes() else 0), Tracker(early_stopping)
     changing = []  # per epoch: the optimizer's injected hyperparameters (History.per_epoch)
-    epoch_fn = fused.epoch_function(config, n, batch_size, bool(validation), verbose == 1, mesh)
+    epoch_fn = fused.epoch_function(config, m, batch_size, bool(validation), verbose == 1, mesh, shards)
     for epoch in range(len(history["loss"]), epochs):
         progress.start(epoch, epochs)
         start = fused.copy((params, opt_state))  # kept on the device for a replay: the buffers are donated
-        order = fused.shuffle_order(key, epoch, n, shuffle)
-        if mesh is not None:
-            order = jax.device_put(order, replicated(mesh))
+        order = distributed.order(key, epoch, m, shuffle, shards, mesh)
         params, opt_state, stats = epoch_fn(params, opt_state, x, t, order, *(validation or ()))
         stats = jax.device_get(stats)
         if stats["bad_step"] >= 0:  # the checkpoint keeps the last good epoch, untouched
             bad = int(stats["bad_step"])
-            last = fused.replay(config, *start, x, t, key, epoch, batch_size, shuffle, bad)
+            last = (fused.replay(config, *start, x, t, key, epoch, batch_size, shuffle, bad) if shards == 1
+                    else distributed.replay(config, *start, x, t, order, batch_size, bad, shards, mesh))
             raise TrainingError(f"non-finite loss at epoch {epoch + 1}, step {bad + 1}; the last finite "
                                 "parameters are in this error's .params", last, epoch + 1, bad + 1)
         for name, value in _history_row(stats, n, validation, metrics).items():
@@ -159,10 +168,12 @@ def fit(
         progress.end(logs)
         if on_epoch_end is not None:
             on_epoch_end(epoch, logs)
-        if checkpoint is not None:
-            save(checkpoint, model, params, opt_state, step=(epoch + 1) * steps, history=history, run=run)
+        if checkpoint is not None and distributed.writes():  # process 0 only; the same file for all
+            save(checkpoint, model, *distributed.local_copy((params, opt_state)), step=(epoch + 1) * steps,
+                 history=history, run=run)
         if tracker.update(history, params):
             break
+    params = distributed.finish(params, checkpoint)  # across processes: this process's copy
     return tracker.final(params), run_history(history, changing, config, optimizer, epochs=epochs,
                                               steps=steps, rows=n, **run)
 
@@ -170,8 +181,13 @@ def fit(
 def evaluate(
     model: MLP, params: Params, x: Any, t: Any, loss: str = "categorical_crossentropy",
     metrics: Sequence[str] = ("accuracy",), reduction: str = "mean", l2: float = 0.0, l1: float = 0.0,
+    local: bool = False,
 ) -> dict[str, float]:
     """The objective and metrics on ``(x, t)``: ``{"loss": ..., "accuracy": ...}``.
+
+    Across processes (jax.distributed) each process passes its own rows and every process gets the
+    metrics of all of them, their rows joined (so every process must call it); ``local=True``
+    scores this process's rows alone.
 
     >>> import jax, jax.numpy as jnp
     >>> model = MLP((2, 2), ("softmax",))
@@ -180,18 +196,25 @@ def evaluate(
     0.75
     """
     metrics = check_metrics(metrics)
+    params = distributed.local_copy(params)
     x, t = prepare(model, params, x, t, loss, reduction, l2, l1)
     relieve()
-    value, correct = fused.evaluate_jit(fused.make_config(model, loss, "sgd", "autodiff", reduction, l2, l1),
-                                   params, x, t)
+    config, rows = fused.make_config(model, loss, "sgd", "autodiff", reduction, l2, l1), x.shape[0]
+    if jax.process_count() > 1 and not local:
+        value, correct, rows = distributed.evaluate(config, params, x, t)
+    else:
+        value, correct = fused.evaluate_jit(config, params, x, t)
     out = {"loss": float(value)}
     if "accuracy" in metrics:
-        out["accuracy"] = float(correct) / x.shape[0]
+        out["accuracy"] = float(correct) / rows
     return out
 
 
 def predict(model: MLP, params: Params, x: Any) -> Array:
-    """The network outputs for a batch: ``(n, n_in) -> (n, n_out)`` (probabilities for softmax)."""
+    """The network outputs for a batch: ``(n, n_in) -> (n, n_out)`` (probabilities for softmax).
+
+    Across processes each process predicts its own rows, with its copy of the parameters."""
+    params = distributed.local_copy(params)
     check_params(model, params)
     x = as_array("x", x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
@@ -207,12 +230,13 @@ def predict(model: MLP, params: Params, x: Any) -> Array:
 
 def split_validation(model, params, x, t, validation_split, validation_data, c: fused.Config):
     """``((x, t), validation)``: the training rows and the validation pair (or ``None``), by
-    ``validation_split`` (Keras's last fraction) or ``validation_data`` (checked like ``x, t``)."""
+    ``validation_split`` (Keras's last fraction) or ``validation_data`` (checked like ``x, t``).
+    Sharded ``(shards, m, ...)`` rows give each shard's last fraction."""
     if validation_split and validation_data is not None:
         raise ValueError("validation_split and validation_data: give one of them, not both")
     if validation_split:
-        at = split_index(x.shape[0], validation_split)
-        return (x[:at], t[:at]), (x[at:], t[at:])
+        at = split_index(x.shape[-2], validation_split)
+        return (x[..., :at, :], t[..., :at, :]), (x[..., at:, :], t[..., at:, :])
     if validation_data is None:
         return (x, t), None
     if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
@@ -247,7 +271,7 @@ def _history_row(stats, n, validation, metrics) -> dict[str, float]:
     if validation:
         row["val_loss"] = float(stats["val_loss"])
         if "accuracy" in metrics:
-            row["val_accuracy"] = float(stats["val_correct"]) / validation[0].shape[0]
+            row["val_accuracy"] = float(stats["val_correct"]) / math.prod(validation[0].shape[:-1])
     return row
 
 

@@ -1,0 +1,72 @@
+"""One of two processes (two CPU devices each) that run ONE jaxmlp.fit together on 127.0.0.1.
+
+Usage: multiprocess_fit.py PROCESS_ID PORT DIR. DIR/data.npz holds the first 1,500 digits training
+rows, the test rows and the initial parameters (the test writes it: no scikit-learn import here).
+Process p keeps only its own 750 training rows (750 p ... 750 p + 749) and its half of the test rows.
+It trains 3 epochs with a checkpoint (written by process 0), resumes from that checkpoint to epoch 4,
+scores the test rows with the global evaluate, predicts its own test rows, tries two bad calls, and
+writes DIR/P.json for the test to compare with the one-process equivalent, fit(..., shards=2).
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+import optax
+
+import jaxmlp
+from jaxmlp import parallel
+
+MODEL = jaxmlp.MLP((64, 32, 10), ("relu", "softmax"))
+
+
+def settings():
+    """The run's settings (the test's one-process run uses the same); built after initialize."""
+    return dict(optimizer=optax.adam(0.02), batch_size=32, validation_split=0.2, key=jax.random.key(3),
+                verbose=0)
+
+
+def leaves(params):
+    return [np.asarray(leaf).tolist() for leaf in jax.tree.leaves(params)]
+
+
+def main(process_id: int, port: int, out: Path) -> None:
+    parallel.initialize(f"127.0.0.1:{port}", num_processes=2, process_id=process_id)
+    kwargs = settings()
+    data = np.load(out / "data.npz")
+    x, t, x_test, t_test = data["x"], data["t"], data["x_test"], data["t_test"]
+    params = [{"w": data[f"w{i}"], "b": data[f"b{i}"]} for i in range(MODEL.num_layers)]
+    mine = slice(750 * process_id, 750 * (process_id + 1))
+    half = slice(0, 149) if process_id == 0 else slice(149, None)
+    checkpoint = out / "run.npz"
+    first, h3 = jaxmlp.fit(MODEL, params, x[mine], t[mine], epochs=3, devices="all", checkpoint=checkpoint,
+                           **kwargs)
+    resumed, h4 = jaxmlp.fit(MODEL, params, x[mine], t[mine], epochs=4, devices="all", checkpoint=checkpoint,
+                             resume=checkpoint, **kwargs)
+    errors = {}
+    try:
+        jaxmlp.fit(MODEL, params, x[mine][: 750 - 2 * process_id], t[mine][: 750 - 2 * process_id],
+                   devices="all", **kwargs)
+    except ValueError as error:
+        errors["uneven"] = str(error)
+    try:
+        jaxmlp.fit(MODEL, params, x[mine], t[mine], **kwargs)
+    except ValueError as error:
+        errors["no_devices"] = str(error)
+    result = {
+        "devices": len(jax.devices()), "processes": jax.process_count(),
+        "epoch3": leaves(first), "epoch4": leaves(resumed),
+        "history3": dict(h3), "history4": dict(h4),
+        "test": jaxmlp.evaluate(MODEL, resumed, x_test[half], t_test[half]),
+        "predicted": np.asarray(jaxmlp.predict(MODEL, resumed, x_test[half])).argmax(axis=1).tolist(),
+        "errors": errors,
+    }
+    (out / f"{process_id}.json").write_text(json.dumps(result))
+    jax.distributed.shutdown()
+
+
+if __name__ == "__main__":
+    jax.config.update("jax_num_cpu_devices", 2)
+    main(int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3]))

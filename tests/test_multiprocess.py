@@ -1,0 +1,175 @@
+"""fit across processes: two processes on 127.0.0.1 (CPU, gloo) each with its own 750 digits rows run
+ONE fit together, and it equals the documented one-process run, fit(..., shards=2).
+
+Also, in this process: shards=P forms the batches jaxmlp.distributed documents (checked against a
+step loop written out by hand), and its errors name the argument.
+"""
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jaxmlp
+from jaxmlp.data import load
+from jaxmlp.epoch import shuffle_order
+from jaxmlp.inputs import prepare
+
+SCRIPTS = Path(__file__).parent / "scripts"
+_spec = importlib.util.spec_from_file_location("multiprocess_fit", SCRIPTS / "multiprocess_fit.py")
+CHILD = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(CHILD)  # the children's model and settings
+MODEL, settings = CHILD.MODEL, CHILD.settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def close(a, b, rtol=1e-5):
+    """Every leaf of ``a`` within ``rtol`` of ``b``'s largest entry (two compiled programs' floats)."""
+    for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        u, v = np.asarray(u, np.float64), np.asarray(v, np.float64)
+        assert u.shape == v.shape
+        assert np.max(np.abs(u - v)) <= rtol * np.max(np.abs(v)), np.max(np.abs(u - v))
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory):
+    """Start the two processes, compute the one-process equivalent meanwhile, collect both."""
+    folder = tmp_path_factory.mktemp("multiprocess")
+    (x, t), (x_test, t_test) = load("digits")
+    x, t = x[:1500], t[:1500]
+    params = MODEL.init(jax.random.key(0))
+    np.savez(folder / "data.npz", x=x, t=t, x_test=x_test, t_test=t_test,
+             **{f"{k}{i}": np.asarray(layer[k]) for i, layer in enumerate(params) for k in ("w", "b")})
+    port, env = free_port(), {**os.environ, "JAX_PLATFORMS": "cpu"}
+    procs = [subprocess.Popen([sys.executable, str(SCRIPTS / "multiprocess_fit.py"), str(i), str(port),
+                               str(folder)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for i in range(2)]
+    try:
+        reference = {epochs: jaxmlp.fit(MODEL, params, x, t, epochs=epochs, shards=2, **settings())
+                     for epochs in (3, 4)}
+        outputs = [proc.communicate(timeout=120) for proc in procs]
+    finally:
+        for proc in procs:
+            proc.kill()
+    if any(proc.returncode for proc in procs):
+        pytest.fail("\n".join(err[-3000:] for _, err in outputs))
+    runs = [json.loads((folder / f"{i}.json").read_text()) for i in range(2)]
+    return runs, reference, folder, (x_test, t_test)
+
+
+def test_both_processes_end_with_identical_parameters_and_history(two_processes):
+    (a, b), *_ = two_processes
+    assert a["devices"] == b["devices"] == 4 and a["processes"] == b["processes"] == 2
+    for key in ("epoch3", "epoch4", "history3", "history4", "test"):
+        assert a[key] == b[key], key  # the same replicated result, not just close
+
+
+def test_two_processes_equal_the_one_process_run_with_shards(two_processes):
+    (a, _), reference, *_ = two_processes
+    for epochs in (3, 4):
+        params, history = reference[epochs]
+        close([np.array(v) for v in a[f"epoch{epochs}"]], params)
+        got = a[f"history{epochs}"]
+        assert set(got) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+        for name in got:
+            np.testing.assert_allclose(got[name], history[name], rtol=1e-5, atol=1e-6)
+    assert len(a["history4"]["loss"]) == 4  # resumed from the 3-epoch checkpoint, one more epoch
+
+
+def test_one_checkpoint_holds_every_epoch(two_processes):
+    (a, _), _, folder, _ = two_processes
+    assert sorted(p.name for p in folder.iterdir()) == ["0.json", "1.json", "data.npz", "run.npz"]
+    ckpt = jaxmlp.load(folder / "run.npz")
+    assert ckpt.history["loss"] == a["history4"]["loss"]
+    assert ckpt.step == 4 * 38  # 600 training rows per process, 16 of them per batch: 38 updates
+    close(ckpt.params, [np.array(v) for v in a["epoch4"]], rtol=0)
+    assert ckpt.run["shards"] == 2
+
+
+def test_global_test_score_and_own_predictions(two_processes):
+    (a, b), reference, _, (x_test, t_test) = two_processes
+    params = reference[4][0]
+    want = jaxmlp.evaluate(MODEL, params, x_test, t_test)
+    assert a["test"]["accuracy"] >= 0.85
+    assert a["test"]["accuracy"] == pytest.approx(want["accuracy"], abs=1.5 / len(t_test))
+    assert a["test"]["loss"] == pytest.approx(want["loss"], rel=1e-5)
+    predicted = np.concatenate([a["predicted"], b["predicted"]])
+    assert len(a["predicted"]) == 149 and len(predicted) == len(t_test)
+    mine = np.asarray(jaxmlp.predict(MODEL, params, x_test)).argmax(axis=1)
+    assert np.sum(predicted != mine) <= 1  # a near tie may flip between two compiled programs
+
+
+def test_uneven_rows_and_missing_devices_are_clear_errors(two_processes):
+    (a, b), *_ = two_processes
+    assert a["errors"] == b["errors"]
+    assert "every process must pass the same number of rows; got [750, 748]" in a["errors"]["uneven"]
+    assert "devices: this run has 2 processes" in a["errors"]["no_devices"]
+
+
+# --- in this process: the global batch order, written out by hand -----------------------------
+
+def test_shards_form_the_documented_batches():
+    """shards=2: shard p's order is shuffle_order(fold_in(key, p), e, m); batch i joins each
+    shard's i-th b = batch_size / 2 rows; the partial last batch joins both remainders."""
+    model = jaxmlp.MLP((5, 7, 3), ("tanh", "softmax"))
+    params = model.init(jax.random.key(1))
+    x = jax.random.normal(jax.random.key(2), (2 * 25, 5))
+    t = jnp.argmax(x[:, :3], axis=1)
+    key, opt = jax.random.key(7), optax.sgd(0.1)
+    got, history = jaxmlp.fit(model, params, x, t, optimizer=opt, epochs=2, batch_size=8, shards=2, key=key,
+                              verbose=0)
+    xs, ts = prepare(model, params, x, t)
+    xs, ts = xs.reshape(2, 25, 5), ts.reshape(2, 25, 3)
+    step, state, mine = jaxmlp.make_train_step(model, optimizer=opt), opt.init(params), params
+    losses = []
+    for epoch in range(2):
+        orders = [shuffle_order(jax.random.fold_in(key, p), epoch, 25) for p in range(2)]
+        total = 0.0
+        for start in range(0, 25, 4):  # 6 batches of 2 x 4 rows, then 2 x 1 rows
+            rows = [o[start:start + 4] for o in orders]
+            batch = (jnp.concatenate([xs[p][r] for p, r in enumerate(rows)]),
+                     jnp.concatenate([ts[p][r] for p, r in enumerate(rows)]))
+            mine, state, metrics = step(mine, state, batch)
+            total += float(metrics["loss"]) * len(batch[0])
+        losses.append(total / 50)
+    close(got, mine)
+    np.testing.assert_allclose(history["loss"], losses, rtol=1e-5)
+
+
+def test_shards_validation_is_each_shards_last_fraction():
+    model = jaxmlp.MLP((4, 3), ("softmax",))
+    params = model.init(jax.random.key(0))
+    x = jax.random.normal(jax.random.key(3), (40, 4))
+    t = jnp.argmax(x[:, :3], axis=1)
+    _, history = jaxmlp.fit(model, params, x, t, optimizer=optax.sgd(0.0), batch_size=4, shards=2,
+                            validation_split=0.25, verbose=0)
+    held = np.r_[15:20, 35:40]  # the last 5 of each shard's 20 rows
+    want = jaxmlp.evaluate(model, params, x[held], t[held])
+    assert history["val_loss"][0] == pytest.approx(want["loss"], rel=1e-6)
+    assert history["val_accuracy"][0] == pytest.approx(want["accuracy"])
+
+
+def test_shards_errors_name_the_argument():
+    model = jaxmlp.MLP((4, 3), ("softmax",))
+    params = model.init(jax.random.key(0))
+    x, t = np.ones((10, 4), np.float32), np.zeros(10, np.int32)
+    with pytest.raises(ValueError, match=r"x: 10 rows do not split into 3 equal shards"):
+        jaxmlp.fit(model, params, x, t, shards=3, batch_size=6, verbose=0)
+    with pytest.raises(ValueError, match=r"batch_size: 5 rows do not split evenly over 2 shards"):
+        jaxmlp.fit(model, params, x, t, shards=2, batch_size=5, verbose=0)
+    with pytest.raises(ValueError, match="shards"):
+        jaxmlp.fit(model, params, x, t, shards=0, verbose=0)
