@@ -33,6 +33,8 @@ CASES = {
         "lowest mean validation loss", "chosen: L2"], ["spiral_none.png", "spiral_l2.png"]),
     "learning_rate_decay.py": ([], [
         "constant η = 0.05", "η₀ / (1 + t/τ)", "exponential decay"], ["error_vs_sin.png"]),
+    "many_seeds_l2.py": ([], ["8 seeds × 3 L2 rates = 24 models", "val accuracy", "typical seed spread"],
+                         ["seeds_l2.png"]),
 }
 
 
@@ -93,7 +95,8 @@ SHOWS = {"deck000_two_three_one.py": [_deck000_table_and_step],
 
 
 @pytest.mark.parametrize("script", ["deck001_sigmoid_matrix_form.py", "deck002_keras_workflow.py",
-                                    "deck003_tanh_softmax_from_scratch.py", "deck004_playground_spiral.py"])
+                                    "deck003_tanh_softmax_from_scratch.py", "deck004_playground_spiral.py",
+                                    "many_seeds_l2.py"])
 def test_example_refuses_to_overwrite_its_pictures(script, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
