@@ -1,0 +1,99 @@
+"""Kill -9 at random moments, also mid-save: the checkpoint stays loadable, a resume ends where an
+uninterrupted run ends, and the next save removes the temporary files the kills left behind."""
+
+import importlib.util
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+import jaxmlp
+from jaxmlp.atomic import STALE_AFTER
+
+SCRIPT = Path(__file__).parent / "scripts" / "fault_fit.py"
+spec = importlib.util.spec_from_file_location("fault_fit", SCRIPT)
+fault_fit = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(fault_fit)
+
+
+def start(folder, *args):
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    return subprocess.Popen([sys.executable, str(SCRIPT), str(folder), *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def kill_when(process, ready, timeout=60.0):
+    """SIGKILL ``process`` as soon as ``ready()`` holds; True if it was killed, False if it ended first."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and process.poll() is None:
+        if ready():
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            return True
+        time.sleep(0.005)
+    assert process.poll() is not None, "the child neither reached the moment nor ended"
+    return False
+
+
+def temporaries(folder):
+    return sorted(folder.glob(".run.npz.*.tmp"))
+
+
+def test_kill_9_mid_save_and_at_random_then_resume_equals_an_uninterrupted_run(tmp_path):
+    model, params, x, t, kwargs = fault_fit.problem()
+    want, _ = jaxmlp.fit(model, params, x, t, **kwargs)
+    checkpoint = tmp_path / "run.npz"
+
+    # 1. killed while the first save's temporary file exists (its fsync sleeps)
+    child = start(tmp_path, "--slow-save", "0.5")
+    assert kill_when(child, lambda: bool(temporaries(tmp_path))), child.stderr.read().decode()[-2000:]
+    assert temporaries(tmp_path), "the kill came during a save, so its temporary file is left"
+
+    # 2. resumed, slow saves again, killed at a random moment (maybe while importing, training or saving)
+    moment = time.monotonic() + random.uniform(0.5, 3.0)
+    kill_when(start(tmp_path, "--slow-save", "0.2"), lambda: time.monotonic() > moment)
+    if checkpoint.exists():  # whatever the moment, the checkpoint on disk is whole
+        saved = jaxmlp.load(checkpoint)
+        assert len(saved.history["loss"]) * 8 == saved.step
+
+    # 3. the stale temporaries are older than STALE_AFTER by the time a later run saves (aged here,
+    #    not waited for), and that run's first save removes them; it resumes to the end
+    left = temporaries(tmp_path)
+    assert left
+    for path in left:
+        old = time.time() - 2 * STALE_AFTER
+        os.utime(path, (old, old))
+    last = start(tmp_path)
+    _, err = last.communicate(timeout=120)
+    assert last.returncode == 0, err.decode()[-2000:]
+    assert temporaries(tmp_path) == []
+    got = jaxmlp.load(tmp_path / "final.npz").params
+    final = jaxmlp.load(checkpoint)
+    assert final.step == fault_fit.EPOCHS * 8 and len(final.history["loss"]) == fault_fit.EPOCHS
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+
+
+def test_a_live_writer_s_temporary_file_is_left_alone(tmp_path):
+    """The removal rule with concurrent writers: locked (a live writer) or young files stay."""
+    fcntl = pytest.importorskip("fcntl")
+    target = tmp_path / "run.npz"
+    old = time.time() - 2 * STALE_AFTER
+    live, dead, young, other = (tmp_path / name for name in (
+        ".run.npz.live0000.tmp", ".run.npz.dead0000.tmp", ".run.npz.young000.tmp", ".run.npzx.dead0000.tmp"))
+    for path in (live, dead, young, other):
+        path.write_bytes(b"partial")
+    for path in (live, dead, other):
+        os.utime(path, (old, old))
+    with open(live, "rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        jaxmlp.atomic.write_atomic(target, b"whole")
+        assert live.exists() and young.exists() and other.exists() and not dead.exists()
+    assert target.read_bytes() == b"whole"
