@@ -37,6 +37,13 @@ __all__ = ["GRADS", "Config", "batch_rows", "copy", "epoch_function", "evaluate_
 Array = jax.Array
 GRADS = ("backprop", "autodiff")
 UNROLL = 2  # steps per iteration of the epoch's loop (see epoch_function)
+UNROLL_FROM = 16  # full batches per epoch from which unrolling pays for compiling the step twice
+
+
+def unroll(full_batches: int) -> int:
+    """Steps per loop iteration for an epoch of ``full_batches``: :data:`UNROLL` for long epochs,
+    1 for short ones (a few batches gain nothing from overlap, and compile the step once)."""
+    return UNROLL if full_batches >= UNROLL_FROM else 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,7 +223,8 @@ def _epoch_function(c, n, batch_size, validate, live, mesh, shards):
 
             # two steps per loop iteration: XLA overlaps one step's optimizer tail with the next
             # step's gather (measured in the README's "How the epoch got fast")
-            carry, _ = jax.lax.scan(body, carry, (jnp.arange(full, dtype=jnp.int32), batches), unroll=UNROLL)
+            carry, _ = jax.lax.scan(body, carry, (jnp.arange(full, dtype=jnp.int32), batches),
+                                    unroll=unroll(full))
         if rest:
             carry = run_batch(carry, order[..., full * per:], jnp.asarray(full, jnp.int32), x, t)
         params, opt_state, total, correct, bad = carry

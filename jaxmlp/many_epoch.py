@@ -85,7 +85,7 @@ def epoch_function(c: fused.Config, n: int, batch_size: int, per_model: bool, va
                 return run_batch(carry, idx, i, hyper, active, x, t), None
 
             carry, _ = jax.lax.scan(body, carry, (jnp.arange(full, dtype=jnp.int32), batches),
-                                  unroll=fused.UNROLL)
+                                  unroll=fused.unroll(full))
         if rest:
             last = jnp.asarray(full, jnp.int32)
             carry = run_batch(carry, order[..., full * batch_size:], last, hyper, active, x, t)
