@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DATA_FILES", "EPSILON", "LEARNING_RATE", "VALIDATION_SPLIT", "Clock", "Config", "adam",
+__all__ = ["DATA_FILES", "EPSILON", "LEARNING_RATE", "VALIDATION_SPLIT", "Clock", "Workload", "adam",
            "package_versions", "pin_threads", "split"]
 
 #: the arrays a child reads, ``NAME.npy`` each: float32 inputs in [0, 1], int32 labels 0..9
@@ -26,7 +26,7 @@ LEARNING_RATE, EPSILON = 1e-3, 1e-7
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-class Config(dict):
+class Workload(dict):
     """The workload, JSON-ready: ``hidden`` (widths), ``batch_size``, ``epochs``, ``seed``, and
     optionally ``threads``, ``devices`` and ``cpu_devices``."""
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxmlp.bench.child import DATA_FILES, THREAD_VARIABLES, VALIDATION_SPLIT, Config
+from jaxmlp.bench.child import DATA_FILES, THREAD_VARIABLES, VALIDATION_SPLIT, Workload
 
 __all__ = ["calibration_warning", "flops", "load_warning", "machine", "pinned", "rows", "run_child",
            "usable_cores", "write_data"]
@@ -82,7 +82,7 @@ def pinned(threads: int) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def run_child(name: str, config: Config, data_dir: str | os.PathLike, timeout: float) -> dict:
+def run_child(name: str, config: Workload, data_dir: str | os.PathLike, timeout: float) -> dict:
     """Run one implementation in a fresh process; a failure or a timeout becomes an error row."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp, "result.json")

@@ -35,7 +35,7 @@ from jaxmlp.bench.child import (
     LEARNING_RATE,
     VALIDATION_SPLIT,
     Clock,
-    Config,
+    Workload,
     adam,
     package_versions,
     pin_threads,
@@ -49,7 +49,7 @@ IMPORTS = {"jaxmlp-backprop": "jax", "jaxmlp-autodiff": "jax", "jax-step": "opta
            "jax-scan-host": "optax", "keras": "keras", "torch": "torch", "sklearn": "sklearn"}
 
 
-def run(name: str, config: Config, data_dir: str | os.PathLike) -> dict[str, Any]:
+def run(name: str, config: Workload, data_dir: str | os.PathLike) -> dict[str, Any]:
     """Run implementation ``name`` on ``config`` in this process; return its JSON-ready result.
 
     ``data_dir`` holds :data:`~jaxmlp.bench.child.DATA_FILES` (``.npy``), written once by the parent.
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True)
     parser.add_argument("--json-out", required=True)
     args = parser.parse_args(argv)
-    config = Config(args.config)
+    config = Workload(args.config)
     pin_threads(config.get("threads"))
     try:
         result, code = run(args.name, config, args.data), 0
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 
 # --- jaxmlp -------------------------------------------------------------------------------
 
-def _run_jaxmlp(grad: str, config: Config, data, clock: Clock):
+def _run_jaxmlp(grad: str, config: Workload, data, clock: Clock):
     import jax
 
     import jaxmlp
@@ -113,7 +113,7 @@ def _run_jaxmlp(grad: str, config: Config, data, clock: Clock):
 
 # --- peers --------------------------------------------------------------------------------
 
-def _run_keras(config: Config, data, clock: Clock):
+def _run_keras(config: Workload, data, clock: Clock):
     os.environ["KERAS_BACKEND"] = "jax"
     import keras
 
@@ -134,7 +134,7 @@ def _run_keras(config: Config, data, clock: Clock):
     return accuracy, {"keras": keras.__version__, **package_versions("jax")}
 
 
-def _run_torch(config: Config, data, clock: Clock):
+def _run_torch(config: Workload, data, clock: Clock):
     import torch
 
     if config.get("threads"):
@@ -165,7 +165,7 @@ def _run_torch(config: Config, data, clock: Clock):
     return accuracy, {"torch": torch.__version__, "threads": str(torch.get_num_threads())}
 
 
-def _run_sklearn(config: Config, data, clock: Clock):
+def _run_sklearn(config: Workload, data, clock: Clock):
     import sklearn
     from sklearn.neural_network import MLPClassifier
 
@@ -181,7 +181,7 @@ def _run_sklearn(config: Config, data, clock: Clock):
     return model.score(x_test, t_test), {"scikit-learn": sklearn.__version__}
 
 
-RUNNERS: dict[str, Callable[[Config, Any, Clock], tuple[float, dict[str, str]]]] = {
+RUNNERS: dict[str, Callable[[Workload, Any, Clock], tuple[float, dict[str, str]]]] = {
     "jaxmlp-backprop": functools.partial(_run_jaxmlp, "backprop"),
     "jaxmlp-autodiff": functools.partial(_run_jaxmlp, "autodiff"),
     "jax-step": plain_jax.run_step,

@@ -18,12 +18,12 @@ import math
 
 import numpy as np
 
-from jaxmlp.bench.child import Clock, Config, adam, package_versions, split
+from jaxmlp.bench.child import Clock, Workload, adam, package_versions, split
 
 __all__ = ["run_scan", "run_scan_host", "run_step"]
 
 
-def run_step(config: Config, data, clock: Clock):
+def run_step(config: Workload, data, clock: Clock):
     """``jax-step``: one jitted step per batch, called from Python."""
     import jax
 
@@ -44,7 +44,7 @@ def run_step(config: Config, data, clock: Clock):
     return _train(config, data, clock, epoch)
 
 
-def run_scan(config: Config, data, clock: Clock):
+def run_scan(config: Workload, data, clock: Clock):
     """``jax-scan``: the epoch in one ``lax.scan``, shuffled inside with ``jax.random.permutation``."""
     import jax
 
@@ -64,7 +64,7 @@ def run_scan(config: Config, data, clock: Clock):
     return _train(config, data, clock, epoch)
 
 
-def run_scan_host(config: Config, data, clock: Clock):
+def run_scan_host(config: Workload, data, clock: Clock):
     """``jax-scan-host``: host shuffle, a scan unrolled by two, validation in the same call."""
     import jax
 
@@ -87,7 +87,7 @@ def run_scan_host(config: Config, data, clock: Clock):
 
 # --- the pieces -----------------------------------------------------------------------------
 
-def _train(config: Config, data, clock: Clock, epoch):
+def _train(config: Workload, data, clock: Clock, epoch):
     """Initialise, run ``epoch(params, state, arrays, e, rng)`` per epoch with a clock mark after
     each, and return ``(test accuracy, versions)``."""
     import jax

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxmlp.bench import micro, peers
-from jaxmlp.bench.child import Config
+from jaxmlp.bench.child import Workload
 from jaxmlp.bench.harness import flops, rows, run_child, write_data
 
 __all__ = ["DEFAULT_EPOCHS", "GROUPS", "IMPLEMENTATIONS", "LABELS", "SUBCOMMANDS", "format_table"]
@@ -66,7 +66,7 @@ def format_table(results: list[dict], epoch_flops: float, rate: float | None) ->
 
 
 def _peers(args) -> dict:
-    config = Config(hidden=list(args.hidden), batch_size=args.batch_size, epochs=args.epochs,
+    config = Workload(hidden=list(args.hidden), batch_size=args.batch_size, epochs=args.epochs,
                     seed=args.seed, threads=args.threads)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,7 +132,7 @@ def _scaling(args) -> dict:
         n_train, n_val = rows(np.load(Path(tmp, "x.npy"), mmap_mode="r").shape[0])
         for hidden, batch in points:
             _say(f"bench scaling: hidden {hidden}, batch {batch} ...\n")
-            config = Config(hidden=list(hidden), batch_size=batch, epochs=args.epochs, seed=args.seed,
+            config = Workload(hidden=list(hidden), batch_size=batch, epochs=args.epochs, seed=args.seed,
                             threads=args.threads)
             results.append({"hidden": hidden, "batch_size": batch,
                             **run_child("jaxmlp-backprop", config, tmp, args.timeout)})
@@ -159,7 +159,7 @@ def _scaling(args) -> dict:
 
 
 def _matmul(args) -> dict:
-    sizes = Config(hidden=list(args.hidden)).sizes
+    sizes = Workload(hidden=list(args.hidden)).sizes
     model_flops = flops(sizes, args.batch_size, *rows(args.rows or 60_000))
     rates = micro.matmul_rates(sizes, args.batch_size, repeats=3 if args.quick else 10)
     square, n = rates["square"], rates["square_n"]
@@ -187,7 +187,7 @@ def _devices(args) -> dict:
         n_train, n_val = rows(np.load(Path(tmp, "x.npy"), mmap_mode="r").shape[0])
         for count in (1, 2, 4, 8):
             _say(f"bench devices: {count} ...\n")
-            config = Config(hidden=list(args.hidden), batch_size=args.batch_size, epochs=args.epochs,
+            config = Workload(hidden=list(args.hidden), batch_size=args.batch_size, epochs=args.epochs,
                             seed=args.seed, devices=count, cpu_devices=count, threads=args.threads)
             results.append({"devices": count, **run_child("jaxmlp-backprop", config, tmp, args.timeout)})
     base = next((r["median_s"] for r in results if r["status"] == "ok"), None)
