@@ -10,7 +10,7 @@ import pytest
 
 from jaxmlp import bench
 from jaxmlp.bench import micro, tables
-from jaxmlp.bench.child import Config
+from jaxmlp.bench.child import Workload
 from jaxmlp.cli.bench import implementations
 
 DECK_002 = (784, 32, 10)
@@ -88,7 +88,7 @@ def test_synthetic_data_stands_in_for_a_missing_data_set(tmp_path, monkeypatch):
 
 
 def test_child_runs_jaxmlp_on_tiny_synthetic_data(tiny_data):
-    config = Config(hidden=[8], batch_size=64, epochs=2, seed=0, threads=1)
+    config = Workload(hidden=[8], batch_size=64, epochs=2, seed=0, threads=1)
     result = bench.run_child("jaxmlp-backprop", config, tiny_data, timeout=300)
     assert result["status"] == "ok", result
     assert result["cores"] == 1  # pinned by --threads
@@ -104,7 +104,7 @@ def test_child_runs_jaxmlp_on_tiny_synthetic_data(tiny_data):
 def test_expert_plain_jax_epoch_equals_the_step_loop(tiny_data):
     from jaxmlp.bench import peers
 
-    config = Config(hidden=[8], batch_size=64, epochs=2, seed=0)
+    config = Workload(hidden=[8], batch_size=64, epochs=2, seed=0)
     with jax.numpy_rank_promotion("allow"):  # the references broadcast x @ w + b, as users write it
         step = peers.run("jax-step", config, tiny_data)  # in this process: no start-up to wait for
         fused = peers.run("jax-scan-host", config, tiny_data)
@@ -114,7 +114,7 @@ def test_expert_plain_jax_epoch_equals_the_step_loop(tiny_data):
 
 
 def test_failing_child_becomes_an_error_row(tmp_path):
-    config = Config(hidden=[8], batch_size=64, epochs=2, seed=0)
+    config = Workload(hidden=[8], batch_size=64, epochs=2, seed=0)
     result = bench.run_child("sklearn", config, tmp_path / "missing", timeout=300)
     assert result["status"] == "error" and "missing" in result["error"]  # FileNotFoundError
     result = bench.run_child("no-such-implementation", config, tmp_path, timeout=300)
