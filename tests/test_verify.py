@@ -234,7 +234,7 @@ def test_an_unusable_file_gets_one_clear_line(tmp_path, case):
     source, message = UNUSABLE[case]
     status, lines, record = verify_source(tmp_path, source)
     assert status == 2 and record["error"] and not record["passed"]
-    assert len([line for line in lines if line.startswith("verify: ")]) == 1, lines
+    assert len([line for line in lines if line.startswith("jaxmlp: error: ")]) == 1, lines
     assert message in lines[-1], lines
 
 

@@ -95,7 +95,7 @@ def verify_file(path: str, *, seed: int = 0, out: Callable[[str], object] = prin
                 f"fixed probes, then {examples} drawn problems ({where})")
             result = search(subject, examples, seed, dtype)
     except BadFileError as error:
-        out(f"verify: {error}")
+        out(f"jaxmlp: error: {error}")
         if json:
             out(report.summary(subject, None, dtype, str(error)))
         return 2
@@ -114,7 +114,7 @@ def replay(path: str, spec: str, *, dtype: str = "float64", out: Callable[[str],
         with jax.enable_x64(dtype.itemsize >= 8):
             outcome = evaluate(subject, Problem.parse(spec), dtype)
     except BadFileError as error:
-        out(f"verify: {error}")
+        out(f"jaxmlp: error: {error}")
         return 2
     result = Result(outcome if outcome.failed else None, False, 1)
     for line in report.lines(subject, result, dtype):
