@@ -31,7 +31,10 @@ def no_loading(monkeypatch):
 
 def test_seeds_times_l2_rates_train_together_and_model_0_is_the_single_run(tmp_path, capsys):
     out = tmp_path / "many"
-    assert cli.main(["train", *TINY, "--seeds", "2", "--l2", "0,0.01", "--out", str(out)]) == 0
+    out.mkdir()
+    for name in ("model.7.npz", "weights.png", "model_best.npz"):  # an earlier run's, and the user's own
+        (out / name).write_bytes(b"earlier")
+    assert cli.main(["train", *TINY, "--seeds", "2", "--l2", "0,0.01", "--out", str(out), "--force"]) == 0
     printed = capsys.readouterr().out
     assert "2 seeds × 2 L2 rates = 4 models trained together by jaxmlp.fit_many" in printed
     rows = [line.split() for line in printed.splitlines() if line[:5].strip() in "0123" and line.strip()]
@@ -40,7 +43,8 @@ def test_seeds_times_l2_rates_train_together_and_model_0_is_the_single_run(tmp_p
     assert "test accuracy: " in printed and "(mean ± std over 4 models" in printed
     assert "lr 0.001, l2 0.01: test accuracy" in printed and "over 2 seeds" in printed
     assert sorted(p.name for p in out.iterdir()) == ["history.json", "learning_curves.png", "model.0.npz",
-                                                    "model.1.npz", "model.2.npz", "model.3.npz"]
+                                                    "model.1.npz", "model.2.npz", "model.3.npz",
+                                                    "model_best.npz"]  # --force replaced the earlier run
     record = json.loads((out / "history.json").read_text())
     models = record["models"]
     assert [(m["seed"], m["l2"], m["learning_rate"], m["file"]) for m in models] == [

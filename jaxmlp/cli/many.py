@@ -16,6 +16,7 @@ history).
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import time
 
@@ -105,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("--num-processes: many models train in one process")
     names = files(len(models))
     out = check_out(args.out or f"runs/train-{args.dataset}", names, args.force)
-    stale = [p for p in out.glob("model*.npz") if p.name not in names] + [
+    stale = [p for p in out.glob("model.*npz") if re.fullmatch(r"model(\.\d+)?\.npz", p.name)
+             and p.name not in names] + [
         out / name for name in TRAIN_FILES if name not in names and (out / name).exists()]
     if stale and not args.force:
         raise CLIError(f"--out: {out} holds an earlier run's {', '.join(sorted(p.name for p in stale))}; "
@@ -125,8 +127,7 @@ def run(args: argparse.Namespace) -> int:
             else "no validation rows")
     print(f"{args.dataset}: {len(x) - n_val:,} training rows, {held}, {len(x_test):,} test rows; "
           f"{_what(args, len(models))} trained together by jaxmlp.fit_many")
-    seeds = np.array([m["seed"] for m in models])
-    keys = jax.vmap(lambda s: jax.random.split(jax.random.key(s), 3)[0])(seeds)
+    keys = jax.numpy.stack([jax.random.split(jax.random.key(m["seed"]), 3)[0] for m in models])
     lrs, l2s = [m["learning_rate"] for m in models], [m["l2"] for m in models]
     stopping = None
     if args.early_stopping is not None:
