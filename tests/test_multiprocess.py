@@ -173,3 +173,47 @@ def test_shards_errors_name_the_argument():
         jaxmlp.fit(model, params, x, t, shards=2, batch_size=5, verbose=0)
     with pytest.raises(ValueError, match="shards"):
         jaxmlp.fit(model, params, x, t, shards=0, verbose=0)
+
+
+# --- jaxmlp train across processes: the flags and each process's rows ---------------------------
+
+def test_train_flags_parse_in_their_own_group(capsys):
+    from jaxmlp import cli
+
+    args = cli.build_parser().parse_args(["train", "--coordinator", "10.0.0.1:1234", "--num-processes", "4",
+                                          "--process-id", "3"])
+    assert (args.coordinator, args.num_processes, args.process_id) == ("10.0.0.1:1234", 4, 3)
+    assert cli.main(["train", "--help"]) == 0
+    assert "several processes (jax.distributed)" in capsys.readouterr().out
+    assert cli.main(["train", "--num-processes", "0"]) == 2
+
+
+def test_train_flag_errors_come_before_joining(monkeypatch):
+    from jaxmlp import cli
+    from jaxmlp.cli import train as train_command
+
+    joined = []
+    monkeypatch.setattr(jaxmlp.parallel, "initialize", lambda *a: joined.append(a))
+    for argv, message in [(["--coordinator", "localhost"], "--coordinator: expected HOST:PORT"),
+                          (["--num-processes", "2", "--process-id", "2"], "--process-id: expected 0 to 1")]:
+        args = cli.build_parser().parse_args(["train", *argv])
+        with pytest.raises(train_command.CLIError, match=message):
+            train_command._join(args)
+    assert joined == []
+    for name in ("JAX_COORDINATOR_ADDRESS", "SLURM_STEP_NUM_TASKS", "OMPI_COMM_WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    assert train_command._join(cli.build_parser().parse_args(["train"])) == (0, 1) and joined == []
+    monkeypatch.setenv("SLURM_STEP_NUM_TASKS", "4")  # srun -n 4: join what jax.distributed finds
+    assert train_command._cluster_environment()
+    monkeypatch.setenv("SLURM_STEP_NUM_TASKS", "1")
+    assert not train_command._cluster_environment()
+
+
+def test_each_process_keeps_its_own_equal_part_of_the_rows():
+    from jaxmlp.cli.train import _own_rows
+
+    x, t = np.arange(14).reshape(7, 2), np.arange(7)
+    parts = [_own_rows(x, t, rank, 2) for rank in range(2)]
+    assert [p[1].tolist() for p in parts] == [[0, 1, 2], [3, 4, 5]]  # the 7th row is left out
+    assert np.array_equal(parts[1][0], x[3:6])
+    assert _own_rows(x, t, 0, 1)[1] is t

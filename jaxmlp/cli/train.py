@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -92,11 +94,13 @@ def add(commands) -> None:
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="0 silent, 1 a progress bar per epoch, 2 one line per epoch")
     many.add(p)
+    _add_processes(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Train, evaluate on the test rows, write the model, pictures and history; return 0."""
+    rank, count = _join(args)  # one run over several processes, or (0, 1)
     if many.requested(args):  # --seeds, --folds, or a list for --lr / --l2: jaxmlp.cli.many
         return many.run(args)
     import jax
@@ -112,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
     key_init, key_shuffle, key_fit = jax.random.split(jax.random.key(args.seed), 3)
     order = np.asarray(jax.random.permutation(key_shuffle, len(x)))
     x, t = x[order], t[order]
+    x, t = _own_rows(x, t, rank, count)
     classes = int(max(t.max(), t_test.max())) + 1
     model = MLP((x.shape[1], *args.hidden, classes), (args.activation,) * len(args.hidden) + ("softmax",))
     print(model.summary())
@@ -119,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     held = (f"{n_val:,} validation rows (the last {args.validation_split:.0%} after one shuffle)" if n_val
             else "no validation rows")
     print(f"{args.dataset}: {len(x) - n_val:,} training rows, {held}, {len(x_test):,} test rows; "
-          f"{math.ceil((len(x) - n_val) / args.batch_size)} updates per epoch")
+          f"{math.ceil((len(x) - n_val) / (args.batch_size // count))} updates per epoch")
     stopping = None
     if args.early_stopping is not None:
         stopping = EarlyStopping("val_loss" if n_val else "loss", patience=args.early_stopping)
@@ -129,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs, batch_size=args.batch_size, validation_split=args.validation_split,
         key=key_fit, grad=args.grad, l2=args.l2, l1=args.l1, early_stopping=stopping,
         checkpoint=args.checkpoint, resume=args.resume, verbose=args.verbose,
-        on_epoch_end=stop_if_interrupted)
+        on_epoch_end=stop_if_interrupted, devices="all" if count > 1 else None)
     seconds = time.perf_counter() - started
     if stopping is not None and len(history["loss"]) < args.epochs:
         scores = history[stopping.monitor]
@@ -141,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"trained {epochs} epoch{'s' * (epochs != 1)} in {seconds:.1f} s - {score_line(result)}")
     if args.dataset == "digits" and n_val:
         print(DIGITS_NOTE)
+    if rank:  # process 0 writes the outputs
+        return 0
     command = shlex.join(["jaxmlp", *getattr(args, "argv", ["train"])])
     record = {"command": command, "settings": _settings(args), "seed": args.seed, "versions": versions(),
               "data": {"dataset": args.dataset, "training_rows": len(x) - n_val, "validation_rows": n_val,
@@ -206,3 +213,77 @@ def _optimizer(name: str, lr: float | None):
     from jaxmlp import get_optimizer
 
     return get_optimizer(name, lr)
+
+
+def _add_processes(p: argparse.ArgumentParser) -> None:
+    """The flags of one run over several processes (jax.distributed), in their own help group."""
+    group = p.add_argument_group(
+        "several processes (jax.distributed)",
+        "Start the same command in every process, on one host or several: together they train one "
+        "model. Each process keeps only its own 1/N of the shuffled training rows (N equal parts, in "
+        "process order; a remainder of fewer than N rows is left out), --batch-size is the global "
+        "batch, and process 0 prints and writes the outputs and the --checkpoint (on several hosts, "
+        "give --checkpoint and --resume a shared path). Without these flags, a process joins the run "
+        "that jax.distributed.initialize finds in its environment: JAX_COORDINATOR_ADDRESS, or a Slurm "
+        "step (srun) or Open MPI job of several tasks.")
+    group.add_argument("--coordinator", metavar="HOST:PORT",
+                       help="process 0's address and a free port, the same in every process")
+    group.add_argument("--num-processes", type=argtypes.int_at_least(1), metavar="N",
+                       help="how many processes train together")
+    group.add_argument("--process-id", type=argtypes.int_at_least(0), metavar="I",
+                       help="this process's number, 0 to N-1")
+
+
+def _join(args: argparse.Namespace) -> tuple[int, int]:
+    """``(rank, count)``: join the run of several processes the flags (or the environment) name,
+    silencing the standard output of every process but 0; ``(0, 1)`` when there is none."""
+    flags = (getattr(args, "coordinator", None), getattr(args, "num_processes", None),
+             getattr(args, "process_id", None))
+    if flags == (None, None, None) and not _cluster_environment():
+        return 0, 1
+    coordinator, count, rank = flags
+    if coordinator is not None:
+        host, _, port = coordinator.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise CLIError(f"--coordinator: expected HOST:PORT (process 0's address), got {coordinator!r}")
+    if count is not None and rank is not None and rank >= count:
+        raise CLIError(f"--process-id: expected 0 to {count - 1} for --num-processes {count}, got {rank}")
+    import jax
+
+    from jaxmlp import parallel
+
+    try:
+        parallel.initialize(coordinator, count, rank)
+    except (ValueError, TypeError, RuntimeError) as error:
+        raise CLIError(f"--coordinator/--num-processes/--process-id: {error}") from None
+    rank, count = jax.process_index(), jax.process_count()
+    if args.batch_size % count:
+        raise CLIError(f"--batch-size: {args.batch_size} rows do not split evenly over {count} processes; "
+                       f"use a multiple of {count}")
+    if count > 1 and many.requested(args):
+        raise CLIError("--num-processes: several processes train one model; --seeds, --folds and lists "
+                       "for --lr / --l2 are not supported across processes")
+    if rank:
+        sys.stdout = open(os.devnull, "w")  # for the rest of the process
+    return rank, count
+
+
+def _own_rows(x, t, rank: int, count: int):
+    """Process ``rank``'s part of the shuffled training rows: ``count`` equal consecutive parts."""
+    if count == 1:
+        return x, t
+    size = len(x) // count
+    print(f"process 0 of {count}: training rows 0 to {size - 1} of {len(x):,} shuffled rows ({size:,} per "
+          f"process{f'; the last {len(x) - size * count} left out' if len(x) % count else ''}); the row "
+          f"counts below are per process, the batch size global")
+    return x[rank * size:(rank + 1) * size], t[rank * size:(rank + 1) * size]
+
+
+def _cluster_environment() -> bool:
+    """Whether the environment names a run of several processes (as jax.distributed reads it)."""
+    def more_than_one(name: str) -> bool:
+        value = os.environ.get(name, "1")
+        return value.isdigit() and int(value) > 1
+
+    return bool(os.environ.get("JAX_COORDINATOR_ADDRESS")) or any(
+        more_than_one(name) for name in ("SLURM_STEP_NUM_TASKS", "OMPI_COMM_WORLD_SIZE"))
