@@ -57,6 +57,8 @@ def test_seeds_times_l2_rates_train_together_and_model_0_is_the_single_run(tmp_p
     ckpt = jaxmlp.load(out / "model.3.npz")
     assert ckpt.run["settings"]["l2"] == 0.01 and ckpt.run["seed"] == 1
     assert ckpt.history == models[3]["history"]
+    assert cli.main(["evaluate", str(out / "model.3.npz")]) == 0  # its own L2 rate, from the file
+    assert f"test accuracy: {models[3]['test']['accuracy']:.4f}" in capsys.readouterr().out
     assert matplotlib.image.imread(out / "learning_curves.png").shape[:2] == (400, 1040)
 
     single = tmp_path / "single"
