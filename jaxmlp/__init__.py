@@ -9,7 +9,7 @@
 
 from jaxmlp import compiles, data, progress
 from jaxmlp.activations import Activation, activation_names, get_activation, register_activation
-from jaxmlp.backprop import backprop, deltas, loss
+from jaxmlp.backprop import backprop, checked, deltas, loss
 from jaxmlp.check import GradientReport, check_gradients
 from jaxmlp.checkpoint import Checkpoint, load, save
 from jaxmlp.history import History
@@ -40,6 +40,7 @@ __all__ = [
     "activation_names",
     "backprop",
     "check_gradients",
+    "checked",
     "compiles",
     "data",
     "deltas",

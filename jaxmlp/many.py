@@ -128,8 +128,8 @@ def fit_many(
                                               validation_data, config)
         rows, n_val = None, None if validation is None else validation[0].shape[0]
     names = ["loss", *metrics] + (["val_loss", *(f"val_{m}" for m in metrics)] if validation else [])
-    if early_stopping is not None and early_stopping.monitor not in names:
-        raise ValueError(f"early_stopping: monitors {early_stopping.monitor!r}, which is not one of {names}")
+    if early_stopping is not None:
+        early_stopping.check_monitor(names)
     n = x.shape[0] if rows is None else rows.shape[1]
     steps = math.ceil(n / batch_size)
     run = {"batch_size": batch_size, "shuffle": bool(shuffle), "key": run_key(key), "data": fingerprint(x, t),

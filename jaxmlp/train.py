@@ -129,11 +129,8 @@ def fit(
         x, t = distributed.split_shards(x, t, shards)  # (shards here, rows per shard, ...)
     (x, t), validation = split_validation(model, params, x, t, validation_split, validation_data, config)
     names = ["loss", *metrics] + (["val_loss", *(f"val_{m}" for m in metrics)] if validation else [])
-    if early_stopping is not None and early_stopping.monitor not in names:
-        val = early_stopping.monitor.startswith("val_")
-        hint = " (set validation_split or validation_data)" if val else ""
-        raise ValueError(f"early_stopping: monitors {early_stopping.monitor!r}, which is not one of "
-                         f"{names}{hint}")
+    if early_stopping is not None:
+        early_stopping.check_monitor(names)
     m = x.shape[-2]  # rows per shard; n in all
     n, steps = m * shards, math.ceil(m / (batch_size // shards))
     run = {"batch_size": batch_size, "shuffle": bool(shuffle), "key": run_key(key),
@@ -250,7 +247,10 @@ def _start(model, opt, params, resume, run):
     if resume is None:
         params = jax.tree.map(jnp.array, params)  # our own buffers: the caller's are never donated
         return params, opt.init(params), {}
-    ckpt = load(resume, optimizer=opt)
+    try:
+        ckpt = load(resume, optimizer=opt)
+    except (OSError, ValueError) as error:
+        raise type(error)(f"resume: {error}") from None
     if ckpt.model != model:
         raise ValueError(f"resume: checkpoint {resume} holds {ckpt.model}, not {model}")
     if ckpt.opt_state is None:
