@@ -102,8 +102,6 @@ def run(args: argparse.Namespace) -> int:
     for name in ("checkpoint", "resume"):
         if getattr(args, name) is not None:
             raise CLIError(f"--{name}: not with many models; train one model per run to checkpoint it")
-    if getattr(args, "num_processes", None) not in (None, 1):
-        raise CLIError("--num-processes: many models train in one process")
     names = files(len(models))
     out = check_out(args.out or f"runs/train-{args.dataset}", names, args.force)
     stale = [p for p in out.glob("model.*npz") if re.fullmatch(r"model(\.\d+)?\.npz", p.name)
