@@ -122,9 +122,29 @@ def test_uneven_rows_and_missing_devices_are_clear_errors(two_processes):
 
 # --- in this process: the global batch order, written out by hand -----------------------------
 
+def by_hand(model, params, xs, ts, key, opt, epochs, per, steps=None):
+    """The documented global order as a plain step loop over (2, m, ...) shards: shard p's order is
+    shuffle_order(fold_in(key, p), e, m); batch i joins each shard's i-th ``per`` rows, the partial
+    last batch both remainders. Returns the parameters after ``steps`` updates (all by default) and
+    each epoch's mean loss."""
+    step, state, m = jaxmlp.make_train_step(model, optimizer=opt), opt.init(params), xs.shape[1]
+    losses, done = [], 0
+    for epoch in range(epochs):
+        orders = [shuffle_order(jax.random.fold_in(key, p), epoch, m) for p in range(2)]
+        total = 0.0
+        for start in range(0, m, per):
+            if done == steps:
+                return params, losses
+            rows = [o[start:start + per] for o in orders]
+            batch = (jnp.concatenate([xs[p][r] for p, r in enumerate(rows)]),
+                     jnp.concatenate([ts[p][r] for p, r in enumerate(rows)]))
+            params, state, metrics = step(params, state, batch)
+            total, done = total + float(metrics["loss"]) * len(batch[0]), done + 1
+        losses.append(total / (2 * m))
+    return params, losses
+
+
 def test_shards_form_the_documented_batches():
-    """shards=2: shard p's order is shuffle_order(fold_in(key, p), e, m); batch i joins each
-    shard's i-th b = batch_size / 2 rows; the partial last batch joins both remainders."""
     model = jaxmlp.MLP((5, 7, 3), ("tanh", "softmax"))
     params = model.init(jax.random.key(1))
     x = jax.random.normal(jax.random.key(2), (2 * 25, 5))
@@ -133,21 +153,23 @@ def test_shards_form_the_documented_batches():
     got, history = jaxmlp.fit(model, params, x, t, optimizer=opt, epochs=2, batch_size=8, shards=2, key=key,
                               verbose=0)
     xs, ts = prepare(model, params, x, t)
-    xs, ts = xs.reshape(2, 25, 5), ts.reshape(2, 25, 3)
-    step, state, mine = jaxmlp.make_train_step(model, optimizer=opt), opt.init(params), params
-    losses = []
-    for epoch in range(2):
-        orders = [shuffle_order(jax.random.fold_in(key, p), epoch, 25) for p in range(2)]
-        total = 0.0
-        for start in range(0, 25, 4):  # 6 batches of 2 x 4 rows, then 2 x 1 rows
-            rows = [o[start:start + 4] for o in orders]
-            batch = (jnp.concatenate([xs[p][r] for p, r in enumerate(rows)]),
-                     jnp.concatenate([ts[p][r] for p, r in enumerate(rows)]))
-            mine, state, metrics = step(mine, state, batch)
-            total += float(metrics["loss"]) * len(batch[0])
-        losses.append(total / 50)
+    # 2 x 25 rows at 2 x 4 per batch: 6 batches of 8 rows, then one of 2 x 1 rows
+    mine, losses = by_hand(model, params, xs.reshape(2, 25, 5), ts.reshape(2, 25, 3), key, opt, 2, 4)
     close(got, mine)
     np.testing.assert_allclose(history["loss"], losses, rtol=1e-5)
+
+
+def test_shards_non_finite_loss_keeps_the_last_finite_parameters():
+    model = jaxmlp.MLP((4, 5, 3), ("relu", "softmax"))
+    params = model.init(jax.random.key(0))
+    x = jax.random.normal(jax.random.key(1), (40, 4)) * 1e3
+    t = jnp.argmax(x[:, :3], axis=1)
+    key, opt = jax.random.key(0), optax.sgd(1e30)
+    with pytest.raises(jaxmlp.TrainingError, match="non-finite loss at epoch 1, step 2") as caught:
+        jaxmlp.fit(model, params, x, t, optimizer=opt, shards=2, batch_size=4, epochs=3, key=key, verbose=0)
+    xs, ts = prepare(model, params, x, t)
+    mine, _ = by_hand(model, params, xs.reshape(2, 20, 4), ts.reshape(2, 20, 3), key, opt, 1, 2, steps=1)
+    close(caught.value.params, mine)
 
 
 def test_shards_validation_is_each_shards_last_fraction():

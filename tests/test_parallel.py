@@ -105,3 +105,10 @@ def test_two_processes_with_jax_distributed_equal_one_process(tmp_path):
         assert result["loss"] == pytest.approx(float(metrics["loss"]), rel=1e-6)
         for got, want in zip(result["leaves"], jax.tree.leaves(single), strict=True):
             np.testing.assert_allclose(np.array(got, np.float32), want, rtol=1e-5, atol=1e-6)
+
+
+def test_process_mesh_splits_rows_over_processes_then_devices():
+    mesh = parallel.process_mesh(parallel.make_mesh("all"))
+    assert mesh.axis_names == ("process", "data") and mesh.shape["process"] == jax.process_count()
+    assert parallel.batch_sharding(mesh).spec == jax.sharding.PartitionSpec(("process", "data"))
+    assert parallel.batch_sharding(parallel.make_mesh(1)).spec == jax.sharding.PartitionSpec("data")
