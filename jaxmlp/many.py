@@ -4,9 +4,8 @@ Research scripts train many networks: several seeds, a grid of learning rates an
 (deck 004's L1 / L2, the Playground's regularisation rate), k folds (deck 004's k-fold). Here the
 N models are one pytree whose every leaf has a leading "models" axis (``model.init(keys)`` with
 ``keys = jax.random.split(key, N)``), and :func:`fit_many` trains them together: each epoch is one
-compiled call, a ``lax.scan`` over the mini-batches of the update of :func:`jaxmlp.fit` mapped
-over the models with ``jax.vmap`` (:mod:`jaxmlp.many_epoch`). Model i of ``fit_many`` is
-``fit`` of model i with its own hyperparameters, to float tolerance.
+compiled call, a ``lax.scan`` over the mini-batches of ``fit``'s update mapped over the models with
+``jax.vmap`` (:mod:`jaxmlp.many_epoch`). Model i equals ``fit`` of model i with its own settings.
 """
 
 from __future__ import annotations
@@ -82,15 +81,14 @@ def fit_many(
             entries are NaN, and training ends when every model has stopped.
         checkpoint, resume: ``run.npz`` stands for one checkpoint per model, ``run.0.npz``,
             ``run.1.npz``, ... (each as :func:`jaxmlp.fit` writes it, with that model's history).
-        verbose: 0 silent, 1 a progress bar, 2 one line per epoch; the line shows the mean over the
-            models still training.
-        on_epoch_end: called as ``on_epoch_end(epoch, logs)`` with ``logs[name]`` of shape ``(N,)``.
+        verbose: 0 silent, 1 a progress bar, 2 one line per epoch (the mean of the models training);
+            on_epoch_end: called as ``on_epoch_end(epoch, logs)``, ``logs[name]`` of shape ``(N,)``.
 
     Returns ``(params, history)``: the stacked parameters and ``history[name]`` of shape
     ``(epochs, N)`` (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``) in a :class:`jaxmlp.History`
     (``.params``: the settings, per-model rates as lists; ``.per_epoch``: ``(epochs, N)`` learning rates).
     Raises :class:`TrainingError` on a non-finite loss: ``.params`` holds every model's last
-    finite parameters.
+    finite parameters. One process only (across processes, :func:`jaxmlp.fit` trains one model).
 
     >>> model = MLP((2, 4, 2), ("tanh", "softmax"))
     >>> params = model.init(jax.random.split(jax.random.key(0), 3))
@@ -99,6 +97,8 @@ def fit_many(
     >>> params[0]["w"].shape, history["loss"].shape
     ((3, 4, 2), (2, 3))
     """
+    if jax.process_count() > 1:
+        raise ValueError("fit_many: trains in one process; across processes, train one model with fit")
     models = check_stacked(model, params)
     opt, rates = me.many_optimizer(optimizer, learning_rate, models)
     rates_l2, rates_l1 = _rates("l2", l2, models), _rates("l1", l1, models)
