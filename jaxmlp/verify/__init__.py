@@ -57,7 +57,7 @@ def run(path: str | None = None, *, seed: int = 0, out: Callable[[str], object] 
     line printed is one JSON object (see :func:`jaxmlp.verify.report.summary`).
 
     >>> run("no/such/file.py", out=print)
-    verify: no/such/file.py: no such file
+    jaxmlp: error: no/such/file.py: no such file
     2
     """
     if path is not None:
