@@ -26,9 +26,8 @@ from jaxmlp.losses import REDUCTIONS, get_loss
 from jaxmlp.model import MLP, Params
 
 __all__ = [
-    "as_array", "check_finite", "check_fraction", "check_int", "check_key", "check_metrics",
-    "check_model", "check_options", "check_output", "check_params", "check_rate", "prepare",
-]
+    "as_array", "check_finite", "check_fraction", "check_int", "check_key", "check_metrics", "check_model",
+    "check_options", "check_output", "check_params", "check_rate", "check_x", "prepare"]
 
 Array = jax.Array
 METRICS = ("accuracy",)
@@ -74,8 +73,6 @@ def check_key(key: Any, name: str = "key", batch: bool = False) -> Array:
 def check_int(name: str, value: Any, low: int) -> int:
     """An integer ``>= low`` (``TypeError`` for a non-integer or bool, ``ValueError`` below ``low``).
 
-    >>> check_int("epochs", 3, 1)
-    3
     >>> check_int("epochs", 0, 1)
     Traceback (most recent call last):
     ValueError: epochs: expected an integer >= 1, got 0
@@ -90,8 +87,6 @@ def check_int(name: str, value: Any, low: int) -> int:
 def check_rate(name: str, value: Any) -> float:
     """A finite number ``>= 0`` (a penalty rate such as ``l2``); a tracer passes unchecked.
 
-    >>> check_rate("l2", 1e-4)
-    0.0001
     >>> check_rate("l2", float("inf"))
     Traceback (most recent call last):
     ValueError: l2: expected a finite number >= 0, got inf
@@ -108,11 +103,7 @@ def check_rate(name: str, value: Any) -> float:
 
 
 def check_fraction(name: str, value: Any) -> float:
-    """A number strictly between 0 and 1 (a validation share, say).
-
-    >>> check_fraction("validation_split", 0.2)
-    0.2
-    """
+    """A number strictly between 0 and 1 (a validation share, say)."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name}: expected a fraction strictly between 0 and 1, got {value!r} "
                         f"({type(value).__name__})")
@@ -132,6 +123,17 @@ def as_array(name: str, value: Any, xp: Any = jnp) -> Array:
     if not (jnp.issubdtype(array.dtype, jnp.number) or array.dtype == jnp.bool_):
         raise TypeError(f"{name}: expected a numeric array, got dtype {array.dtype}")
     return array
+
+
+def check_x(model: MLP, x: Any, name: str = "x") -> Array:
+    """Inputs ``(n, n_in)`` for ``model``: floating point, the right width, finite (as an array)."""
+    x = as_array(name, x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(f"{name}: expected floating-point inputs, got dtype {x.dtype}")
+    if x.ndim != 2 or x.shape[1] != model.sizes[0]:
+        raise ValueError(f"{name}: expected shape (n, {model.sizes[0]}), got {x.shape}")
+    check_finite(name, x)
+    return x
 
 
 def check_finite(name: str, array: Any) -> None:
@@ -174,9 +176,7 @@ def check_output(name: str, path: Any, suffix: str | None = None) -> Path:
 
 def check_metrics(metrics: Any) -> tuple[str, ...]:
     """The metric names as a tuple (a single name is accepted); each one of :data:`METRICS`."""
-    if isinstance(metrics, str):
-        metrics = (metrics,)
-    metrics = tuple(metrics)
+    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
     for m in metrics:
         if m not in METRICS:
             raise ValueError(f"metrics: expected names from {METRICS}, got {m!r}")
@@ -185,8 +185,7 @@ def check_metrics(metrics: Any) -> tuple[str, ...]:
 
 def check_options(verbose: Any, on_epoch_end: Any, early_stopping: Any) -> None:
     """``fit``'s plain options: ``verbose`` 0/1/2, a callable ``on_epoch_end``, an ``EarlyStopping``."""
-    from jaxmlp.stopping import EarlyStopping
-
+    from jaxmlp.stopping import EarlyStopping  # stopping sits above this module
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose: expected 0, 1 or 2, got {verbose!r}")
     if on_epoch_end is not None and not callable(on_epoch_end):

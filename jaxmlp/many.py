@@ -26,8 +26,6 @@ from jaxmlp import many_epoch as me
 from jaxmlp.checkpoint import fingerprint, run_key
 from jaxmlp.history import hyperparameters, run_history
 from jaxmlp.inputs import (
-    as_array,
-    check_finite,
     check_int,
     check_key,
     check_metrics,
@@ -36,6 +34,7 @@ from jaxmlp.inputs import (
     check_output,
     check_params,
     check_rate,
+    check_x,
     prepare,
 )
 from jaxmlp.model import MLP, Params
@@ -212,12 +211,7 @@ def predict_many(model: MLP, params: Params, x: Any) -> Array:
     (4, 5, 2)
     """
     check_stacked(model, params)
-    x = as_array("x", x)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise TypeError(f"x: expected floating-point inputs, got dtype {x.dtype}")
-    if x.ndim != 2 or x.shape[1] != model.sizes[0]:
-        raise ValueError(f"x: expected shape (n, {model.sizes[0]}), got {x.shape}")
-    check_finite("x", x)
+    x = check_x(model, x)
     return _predict_jit(model, params, x)
 
 

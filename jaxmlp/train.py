@@ -28,14 +28,13 @@ from jaxmlp.data.split import split_index
 from jaxmlp.history import hyperparameters, run_history
 from jaxmlp.inputs import (
     METRICS,
-    as_array,
-    check_finite,
     check_int,
     check_key,
     check_metrics,
     check_options,
     check_output,
     check_params,
+    check_x,
     prepare,
 )
 from jaxmlp.model import MLP, Params
@@ -213,12 +212,7 @@ def predict(model: MLP, params: Params, x: Any) -> Array:
     Across processes each process predicts its own rows, with its copy of the parameters."""
     params = distributed.local_copy(params)
     check_params(model, params)
-    x = as_array("x", x)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise TypeError(f"x: expected floating-point inputs, got dtype {x.dtype}")
-    if x.ndim != 2 or x.shape[1] != model.sizes[0]:
-        raise ValueError(f"x: expected shape (n, {model.sizes[0]}), got {x.shape}")
-    check_finite("x", x)
+    x = check_x(model, x)
     relieve()
     return fused.predict_jit(model, params, x)
 

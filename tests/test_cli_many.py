@@ -13,22 +13,6 @@ from jaxmlp import cli, plot
 TINY = ["--hidden", "4", "--epochs", "1", "--verbose", "0"]
 
 
-def error_line(capsys):
-    err = capsys.readouterr().err
-    assert err.startswith("jaxmlp: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
-    return err
-
-
-@pytest.fixture
-def no_loading(monkeypatch):
-    """Fail the test if the command gets as far as loading its data."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("the data were loaded before the arguments were checked")
-
-    monkeypatch.setattr("jaxmlp.cli.train.load_dataset", refuse)
-    monkeypatch.setattr("jaxmlp.cli.many.load_dataset", refuse)
-
-
 def test_seeds_times_l2_rates_train_together_and_model_0_is_the_single_run(tmp_path, capsys):
     out = tmp_path / "many"
     out.mkdir()
@@ -97,22 +81,22 @@ def test_folds_train_one_model_per_fold(tmp_path, capsys):
     (["--seeds", "2", "--resume", "run.npz"], ["--resume", "many models"]),
 ])
 def test_bad_many_model_options_fail_in_one_line_before_loading_data(argv, words, tmp_path, capsys,
-                                                                     no_loading):
+                                                                     no_loading, error_line):
     status = cli.main(["train", "--out", str(tmp_path / "o"), *argv])
     assert status in (1, 2)
-    message = error_line(capsys)
+    message = error_line()
     assert all(word in message for word in words), message
 
 
-def test_many_models_refuse_an_earlier_runs_files_without_force(tmp_path, capsys, no_loading):
+def test_many_models_refuse_an_earlier_runs_files_without_force(tmp_path, capsys, no_loading, error_line):
     out = tmp_path / "o"
     out.mkdir()
     (out / "model.npz").write_bytes(b"an earlier single run")
     assert cli.main(["train", "--seeds", "2", "--out", str(out)]) == 1
-    assert "model.npz" in error_line(capsys) and (out / "model.npz").read_bytes() == b"an earlier single run"
+    assert "model.npz" in error_line() and (out / "model.npz").read_bytes() == b"an earlier single run"
     (out / "history.json").write_text("{}")
     assert cli.main(["train", "--seeds", "2", "--out", str(out)]) == 1
-    assert "history.json" in error_line(capsys)
+    assert "history.json" in error_line()
 
 
 def test_help_shows_the_many_models_group(capsys):

@@ -14,36 +14,20 @@ from jaxmlp import cli, plot
 from jaxmlp.progress import Progress
 
 
-def error_line(capsys):
-    err = capsys.readouterr().err
-    assert err.startswith("jaxmlp: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
-    return err
-
-
-@pytest.fixture
-def no_loading(monkeypatch):
-    """Fail the test if the command gets as far as loading its data."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("the data were loaded before the arguments were checked")
-
-    monkeypatch.setattr("jaxmlp.cli.common.load_dataset", refuse)
-    monkeypatch.setattr("jaxmlp.cli.train.load_dataset", refuse)
-
-
 @pytest.mark.parametrize("out, words", [
     ("/proc/x", ["--out", "/proc"]),
     ("afile/sub", ["--out", "afile"]),
     ("afile", ["--out", "is a file"]),
 ])
-def test_bad_out_is_refused_before_loading_data(out, words, tmp_path, monkeypatch, capsys, no_loading):
+def test_bad_out_is_refused_before_loading_data(out, words, tmp_path, monkeypatch, no_loading, error_line):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "afile").write_text("x")
     assert cli.main(["train", "--out", out]) == 1
-    message = error_line(capsys)
+    message = error_line()
     assert all(word in message for word in words), message
 
 
-def test_read_only_out_is_refused(tmp_path, monkeypatch, capsys, no_loading):
+def test_read_only_out_is_refused(tmp_path, monkeypatch, capsys, no_loading, error_line):
     import os
 
     folder = tmp_path / "ro"
@@ -51,26 +35,26 @@ def test_read_only_out_is_refused(tmp_path, monkeypatch, capsys, no_loading):
     real = os.access
     monkeypatch.setattr(os, "access", lambda path, mode: str(path) != str(folder) and real(path, mode))
     assert cli.main(["train", "--out", str(folder)]) == 1
-    assert "not writable" in error_line(capsys)
+    assert "not writable" in error_line()
 
 
-def test_resume_and_checkpoint_are_checked_before_loading_data(tmp_path, capsys, no_loading):
+def test_resume_and_checkpoint_are_checked_before_loading_data(tmp_path, capsys, no_loading, error_line):
     out = str(tmp_path / "o")
     assert cli.main(["train", "--out", out, "--resume", str(tmp_path / "missing.npz")]) == 1
-    assert "--resume: " in error_line(capsys)
+    assert "--resume: " in error_line()
     (tmp_path / "junk.npz").write_bytes(b"not a checkpoint")
     assert cli.main(["train", "--out", out, "--resume", str(tmp_path / "junk.npz")]) == 1
-    assert "--resume: " in error_line(capsys)
+    assert "--resume: " in error_line()
     assert cli.main(["train", "--out", out, "--checkpoint", str(tmp_path / "run.txt")]) == 1
-    assert "--checkpoint: expected a .npz file" in error_line(capsys)
+    assert "--checkpoint: expected a .npz file" in error_line()
 
 
-def test_zero_epochs_is_an_argument_error(capsys):
+def test_zero_epochs_is_an_argument_error(capsys, error_line):
     assert cli.main(["train", "--epochs", "0"]) == 2
-    assert "--epochs" in error_line(capsys)
+    assert "--epochs" in error_line()
 
 
-def test_train_then_evaluate_and_predict_the_model_file(tmp_path, capsys):
+def test_train_then_evaluate_and_predict_the_model_file(tmp_path, capsys, error_line):
     out = tmp_path / "run"
     assert cli.main(["train", "--epochs", "2", "--hidden", "8", "--out", str(out), "--verbose", "0",
                      "--seed", "3"]) == 0
@@ -105,7 +89,7 @@ def test_train_then_evaluate_and_predict_the_model_file(tmp_path, capsys):
     assert "wrote 5 predictions" in capsys.readouterr().err
     assert written.read_text().splitlines() == lines
     assert cli.main(to_file) == 1
-    assert "--force" in error_line(capsys)
+    assert "--force" in error_line()
 
 
 @pytest.mark.parametrize("argv, status, words", [
@@ -118,7 +102,8 @@ def test_train_then_evaluate_and_predict_the_model_file(tmp_path, capsys):
     (["evaluate", "model.npz"], 2, "--dataset"),  # a plain jaxmlp.save records no data set
     (["evaluate", "model.npz", "--dataset", "digits"], 1, "--dataset: digits has 64 inputs"),
 ])
-def test_evaluate_and_predict_errors_name_the_argument(argv, status, words, tmp_path, monkeypatch, capsys):
+def test_evaluate_and_predict_errors_name_the_argument(argv, status, words, tmp_path, monkeypatch,
+                                                       error_line):
     monkeypatch.chdir(tmp_path)
     model = jaxmlp.MLP((3, 2), ("softmax",))
     jaxmlp.save("model.npz", model, model.init(jax_key()))
@@ -126,7 +111,7 @@ def test_evaluate_and_predict_errors_name_the_argument(argv, status, words, tmp_
     np.save("wide.npy", np.zeros((2, 4), np.float32))
     (tmp_path / "nan.csv").write_text("1,2,3\n1,nan,3\n")
     assert cli.main(argv) == status
-    assert words in error_line(capsys)
+    assert words in error_line()
 
 
 def jax_key():
