@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 
 import jaxmlp
-from jaxmlp.activations import get_activation
+from jaxmlp.core.activations import get_activation
 from jaxmlp.check import Check, check_grads, check_number
 from jaxmlp.problems import random_problem
 

@@ -35,7 +35,7 @@ import numpy as np
 
 import jaxmlp
 from jaxmlp import data
-from jaxmlp.activations import get_activation
+from jaxmlp.core.activations import get_activation
 from jaxmlp.check import Check, check_number
 
 __all__ = ["DECK_SHAPES", "LOADED", "TEST2_1", "TEST_1", "W", "X", "checks", "fit_arithmetic",

@@ -60,9 +60,9 @@ import jax.numpy as jnp
 
 import jaxmlp
 from jaxmlp import data
-from jaxmlp.activations import get_activation
+from jaxmlp.core.activations import get_activation
 from jaxmlp.check import Check, check_close, check_grads
-from jaxmlp.losses import get_loss
+from jaxmlp.core.losses import get_loss
 from jaxmlp.problems import random_problem
 
 __all__ = [

@@ -27,7 +27,7 @@ import numpy as np
 
 import jaxmlp
 from jaxmlp import data, plot
-from jaxmlp.many import evaluate_many, fit_many
+from jaxmlp.training.many import evaluate_many, fit_many
 
 QUICK = os.environ.get("JAXMLP_QUICK") == "1"
 SEEDS, RATES = 8, (0.0, 1e-3, 1e-2)

@@ -7,24 +7,19 @@
 25450
 """
 
-from jaxmlp import compiles, data, progress
-from jaxmlp.activations import Activation, activation_names, get_activation, register_activation
-from jaxmlp.backprop import backprop, checked, deltas, loss
+from jaxmlp import data, parallel, plot
 from jaxmlp.check import GradientReport, check_gradients
-from jaxmlp.checkpoint import Checkpoint, load, save
-from jaxmlp.history import History
-from jaxmlp.losses import get_loss, loss_names, penalty
-from jaxmlp.many import ensemble, evaluate_many, fit_many, predict_many
-from jaxmlp.model import INITIALIZERS, MLP
-from jaxmlp.train import (
-    EarlyStopping,
-    TrainingError,
-    evaluate,
-    fit,
-    get_optimizer,
-    make_train_step,
-    predict,
-)
+from jaxmlp.core.activations import Activation, activation_names, get_activation, register_activation
+from jaxmlp.core.backprop import backprop, checked, deltas, loss
+from jaxmlp.core.losses import get_loss, loss_names, penalty
+from jaxmlp.core.model import INITIALIZERS, MLP
+from jaxmlp.training.checkpoint import Checkpoint, load, save
+from jaxmlp.training.fit import evaluate, fit, predict
+from jaxmlp.training.history import History
+from jaxmlp.training.many import ensemble, evaluate_many, fit_many, predict_many
+from jaxmlp.training.optimizers import get_optimizer
+from jaxmlp.training.step import make_train_step
+from jaxmlp.training.stopping import EarlyStopping, TrainingError
 
 __version__ = "0.1.0"
 
@@ -41,7 +36,6 @@ __all__ = [
     "backprop",
     "check_gradients",
     "checked",
-    "compiles",
     "data",
     "deltas",
     "ensemble",
@@ -56,10 +50,11 @@ __all__ = [
     "loss",
     "loss_names",
     "make_train_step",
+    "parallel",
     "penalty",
+    "plot",
     "predict",
     "predict_many",
-    "progress",
     "register_activation",
     "save",
 ]

@@ -11,8 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp.activations import PRELU_INIT, get_activation
-from jaxmlp.model import MLP
+from jaxmlp.core.activations import PRELU_INIT, get_activation
+from jaxmlp.core.model import MLP
 
 __all__ = ["BATCH", "random_problem", "random_targets"]
 

@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import jaxmlp
-from jaxmlp.activations import SELU_ALPHA, SELU_SCALE, get_activation
-from jaxmlp.losses import get_loss
+from jaxmlp.core.activations import SELU_ALPHA, SELU_SCALE, get_activation
+from jaxmlp.core.losses import get_loss
 
 ELEMENTWISE = [n for n in jaxmlp.activation_names() if get_activation(n).df is not None]
 BUILTIN = ("identity", "step", "sigmoid", "tanh", "relu", "softplus", "leaky_relu", "prelu",
@@ -22,7 +22,7 @@ def autodiff_df(act, u, *a):
 
 def test_every_lecture_activation_is_registered():
     assert set(BUILTIN) <= set(jaxmlp.activation_names())
-    assert jaxmlp.activations.LECTURE == BUILTIN
+    assert jaxmlp.core.activations.LECTURE == BUILTIN
     assert get_activation("linear") is get_activation("identity")
 
 
@@ -137,7 +137,7 @@ def test_register_activation_and_check_it():
     params = model.init(jax.random.key(0))
     x, t = jnp.linspace(-1, 1, 6).reshape(2, 3), jnp.array([[0.5], [-0.5]])
     report = jaxmlp.check_gradients(
-        lambda p, x, t: jaxmlp.backprop(model, p, x, t, "sse"), model, params, x, t, "sse")
+        lambda p, x, t: jaxmlp.core.backprop(model, p, x, t, "sse"), model, params, x, t, "sse")
     assert report.passed, report
     with pytest.raises(ValueError, match="already registered"):
         jaxmlp.register_activation(name, lambda u: u, lambda u: u)
@@ -152,7 +152,7 @@ def test_a_wrong_registered_derivative_is_caught():
     params = model.init(jax.random.key(1))
     x, t = jnp.array([[0.3, -0.7]]), jnp.array([[1.0]])
     report = jaxmlp.check_gradients(
-        lambda p, x, t: jaxmlp.backprop(model, p, x, t, "sse"), model, params, x, t, "sse")
+        lambda p, x, t: jaxmlp.core.backprop(model, p, x, t, "sse"), model, params, x, t, "sse")
     assert not report.passed
     assert any(f.path.startswith("[0]") for f in report.failures)
     assert "NO" in str(report)

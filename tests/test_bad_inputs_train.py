@@ -21,7 +21,7 @@ from jaxmlp.data import (
     train_val_test_split,
     validation_split,
 )
-from jaxmlp.parallel import make_mesh
+from jaxmlp.parallel.devices import make_mesh
 
 MODEL = jaxmlp.MLP((4, 5, 3), ("tanh", "softmax"))
 PARAMS = MODEL.init(jax.random.key(0))
@@ -217,7 +217,7 @@ def test_cases_fail_before_compiling(monkeypatch):
     """The tables above never reach XLA: compiling is made to raise, and every case still refuses."""
     def no_compile(*args, **kwargs):
         raise AssertionError("compiled")
-    monkeypatch.setattr(jaxmlp.epoch, "epoch_function", no_compile)
+    monkeypatch.setattr(jaxmlp.training.epoch, "epoch_function", no_compile)
     for case in CASES[:60]:
         fn, error, _ = case.values
         with pytest.raises(error):

@@ -11,7 +11,7 @@ import pytest
 
 import jaxmlp
 from jaxmlp import cli, plot
-from jaxmlp.progress import Progress
+from jaxmlp.training.progress import Progress
 
 
 @pytest.mark.parametrize("out, words", [

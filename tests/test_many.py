@@ -14,8 +14,8 @@ import pytest
 
 import jaxmlp
 from jaxmlp import data
-from jaxmlp.many import ensemble, evaluate_many, fit_many, predict_many
-from jaxmlp.many_epoch import checkpoint_paths, fold_rows
+from jaxmlp.training.many import ensemble, evaluate_many, fit_many, predict_many
+from jaxmlp.training.many_epoch import checkpoint_paths, fold_rows
 
 MODEL = jaxmlp.MLP((64, 8, 10), ("relu", "softmax"))
 (X_ALL, Y_ALL), _ = data.load("digits")
@@ -122,7 +122,7 @@ def test_checkpoint_and_resume_repeat_an_uninterrupted_run(tmp_path):
     first = {**COMMON, "epochs": 1}
     fit_many(MODEL, stacked(4), X, Y, learning_rate=RATES, l2=L2, checkpoint=str(path), **first)
     assert [p.exists() for p in checkpoint_paths(path, 4)] == [True] * 4
-    assert jaxmlp.checkpoint.load(checkpoint_paths(path, 4)[2]).history["loss"] == [history["loss"][0, 2]]
+    assert jaxmlp.training.checkpoint.load(checkpoint_paths(path, 4)[2]).history["loss"] == [history["loss"][0, 2]]
     resumed, h2 = fit_many(MODEL, stacked(4), X, Y, learning_rate=RATES, l2=L2, resume=str(path), **COMMON)
     assert_close(resumed, whole)
     np.testing.assert_allclose(h2["val_loss"], history["val_loss"], rtol=1e-5)

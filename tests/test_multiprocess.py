@@ -1,7 +1,7 @@
 """fit across processes: two processes on 127.0.0.1 (CPU, gloo) each with its own 750 digits rows run
 ONE fit together, and it equals the documented one-process run, fit(..., shards=2).
 
-Also, in this process: shards=P forms the batches jaxmlp.distributed documents (checked against a
+Also, in this process: shards=P forms the batches jaxmlp.parallel.processes documents (checked against a
 step loop written out by hand), and its errors name the argument.
 """
 
@@ -20,9 +20,9 @@ import optax
 import pytest
 
 import jaxmlp
+from jaxmlp.core.checks import prepare
 from jaxmlp.data import load
-from jaxmlp.epoch import shuffle_order
-from jaxmlp.inputs import prepare
+from jaxmlp.training.epoch import shuffle_order
 
 SCRIPTS = Path(__file__).parent / "scripts"
 _spec = importlib.util.spec_from_file_location("multiprocess_fit", SCRIPTS / "multiprocess_fit.py")

@@ -15,7 +15,7 @@ import pytest
 
 import jaxmlp
 from jaxmlp import parallel
-from jaxmlp.inputs import prepare
+from jaxmlp.core.checks import prepare
 
 SCRIPTS = Path(__file__).parent / "scripts"
 

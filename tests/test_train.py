@@ -9,8 +9,9 @@ import optax
 import pytest
 
 import jaxmlp
-from jaxmlp import epoch, train
-from jaxmlp.inputs import prepare
+from jaxmlp.core.checks import prepare
+from jaxmlp.training import epoch
+from jaxmlp.training import fit as train
 
 MODEL = jaxmlp.MLP((6, 5, 3), ("tanh", "softmax"))
 
@@ -57,7 +58,7 @@ def test_make_train_step_is_one_optax_step():
     for grad in ("backprop", "autodiff"):
         step = jaxmlp.make_train_step(MODEL, "categorical_crossentropy", opt, grad=grad)
         new, _, metrics = step(params, opt.init(params), (x, targets))
-        grads = jaxmlp.backprop(MODEL, params, x, t)
+        grads = jaxmlp.core.backprop(MODEL, params, x, t)
         expected = jax.tree.map(lambda w, g: w - 0.1 * g, params, grads)
         leaves_close(new, expected)
         assert float(metrics["loss"]) == pytest.approx(float(jaxmlp.loss(MODEL, params, x, t)))
@@ -230,9 +231,9 @@ def test_progress_lines(capsys):
 def test_live_bar_ticks_on_a_terminal():
     stream = io.StringIO()
     stream.isatty = lambda: True
-    bar = jaxmlp.progress.Progress(10, 1, stream)
+    bar = jaxmlp.training.progress.Progress(10, 1, stream)
     bar.start(0, 3)
-    jaxmlp.progress.Progress.tick(4)
+    jaxmlp.training.progress.Progress.tick(4)
     bar.end({"loss": 0.5})
     text = stream.getvalue()
     assert "\rEpoch 1/3  5/10 ━━━━━━━━━━" in text and text.endswith("loss: 0.5000\n")

@@ -25,9 +25,9 @@ import jax
 import numpy as np
 
 from jaxmlp import data
-from jaxmlp.many import fit_many
-from jaxmlp.model import MLP
-from jaxmlp.train import fit
+from jaxmlp.core.model import MLP
+from jaxmlp.training.fit import fit
+from jaxmlp.training.many import fit_many
 
 __all__ = ["format_many", "many_table"]
 

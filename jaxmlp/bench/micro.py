@@ -80,7 +80,7 @@ def grad_times(sizes: tuple[int, ...], batch_size: int, repeats: int) -> dict[st
     import jax
 
     import jaxmlp
-    from jaxmlp.backprop import loss_and_grads, objective_and_output
+    from jaxmlp.core.backprop import loss_and_grads, objective_and_output
 
     model = jaxmlp.MLP(sizes, ("relu",) * (len(sizes) - 2) + ("softmax",))
     params = model.init(jax.random.key(0))

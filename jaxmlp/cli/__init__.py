@@ -64,7 +64,7 @@ def build_parser() -> Parser:
 
 
 def _guarded(args) -> int:
-    from jaxmlp.stopping import TrainingError
+    from jaxmlp.training.stopping import TrainingError
 
     try:
         return int(args.handler(args) or 0)

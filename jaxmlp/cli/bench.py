@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     import jaxmlp.bench
     from jaxmlp.bench.tables import DEFAULT_EPOCHS
     from jaxmlp.cli.common import UsageError
-    from jaxmlp.inputs import check_output
+    from jaxmlp.core.checks import check_output
 
     if args.table == "many" and len(args.hidden) != 1:
         raise UsageError(f"--hidden: the many table takes one hidden width, got {args.hidden}")

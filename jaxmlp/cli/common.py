@@ -2,7 +2,7 @@
 
 Every file a command writes goes through :func:`jaxmlp.atomic.write_atomic` (or
 :func:`jaxmlp.save`, which uses it), so an interrupted run never leaves half a file; every path is
-checked by :func:`check_out` / :func:`jaxmlp.inputs.check_output` before any data is loaded.
+checked by :func:`check_out` / :func:`jaxmlp.core.checks.check_output` before any data is loaded.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def add_command(commands, name: str, help: str, description: str, epilog: str | 
 def check_out(out: str | Path, names: Sequence[str], force: bool) -> Path:
     """Check the ``--out`` folder before any work: a folder (not a file) that can be created and
     written, holding none of ``names`` unless ``force``. Returns it as a ``Path``."""
-    from jaxmlp.inputs import check_output
+    from jaxmlp.core.checks import check_output
 
     out = Path(out)
     if out.exists() and not out.is_dir():

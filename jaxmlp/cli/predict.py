@@ -85,7 +85,7 @@ def read_rows(path: str, width: int) -> np.ndarray:
 
 
 def _check_output(path: str | None, force: bool) -> Path | None:
-    from jaxmlp.inputs import check_output
+    from jaxmlp.core.checks import check_output
 
     if path is None:
         return None

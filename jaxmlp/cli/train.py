@@ -42,8 +42,8 @@ def add(commands) -> None:
     """The ``train`` parser."""
     from jaxmlp import activation_names, loss_names
     from jaxmlp.data import DATASETS
-    from jaxmlp.epoch import GRADS
-    from jaxmlp.optimizers import OPTIMIZERS
+    from jaxmlp.training.epoch import GRADS
+    from jaxmlp.training.optimizers import OPTIMIZERS
 
     p = add_command(
         commands, "train", "deck 002: train an MLP on digits / fashion-mnist / mnist",
@@ -179,7 +179,7 @@ def _check_checkpoints(args: argparse.Namespace) -> None:
     """``--checkpoint`` writable and not someone else's run; ``--resume`` a readable checkpoint of
     this batch size. Before any data is loaded."""
     from jaxmlp import load
-    from jaxmlp.inputs import check_output
+    from jaxmlp.core.checks import check_output
 
     if args.checkpoint is not None:
         try:

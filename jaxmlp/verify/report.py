@@ -10,8 +10,8 @@ import re
 import jax
 import numpy as np
 
-from jaxmlp.activations import get_activation
 from jaxmlp.check import GradientReport, tolerance
+from jaxmlp.core.activations import get_activation
 from jaxmlp.verify.search import KINKED, Outcome, Result
 from jaxmlp.verify.userfile import Subject
 

@@ -28,10 +28,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp.activations import get_activation
-from jaxmlp.backprop import objective
 from jaxmlp.check import LeafError, compare, reference_grads
-from jaxmlp.losses import EPSILON
+from jaxmlp.core.activations import get_activation
+from jaxmlp.core.backprop import objective
+from jaxmlp.core.losses import EPSILON
 from jaxmlp.problems import random_problem
 from jaxmlp.verify.userfile import BadFileError, Subject, one_line
 

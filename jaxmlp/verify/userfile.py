@@ -17,8 +17,8 @@ import re
 import types
 from collections.abc import Callable
 
-from jaxmlp.losses import REDUCTIONS, loss_names
-from jaxmlp.model import MLP
+from jaxmlp.core.losses import REDUCTIONS, loss_names
+from jaxmlp.core.model import MLP
 
 __all__ = ["BadFileError", "Subject", "one_line", "read"]
 

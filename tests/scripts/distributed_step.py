@@ -19,7 +19,7 @@ import optax  # noqa: E402
 
 import jaxmlp  # noqa: E402
 from jaxmlp import parallel  # noqa: E402
-from jaxmlp.inputs import prepare  # noqa: E402
+from jaxmlp.core.checks import prepare  # noqa: E402
 
 
 def main(process_id: int, port: int, out: str) -> None:

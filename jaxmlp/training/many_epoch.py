@@ -1,12 +1,12 @@
 """The compiled pieces of :func:`jaxmlp.fit_many`: N models' epoch as one program, and its set-up.
 
 Every leaf of the parameters and of the optimizer state has a leading "models" axis ``N``. One
-epoch is a ``lax.scan`` over the mini-batches of ``jax.vmap(jaxmlp.epoch.step)``: the very update
+epoch is a ``lax.scan`` over the mini-batches of ``jax.vmap(jaxmlp.training.epoch.step)``: the very update
 :func:`jaxmlp.fit` makes, mapped over the models. When the models share a batch (the same row
 order), ``vmap`` leaves the batch unmapped, so each layer's product for the N models on one batch
 becomes a single matrix product (``(B, 784) · (784, 32 N)`` for the first layer of deck 002).
 Per-model hyperparameters travel as arrays with a leading ``N``: penalty rates are swapped into
-the step's :class:`~jaxmlp.epoch.Config`, learning rates live in the optimizer state through
+the step's :class:`~jaxmlp.training.epoch.Config`, learning rates live in the optimizer state through
 ``optax.inject_hyperparams``. A stopped model (early stopping) keeps computing but its update is
 masked out, so it stays where it stopped.
 """
@@ -26,12 +26,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxmlp import epoch as fused
-from jaxmlp.backprop import objective_and_output
-from jaxmlp.checkpoint import load, save
+from jaxmlp.core.backprop import objective_and_output
 from jaxmlp.data.split import kfold
-from jaxmlp.optimizers import OPTIMIZERS, get_optimizer
-from jaxmlp.progress import Progress
+from jaxmlp.training import epoch as fused
+from jaxmlp.training.checkpoint import load, save
+from jaxmlp.training.optimizers import OPTIMIZERS, get_optimizer
+from jaxmlp.training.progress import Progress
 
 __all__ = ["checkpoint_paths", "epoch_function", "evaluate_models", "fold_rows", "init_state", "load_many",
            "many_optimizer", "save_many", "take"]
@@ -46,7 +46,7 @@ def epoch_function(c: fused.Config, n: int, batch_size: int, per_model: bool, va
     (``per_model``); ``hyper`` maps Config fields (``"l2"``, ``"l1"``) to ``(N,)`` rates;
     ``active`` ``(N,)`` masks the updates when ``masked``. Validation takes ``(x_val, t_val)``
     shared, or ``(N, n_val)`` row indices into ``x, t`` per model. Returns the new parameters and
-    state and ``(N,)`` statistics as :func:`jaxmlp.epoch.epoch_function` does for one model.
+    state and ``(N,)`` statistics as :func:`jaxmlp.training.epoch.epoch_function` does for one model.
     """
     full, rest = divmod(n, batch_size)
     steps = full + (rest > 0)

@@ -5,7 +5,7 @@ Research scripts train many networks: several seeds, a grid of learning rates an
 N models are one pytree whose every leaf has a leading "models" axis (``model.init(keys)`` with
 ``keys = jax.random.split(key, N)``), and :func:`fit_many` trains them together: each epoch is one
 compiled call, a ``lax.scan`` over the mini-batches of ``fit``'s update mapped over the models with
-``jax.vmap`` (:mod:`jaxmlp.many_epoch`). Model i equals ``fit`` of model i with its own settings.
+``jax.vmap`` (:mod:`jaxmlp.training.many_epoch`). Model i equals ``fit`` of model i with its own settings.
 """
 
 from __future__ import annotations
@@ -21,11 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxmlp import epoch as fused
-from jaxmlp import many_epoch as me
-from jaxmlp.checkpoint import fingerprint, run_key
-from jaxmlp.history import hyperparameters, run_history
-from jaxmlp.inputs import (
+from jaxmlp.core.checks import (
     check_int,
     check_key,
     check_metrics,
@@ -37,10 +33,14 @@ from jaxmlp.inputs import (
     check_x,
     prepare,
 )
-from jaxmlp.model import MLP, Params
-from jaxmlp.progress import Progress
-from jaxmlp.stopping import EarlyStopping, Tracker, TrainingError
-from jaxmlp.train import split_validation
+from jaxmlp.core.model import MLP, Params
+from jaxmlp.training import epoch as fused
+from jaxmlp.training import many_epoch as me
+from jaxmlp.training.checkpoint import fingerprint, run_key
+from jaxmlp.training.fit import split_validation
+from jaxmlp.training.history import hyperparameters, run_history
+from jaxmlp.training.progress import Progress
+from jaxmlp.training.stopping import EarlyStopping, Tracker, TrainingError
 
 __all__ = ["ensemble", "evaluate_many", "fit_many", "predict_many"]
 
@@ -74,7 +74,7 @@ def fit_many(
             ``n % k`` rows after the last fold train in every model); shuffle the rows first when
             their order means something. Not with ``validation_split`` / ``validation_data``.
         key, shuffle: epoch ``e`` visits the training rows in the order
-            ``jaxmlp.epoch.shuffle_order(key, e, n_train)``, the same for every model and the same
+            ``jaxmlp.training.epoch.shuffle_order(key, e, n_train)``, the same for every model and the same
             as ``fit(..., key=key)``; with ``folds`` that order indexes each model's own rows.
         early_stopping: per model; a stopped model's updates are masked out, its later history
             entries are NaN, and training ends when every model has stopped.

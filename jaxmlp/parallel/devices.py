@@ -11,7 +11,7 @@ On one machine::
     params, history = jaxmlp.fit(model, params, x, t, devices="all")   # or devices=4, or a list
 
 Across processes (and hosts), run the same script in every process after :func:`initialize` and
-pass each process's own rows to ``fit(..., devices="all")`` (:mod:`jaxmlp.distributed` says how the
+pass each process's own rows to ``fit(..., devices="all")`` (:mod:`jaxmlp.parallel.processes` says how the
 global batches are formed); for a custom loop, build each global batch from the process's own rows
 with :func:`global_array`. Such a run uses the two-axis view :func:`process_mesh` of the mesh:
 ``("process", "data")``, one row of devices per process.

@@ -20,13 +20,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxmlp import distributed
-from jaxmlp import epoch as fused
-from jaxmlp.checkpoint import fingerprint, load, run_key, save
-from jaxmlp.compiles import relieve
-from jaxmlp.data.split import split_index
-from jaxmlp.history import hyperparameters, run_history
-from jaxmlp.inputs import (
+from jaxmlp.core.checks import (
     METRICS,
     check_int,
     check_key,
@@ -37,11 +31,16 @@ from jaxmlp.inputs import (
     check_x,
     prepare,
 )
-from jaxmlp.model import MLP, Params
-from jaxmlp.optimizers import OPTIMIZERS, get_optimizer
-from jaxmlp.parallel import check_batch_size, make_mesh, replicated
-from jaxmlp.progress import Progress
-from jaxmlp.stopping import EarlyStopping, Tracker, TrainingError
+from jaxmlp.core.model import MLP, Params
+from jaxmlp.data.split import split_index
+from jaxmlp.parallel import processes as distributed
+from jaxmlp.parallel.devices import check_batch_size, make_mesh, replicated
+from jaxmlp.training import epoch as fused
+from jaxmlp.training.checkpoint import fingerprint, load, run_key, save
+from jaxmlp.training.history import hyperparameters, run_history
+from jaxmlp.training.optimizers import OPTIMIZERS, get_optimizer
+from jaxmlp.training.progress import Progress
+from jaxmlp.training.stopping import EarlyStopping, Tracker, TrainingError
 
 __all__ = [
     "METRICS",
@@ -86,7 +85,7 @@ def fit(
             rule); or pass ``validation_data=(x_val, t_val)`` instead.
         metrics: ``("accuracy",)`` or ``()``; ``val_loss`` is the mean objective on the validation rows.
         key: a ``jax.random`` key for the shuffles (default ``jax.random.key(0)``); epoch ``e``
-            visits the rows in the order ``jaxmlp.epoch.shuffle_order(key, e, n)``, so a resumed
+            visits the rows in the order ``jaxmlp.training.epoch.shuffle_order(key, e, n)``, so a resumed
             run repeats an uninterrupted one.
         grad: ``"backprop"`` (the hand-written δ rule) or ``"autodiff"`` (``jax.grad``).
         early_stopping: an :class:`EarlyStopping`, or ``None``.
@@ -99,9 +98,9 @@ def fit(
             over the devices (``batch_size`` must divide evenly; a partial last batch is
             replicated), the parameters replicated; results equal one device's to float tolerance.
             After :func:`jaxmlp.parallel.initialize`, every process passes its own rows and
-            ``devices="all"``: one run over every process's devices (:mod:`jaxmlp.distributed`).
+            ``devices="all"``: one run over every process's devices (:mod:`jaxmlp.parallel.processes`).
         shards: in one process, train exactly as ``shards`` processes would, each holding one of
-            ``shards`` equal consecutive parts of ``(x, t)`` (:mod:`jaxmlp.distributed` defines
+            ``shards`` equal consecutive parts of ``(x, t)`` (:mod:`jaxmlp.parallel.processes` defines
             the batches, shuffles and validation rows); default 1, a plain run.
 
     Returns ``(params, history)``: ``history["loss"]``, ``history["accuracy"]``,
@@ -123,7 +122,6 @@ def fit(
     key = jax.random.key(0) if key is None else check_key(key)
     checkpoint = None if checkpoint is None else check_output("checkpoint", checkpoint, ".npz")
     x, t = prepare(model, params, x, t, loss, reduction, l2, l1)
-    relieve()
     if shards > 1:
         x, t = distributed.split_shards(x, t, shards)  # (shards here, rows per shard, ...)
     (x, t), validation = split_validation(model, params, x, t, validation_split, validation_data, config)
@@ -194,7 +192,6 @@ def evaluate(
     metrics = check_metrics(metrics)
     params = distributed.local_copy(params)
     x, t = prepare(model, params, x, t, loss, reduction, l2, l1)
-    relieve()
     config, rows = fused.make_config(model, loss, "sgd", "autodiff", reduction, l2, l1), x.shape[0]
     if jax.process_count() > 1 and not local:
         value, correct, rows = distributed.evaluate(config, params, x, t)
@@ -213,7 +210,6 @@ def predict(model: MLP, params: Params, x: Any) -> Array:
     params = distributed.local_copy(params)
     check_params(model, params)
     x = check_x(model, x)
-    relieve()
     return fused.predict_jit(model, params, x)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxmlp.activations import PRELU_INIT, get_activation
+from jaxmlp.core.activations import PRELU_INIT, get_activation
 
 __all__ = ["INITIALIZERS", "MLP", "Params"]
 
@@ -117,7 +117,7 @@ class MLP:
             raise TypeError(f"dtype: expected a floating dtype, got {dtype}")
         ndim = getattr(key, "ndim", None)
         if ndim == 2 or (ndim == 1 and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)):  # N keys
-            from jaxmlp.inputs import check_key  # inputs imports this module
+            from jaxmlp.core.checks import check_key  # inputs imports this module
 
             keys = check_key(key, "key", batch=True)
             return jax.vmap(lambda k: self.init(k, init, sigma, dtype))(keys)
@@ -244,14 +244,14 @@ def _human(nbytes: int) -> str:
 
 
 def _checked_params(model: MLP, params: Any) -> list[dict[str, Array]]:
-    from jaxmlp.inputs import check_params  # inputs imports this module: the one params rule, late
+    from jaxmlp.core.checks import check_params  # inputs imports this module: the one params rule, late
 
     check_params(model, params, finite=False)
     return [{name: jnp.asarray(leaf) for name, leaf in layer.items()} for layer in params]
 
 
 def _check_key(key: Any) -> Array:
-    from jaxmlp.inputs import check_key  # inputs imports this module: the one key rule, late
+    from jaxmlp.core.checks import check_key  # inputs imports this module: the one key rule, late
 
     return check_key(key)
 

@@ -21,17 +21,17 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import checkify
 
-from jaxmlp.activations import get_activation
-from jaxmlp.losses import REDUCTIONS, get_loss
-from jaxmlp.model import MLP, Params
+from jaxmlp.core.activations import get_activation
+from jaxmlp.core.losses import REDUCTIONS, get_loss
+from jaxmlp.core.model import MLP, Params
 
 __all__ = [
     "as_array", "check_finite", "check_fraction", "check_int", "check_key", "check_metrics", "check_model",
-    "check_options", "check_output", "check_params", "check_rate", "check_x", "prepare"]
+    "check_options", "check_output", "check_params", "check_rate", "check_reduction", "check_x", "prepare"]
 
 Array = jax.Array
 METRICS = ("accuracy",)
-#: True while :func:`jaxmlp.backprop.checked` traces: value checks on tracers become checkify checks
+#: True while :func:`jaxmlp.core.backprop.checked` traces: value checks on tracers become checkify checks
 STAGE_VALUE_CHECKS = contextvars.ContextVar("jaxmlp_stage_value_checks", default=False)
 
 
@@ -140,7 +140,7 @@ def check_finite(name: str, array: Any) -> None:
     """A ``ValueError`` naming ``name`` and the first bad row when ``array`` holds NaN or ±inf.
 
     Skipped for a tracer (values are unknown under ``jax.jit``; staged as a ``checkify`` check
-    inside :func:`jaxmlp.backprop.checked`) and for a global array spread over several processes
+    inside :func:`jaxmlp.core.backprop.checked`) and for a global array spread over several processes
     (each process checks its own rows before building it).
     """
     if _unreadable(array):
@@ -174,6 +174,13 @@ def check_output(name: str, path: Any, suffix: str | None = None) -> Path:
     return path
 
 
+def check_reduction(reduction: Any) -> str:
+    """``"mean"`` or ``"sum"`` (how a batch's per-example losses are reduced)."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
+    return reduction
+
+
 def check_metrics(metrics: Any) -> tuple[str, ...]:
     """The metric names as a tuple (a single name is accepted); each one of :data:`METRICS`."""
     metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
@@ -185,7 +192,7 @@ def check_metrics(metrics: Any) -> tuple[str, ...]:
 
 def check_options(verbose: Any, on_epoch_end: Any, early_stopping: Any) -> None:
     """``fit``'s plain options: ``verbose`` 0/1/2, a callable ``on_epoch_end``, an ``EarlyStopping``."""
-    from jaxmlp.stopping import EarlyStopping  # stopping sits above this module
+    from jaxmlp.training.stopping import EarlyStopping  # stopping sits above this module
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose: expected 0, 1 or 2, got {verbose!r}")
     if on_epoch_end is not None and not callable(on_epoch_end):
@@ -237,8 +244,7 @@ def prepare(model, params, x, t, loss="categorical_crossentropy", reduction="mea
     """
     check_model(model)
     get_loss(loss)
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
+    check_reduction(reduction)
     check_rate("l2", l2)
     check_rate("l1", l1)
     dtype = check_params(model, params)

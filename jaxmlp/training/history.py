@@ -94,7 +94,7 @@ def run_history(values: Mapping[str, Any], per_epoch: Sequence[Mapping[str, Any]
         values: the per-epoch metrics, ``{name: [value per epoch]}`` (each value ``(N,)`` when
             ``settings`` has ``models``: they become ``(epochs, N)`` arrays).
         per_epoch: one :func:`hyperparameters` reading per epoch trained in this call.
-        config: the run's :class:`jaxmlp.epoch.Config`; optimizer: the argument as given.
+        config: the run's :class:`jaxmlp.training.epoch.Config`; optimizer: the argument as given.
         settings: the rest of ``.params`` (``epochs``, ``steps``, ``batch_size``, ``rows``, ...);
             arrays become lists, and ``learning_rate=None`` a name's Keras default.
     """
@@ -122,7 +122,7 @@ def run_history(values: Mapping[str, Any], per_epoch: Sequence[Mapping[str, Any]
 
 def _default_rate(optimizer: Any) -> float | None:
     """A name's Keras default learning rate (``"adam"`` 0.001); ``None`` for a transformation."""
-    from jaxmlp.optimizers import OPTIMIZERS
+    from jaxmlp.training.optimizers import OPTIMIZERS
 
     if not isinstance(optimizer, str) or optimizer not in OPTIMIZERS:
         return None

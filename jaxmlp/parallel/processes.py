@@ -32,11 +32,11 @@ import numpy as np
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jaxmlp import epoch as fused
-from jaxmlp.backprop import penalty
-from jaxmlp.checkpoint import fingerprint as shard_fingerprint
-from jaxmlp.inputs import check_int
-from jaxmlp.parallel import PROCESS, process_mesh, replicated
+from jaxmlp.core.backprop import penalty
+from jaxmlp.core.checks import check_int
+from jaxmlp.parallel.devices import PROCESS, process_mesh, replicated
+from jaxmlp.training import epoch as fused
+from jaxmlp.training.checkpoint import fingerprint as shard_fingerprint
 
 __all__ = ["check_shards", "evaluate", "fingerprint", "finish", "local_copy", "order", "place", "replay",
            "split_shards", "writes"]
@@ -127,7 +127,7 @@ def order(key: jax.Array, epoch: int, n: int, shuffle: bool, shards: int, mesh: 
 
 
 def replay(c, params, opt_state, x, t, rows, batch_size: int, bad_step: int, shards: int, mesh: Any):
-    """:func:`jaxmlp.epoch.replay` for sharded data: re-run the first ``bad_step`` batches of the
+    """:func:`jaxmlp.training.epoch.replay` for sharded data: re-run the first ``bad_step`` batches of the
     epoch's order ``rows`` and return the last finite parameters."""
     per = batch_size // shards
 

@@ -7,29 +7,21 @@ Fisher-Yates shuffle is far cheaper than the sort-based ``jax.random.permutation
 epoch (the README's benchmark section has the numbers).
 A non-finite loss is located with a scalar in the scan's carry; only then is the epoch replayed
 step by step (:func:`replay`) to recover the last finite parameters, so the hot loop carries no
-guard. :mod:`jaxmlp.train` builds the user-facing ``fit`` on these.
+guard. :mod:`jaxmlp.training.fit` builds the user-facing ``fit`` on these.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from jaxmlp.backprop import loss_and_grads, objective_and_output
-from jaxmlp.compiles import relieve
-from jaxmlp.inputs import check_model, check_rate, prepare
-from jaxmlp.losses import REDUCTIONS, get_loss
-from jaxmlp.model import MLP, Params
-from jaxmlp.optimizers import get_optimizer
-from jaxmlp.parallel import batch_sharding, make_mesh
-from jaxmlp.progress import Progress
+from jaxmlp.core.backprop import objective_and_output
+from jaxmlp.training.progress import Progress
+from jaxmlp.training.step import Config, count_correct, make_config, make_train_step, split_rows, step
 
 __all__ = ["GRADS", "Config", "batch_rows", "copy", "epoch_function", "evaluate_jit", "make_config",
            "make_train_step", "predict_jit", "replay", "shuffle_order", "step"]
@@ -44,92 +36,6 @@ def unroll(full_batches: int) -> int:
     """Steps per loop iteration for an epoch of ``full_batches``: :data:`UNROLL` for long epochs,
     1 for short ones (a few batches gain nothing from overlap, and compile the step once)."""
     return UNROLL if full_batches >= UNROLL_FROM else 1
-
-
-@dataclasses.dataclass(frozen=True)
-class Config:
-    """Everything static about a training run (hashable: a jit static argument)."""
-
-    model: MLP
-    loss: str
-    optimizer: Any
-    grad: str
-    reduction: str
-    l2: float
-    l1: float
-
-
-def make_config(model, loss, optimizer, grad, reduction, l2, l1) -> Config:
-    """The checked :class:`Config` of a run (errors name the argument)."""
-    check_model(model)
-    get_loss(loss)
-    if grad not in GRADS:
-        raise ValueError(f"grad: expected one of {GRADS}, got {grad!r}")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
-    l2, l1 = check_rate("l2", l2), check_rate("l1", l1)
-    return Config(model, loss, get_optimizer(optimizer), grad, reduction, l2, l1)
-
-
-def make_train_step(
-    model: MLP, loss: str = "categorical_crossentropy",
-    optimizer: str | optax.GradientTransformation = "adam", grad: str = "backprop",
-    reduction: str = "mean", l2: float = 0.0, l1: float = 0.0, mesh: Any = None,
-) -> Callable[[Params, Any, tuple[Array, Array]], tuple[Params, Any, dict[str, Array]]]:
-    """A pure, jitted ``step(params, opt_state, (x, t)) -> (params, opt_state, {"loss": E})``.
-
-    ``x`` is ``(B, n_in)`` and ``t`` integer labels ``(B,)`` or targets ``(B, n_out)``, checked and
-    one-hot encoded as :func:`fit` does, outside the compiled function (``step.jitted`` is the bare
-    compiled step, for prepared targets inside your own ``jit``); ``grad`` picks the
-    hand-written δ rule (``"backprop"``) or ``jax.grad`` (``"autodiff"``). Initialise the optimizer
-    state with ``get_optimizer(optimizer).init(params)``. With a ``mesh`` (see
-    :mod:`jaxmlp.parallel`) the batch rows are split over its ``"data"`` axis and the parameters
-    replicated: data-parallel training, also across hosts with global batches.
-
-    >>> import jax, jax.numpy as jnp, optax
-    >>> model = MLP((2, 3, 1), ("tanh", "sigmoid"))
-    >>> params = model.init(jax.random.key(0))
-    >>> step = make_train_step(model, "binary_crossentropy", optax.sgd(0.1))
-    >>> batch = (jnp.ones((4, 2)), jnp.ones((4, 1)))
-    >>> params, state, metrics = step(params, optax.sgd(0.1).init(params), batch)
-    >>> metrics["loss"].shape
-    ()
-    """
-    config = make_config(model, loss, optimizer, grad, reduction, l2, l1)
-    mesh = make_mesh(None, mesh)
-    states: dict = {}  # the optimizer state's structure for each parameter structure seen
-
-    @jax.jit
-    def jitted(params, opt_state, batch):
-        x, t = (split_rows(a, mesh) for a in batch)
-        params, opt_state, value, _ = step(config, params, opt_state, x, t)
-        return params, opt_state, {"loss": value}
-
-    def checked_step(params, opt_state, batch):
-        if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
-            raise TypeError(f"batch: expected a pair (x, t), got {type(batch).__name__}")
-        x, t = prepare(model, params, *batch, loss, reduction, l2, l1, names=("batch[0] (x)", "batch[1] (t)"))
-        shapes = jax.tree.structure(params), tuple(jnp.shape(v) for v in jax.tree.leaves(params))
-        want = states.setdefault(shapes, jax.tree.structure(jax.eval_shape(config.optimizer.init, params)))
-        if jax.tree.structure(opt_state) != want:
-            raise TypeError(f"opt_state: does not match this step's optimizer; create it with "
-                            f"optimizer.init(params) (expected {want}, got {jax.tree.structure(opt_state)})")
-        relieve()
-        return jitted(params, opt_state, (x, t))
-
-    checked_step.jitted = jitted  # the bare compiled step: no checks, for use inside your own jit
-    return checked_step
-
-
-def step(c: Config, params, opt_state, x, t):
-    """One update; returns the new state, the batch objective and the outputs."""
-    if c.grad == "backprop":
-        (value, out), grads = loss_and_grads(c.model, c.loss, c.reduction, params, x, t, c.l2, c.l1)
-    else:
-        (value, out), grads = jax.value_and_grad(objective_and_output, argnums=3, has_aux=True)(
-            c.model, c.loss, c.reduction, params, x, t, c.l2, c.l1)
-    updates, opt_state = c.optimizer.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state, value, out
 
 
 def shuffle_order(key, epoch: int, n: int, shuffle: bool = True) -> np.ndarray:
@@ -148,19 +54,6 @@ def shuffle_order(key, epoch: int, n: int, shuffle: bool = True) -> np.ndarray:
         return np.arange(n, dtype=np.int32)
     words = np.asarray(jax.random.key_data(key), dtype=np.uint32).ravel().tolist()
     return np.random.default_rng([*words, int(epoch)]).permutation(n).astype(np.int32)
-
-
-def split_rows(a, mesh):
-    """Split a batch's rows over the mesh's devices (when they divide evenly)."""
-    if mesh is None or a.shape[0] % mesh.size:
-        return a
-    return jax.lax.with_sharding_constraint(a, batch_sharding(mesh))
-
-
-def count_correct(out, t):
-    if out.shape[-1] == 1:
-        return jnp.sum((out[:, 0] > 0.5) == (t[:, 0] > 0.5), dtype=jnp.int32)
-    return jnp.sum(jnp.argmax(out, axis=-1) == jnp.argmax(t, axis=-1), dtype=jnp.int32)
 
 
 def per_example(c: Config, value, batch):
@@ -184,7 +77,7 @@ def epoch_function(c: Config, n: int, batch_size: int, validate: bool, live: boo
     batches of ``order``, one step for a partial last batch, then the validation pass; the
     parameter and optimizer buffers are donated.
 
-    With ``shards`` > 1 (:mod:`jaxmlp.distributed`), ``x, t`` are ``(shards, n, ...)``, ``order``
+    With ``shards`` > 1 (:mod:`jaxmlp.parallel.processes`), ``x, t`` are ``(shards, n, ...)``, ``order``
     is ``(shards, n)`` (each shard's own row order) and batch ``i`` joins every shard's ``i``-th
     ``batch_size / shards`` rows (see :func:`batch_rows`); the validation rows may be
     ``(shards, v, ...)``. One compiled function per distinct setting (cached)."""

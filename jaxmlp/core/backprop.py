@@ -24,11 +24,10 @@ import jax
 import jax.numpy as jnp
 from jax.experimental import checkify
 
-from jaxmlp.activations import get_activation
-from jaxmlp.compiles import relieve
-from jaxmlp.inputs import STAGE_VALUE_CHECKS, prepare
-from jaxmlp.losses import get_loss, penalty, penalty_grad, reduce
-from jaxmlp.model import MLP, Params
+from jaxmlp.core.activations import get_activation
+from jaxmlp.core.checks import STAGE_VALUE_CHECKS, prepare
+from jaxmlp.core.losses import get_loss, penalty, penalty_grad, reduce
+from jaxmlp.core.model import MLP, Params
 
 __all__ = ["backprop", "checked", "deltas", "loss", "loss_and_grads", "objective"]
 
@@ -60,7 +59,6 @@ def loss(
     0.385...
     """
     x, t = prepare(model, params, x, t, loss, reduction, l2, l1)
-    relieve()
     return _objective_jit(model, loss, reduction, params, x, t, l2, l1)
 
 
@@ -79,7 +77,6 @@ def backprop(
     [(4, 3), (2, 4)]
     """
     x, t = prepare(model, params, x, t, loss, reduction, l2, l1)
-    relieve()
     return _loss_and_grads_jit(model, loss, reduction, params, x, t, l2, l1)[1]
 
 
@@ -97,7 +94,6 @@ def deltas(
     [[0.5, -0.5]]
     """
     x, t = prepare(model, params, x, t, loss, "mean", 0.0, 0.0)
-    relieve()
     return _deltas_jit(model, loss, params, x, t)
 
 

@@ -21,11 +21,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp.activations import get_activation
 from jaxmlp.atomic import write_atomic
+from jaxmlp.core.activations import get_activation
+from jaxmlp.core.checks import check_int, check_model, check_params
+from jaxmlp.core.model import MLP, Params
 from jaxmlp.data.npz import NpzFile
-from jaxmlp.inputs import check_int, check_model, check_params
-from jaxmlp.model import MLP, Params
 
 __all__ = ["FORMAT_VERSION", "Checkpoint", "fingerprint", "load", "run_key", "save"]
 

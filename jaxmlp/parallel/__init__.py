@@ -1,0 +1,19 @@
+"""Layouts of the same epoch over devices and processes (``jax.sharding``, ``jax.distributed``).
+
+>>> from jaxmlp import parallel
+>>> parallel.make_mesh(1).shape["data"]
+1
+"""
+
+from jaxmlp.parallel.devices import (
+    batch_sharding,
+    check_batch_size,
+    global_array,
+    initialize,
+    make_mesh,
+    process_mesh,
+    replicated,
+)
+
+__all__ = ["batch_sharding", "check_batch_size", "global_array", "initialize", "make_mesh",
+           "process_mesh", "replicated"]
