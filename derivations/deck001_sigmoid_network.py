@@ -195,8 +195,8 @@ def checks(seed: int = 0) -> list[Check]:
                              ("(1)(2)(3) chain rule", grads_chain))]
     η = 0.1
     step = jax.jit(lambda p, x, t: (descend(p, [(x, t)], lambda _: η),
-                                    euler_step(p, jaxmlp.core.backprop(model, p, x, t, "sse", "sum"), η)))
-    out.append(check_close("deck 001 w + Δw (matrix form)", "= w − η · jaxmlp.core.backprop", *step(params, x, t)))
+                                    euler_step(p, jaxmlp.backprop(model, p, x, t, "sse", "sum"), η)))
+    out.append(check_close("deck 001 w + Δw (matrix form)", "= w − η · jaxmlp.backprop", *step(params, x, t)))
     out.append(check_close("deck 001 training error: mean of ½ Σ (o − y)²", "= jaxmlp.loss(\"sse\", mean)",
                            mean_error(params, x.T, t.T), jaxmlp.loss(model, params, x, t, "sse", "mean")))
     return out

@@ -232,9 +232,9 @@ def checks(seed: int = 0) -> list[Check]:
     one = jaxmlp.MLP((5, 1), ("sigmoid",))                   # logistic regression: one layer, one node
     (layer,), _, y = random_problem(one, "binary_crossentropy", seed, batch=8)
     W = jnp.concatenate([layer["b"], layer["w"][0]])          # W_0 is the bias
-    library = jaxmlp.core.backprop(one, [layer], x, y, "binary_crossentropy", "mean")[0]
+    library = jaxmlp.backprop(one, [layer], x, y, "binary_crossentropy", "mean")[0]
     out += [check_close("deck 003 logistic regression Y", "= MLP((5, 1), sigmoid)", logistic_regression(W, x),
                         one.apply([layer], x)[:, 0]),
-            check_close("deck 003 logistic regression ∂L/∂W", "= jaxmlp.core.backprop", logistic_regression_grad(
+            check_close("deck 003 logistic regression ∂L/∂W", "= jaxmlp.backprop", logistic_regression_grad(
                 W, x, y[:, 0]), jnp.concatenate([library["b"], library["w"][0]]))]
     return out

@@ -1,4 +1,4 @@
-"""Deck 000: the 2-3-1 network by hand, one gradient-descent step, checked against jaxmlp.core.backprop.
+"""Deck 000: the 2-3-1 network by hand, one gradient-descent step, checked against jaxmlp.backprop.
 
 Follows deck 000 ("MLP 学習の仕組み"), slides 「誤差について」 to 「学習:誤差逆伝播法」: the
 error tables that show why errors are squared, the worked E = 0.085, the network written neuron by
@@ -62,13 +62,13 @@ def main():
     print(f"  E before the step = {before:.10f}\n")
 
     model = jaxmlp.MLP((2, 3, 1), (F, F))
-    library = deck000.to_deck(jaxmlp.core.backprop(model, deck000.from_deck(p), jnp.asarray(X),
+    library = deck000.to_deck(jaxmlp.backprop(model, deck000.from_deck(p), jnp.asarray(X),
                                               t[:, None], loss="sse", reduction="sum"))
     diff = max(abs(float(g[name] - library[name])) for name in W)
     print("∂E/∂w by hand (deck000.gradient: the chain rule, output → hidden → input):")
     print("  " + "  ".join(f"{name} {float(g[name]):+.5f}" for name in list(W)[:7]))
     print("  " + "  ".join(f"{name} {float(g[name]):+.5f}" for name in list(W)[7:]))
-    print(f"  max |hand − jaxmlp.core.backprop| = {diff:.1e}  ({'agree' if diff < 1e-12 else 'DISAGREE'})\n")
+    print(f"  max |hand − jaxmlp.backprop| = {diff:.1e}  ({'agree' if diff < 1e-12 else 'DISAGREE'})\n")
 
     stepped = deck000.step(p, x1, x2, t, F, alpha=deck000.ALPHA)  # w ← w − α ∂E/∂w
     after = error(stepped, x1, x2, t)

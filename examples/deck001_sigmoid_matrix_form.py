@@ -14,7 +14,7 @@ with η(t) shrinking little by little (slide 「最急降下法 → 確率降下
 E = 1/2 Σ_i (o_i − y_i)², on the training and on the test data. Data: scikit-learn's 8×8 digits
 (M = 64 inputs, N = 10 one-hot outputs). The equations are the transcription
 ``jaxmlp.derivations.deck001_sigmoid_network`` (``matrix_form``, ``mean_error``); its matrix-form
-gradient is first checked against jaxmlp.core.backprop and jax.grad.
+gradient is first checked against jaxmlp.backprop and jax.grad.
 
 Run: python examples/deck001_sigmoid_matrix_form.py [--out DIR] [--force]
 (about ten seconds; JAXMLP_QUICK=1: 12 epochs instead of 40, still well above chance)
@@ -76,9 +76,9 @@ def main():
 
     xb, yb = x[:, :K], y[:, :K]  # deck001.grads_* take samples as rows, as jaxmlp does
     mine = jax.jit(deck001.grads_matrix)(params, xb.T, yb.T)
-    library = jaxmlp.core.backprop(model, params, xb.T, yb.T, loss="sse", reduction="sum")
+    library = jaxmlp.backprop(model, params, xb.T, yb.T, loss="sse", reduction="sum")
     autodiff = jax.grad(lambda p: jaxmlp.loss(model, p, xb.T, yb.T, "sse", "sum"))(params)
-    for name, other in (("jaxmlp.core.backprop", library), ("jax.grad", autodiff)):
+    for name, other in (("jaxmlp.backprop", library), ("jax.grad", autodiff)):
         pairs = zip(jax.tree.leaves(jax.device_get(mine)), jax.tree.leaves(jax.device_get(other)))
         worst = max(np.abs(a - b).max() / np.abs(b).max() for a, b in pairs)
         print(f"matrix-form gradient vs {name:<15}: largest difference {worst:.1e} of the largest entry")

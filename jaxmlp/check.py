@@ -9,7 +9,7 @@ Two errors judge a pytree ``got`` against ``want`` (``S = max |want|`` over the 
   0.2 % error in any one leaf of at least ``floor · S`` fails (``leaf_rtol < 2e-3``).
 
 The tolerances by precision (:data:`TOLERANCES`) come from measurements, not from taste. float32:
-``jax.grad`` and :func:`jaxmlp.core.backprop` in float32 against ``jax.grad`` in float64 on 150 random
+``jax.grad`` and :func:`jaxmlp.backprop` in float32 against ``jax.grad`` in float64 on 150 random
 networks of ``tests/test_backprop.py``'s grid (depth 1-5, widths 1-64, every activation, loss,
 reduction and penalty, batches 1-128, inputs N(0, 0.5²) or N(0, 2²); 925 leaves). Hand float32
 against ``jax.grad`` float32, per leaf with floor 1e-3: median 2.6e-8, 99.9 % 3.9e-6, max 1.6e-5; hence
@@ -198,7 +198,7 @@ def check_gradients(
     >>> model = jaxmlp.MLP((3, 4, 2), ("tanh", "softmax"))
     >>> params = model.init(jax.random.key(0))
     >>> x, t = jnp.ones((5, 3)), jnp.array([0, 1, 1, 0, 1])
-    >>> check_gradients(lambda p, x, t: jaxmlp.core.backprop(model, p, x, t), model, params, x, t).passed
+    >>> check_gradients(lambda p, x, t: jaxmlp.backprop(model, p, x, t), model, params, x, t).passed
     True
     """
     xp, tp = prepare(model, params, x, t, loss, reduction, l2, l1)  # clear errors before anything else

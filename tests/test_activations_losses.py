@@ -137,7 +137,7 @@ def test_register_activation_and_check_it():
     params = model.init(jax.random.key(0))
     x, t = jnp.linspace(-1, 1, 6).reshape(2, 3), jnp.array([[0.5], [-0.5]])
     report = jaxmlp.check_gradients(
-        lambda p, x, t: jaxmlp.core.backprop(model, p, x, t, "sse"), model, params, x, t, "sse")
+        lambda p, x, t: jaxmlp.backprop(model, p, x, t, "sse"), model, params, x, t, "sse")
     assert report.passed, report
     with pytest.raises(ValueError, match="already registered"):
         jaxmlp.register_activation(name, lambda u: u, lambda u: u)
@@ -152,7 +152,7 @@ def test_a_wrong_registered_derivative_is_caught():
     params = model.init(jax.random.key(1))
     x, t = jnp.array([[0.3, -0.7]]), jnp.array([[1.0]])
     report = jaxmlp.check_gradients(
-        lambda p, x, t: jaxmlp.core.backprop(model, p, x, t, "sse"), model, params, x, t, "sse")
+        lambda p, x, t: jaxmlp.backprop(model, p, x, t, "sse"), model, params, x, t, "sse")
     assert not report.passed
     assert any(f.path.startswith("[0]") for f in report.failures)
     assert "NO" in str(report)

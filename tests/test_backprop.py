@@ -112,7 +112,7 @@ def test_every_output_and_loss_pair(output, loss, n_out):
         x = jax.random.normal(kx, (9, 5), jnp.float64)
         t = targets(kt, loss, 9, n_out, jnp.float64)
         report = jaxmlp.check_gradients(
-            lambda p, x, t: jaxmlp.core.backprop(model, p, x, t, loss, "sum", 0.01, 0.001),
+            lambda p, x, t: jaxmlp.backprop(model, p, x, t, loss, "sum", 0.01, 0.001),
             model, params, x, t, loss, "sum", 0.01, 0.001)
         assert report.passed, str(report)
 
@@ -122,11 +122,11 @@ def test_public_api_gradient_equals_jax_grad_and_has_its_structure():
     params = model.init(jax.random.key(0))
     x = jax.random.uniform(jax.random.key(1), (64, 784))
     labels = jnp.arange(64) % 10
-    grads = jaxmlp.core.backprop(model, params, x, labels)
+    grads = jaxmlp.backprop(model, params, x, labels)
     ref = jax.grad(lambda p: jaxmlp.loss(model, p, x, labels))(params)
     assert jax.tree.structure(grads) == jax.tree.structure(ref)
     report = jaxmlp.check_gradients(
-        lambda p, x, t: jaxmlp.core.backprop(model, p, x, t), model, params, x, labels)
+        lambda p, x, t: jaxmlp.backprop(model, p, x, t), model, params, x, labels)
     assert report.passed and report.max_rel < 1e-5, str(report)
     # integer labels and one-hot rows are the same targets
     one_hot = jax.nn.one_hot(labels, 10)
@@ -138,8 +138,8 @@ def test_backprop_is_jit_compatible():
     model = jaxmlp.MLP((4, 3, 2), ("sigmoid", "softmax"))
     params = model.init(jax.random.key(0))
     x, t = jnp.ones((2, 4)), jnp.array([0, 1])
-    jitted = jax.jit(lambda p: jaxmlp.core.backprop(model, p, x, t))(params)
-    eager = jaxmlp.core.backprop(model, params, x, t)
+    jitted = jax.jit(lambda p: jaxmlp.backprop(model, p, x, t))(params)
+    eager = jaxmlp.backprop(model, params, x, t)
     for a, b in zip(jax.tree.leaves(jitted), jax.tree.leaves(eager)):
         np.testing.assert_allclose(a, b, rtol=1e-6)
 
@@ -148,8 +148,8 @@ def test_reductions_differ_by_the_batch_size():
     model = jaxmlp.MLP((3, 2), ("identity",))
     params = model.init(jax.random.key(0))
     x, t = jnp.ones((4, 3)), jnp.zeros((4, 2))
-    mean = jaxmlp.core.backprop(model, params, x, t, "sse", "mean")
-    total = jaxmlp.core.backprop(model, params, x, t, "sse", "sum")
+    mean = jaxmlp.backprop(model, params, x, t, "sse", "mean")
+    total = jaxmlp.backprop(model, params, x, t, "sse", "sum")
     np.testing.assert_allclose(total[0]["w"], 4 * mean[0]["w"], rtol=1e-6)
 
 
@@ -176,6 +176,6 @@ def test_kinks_at_exactly_zero_match_jax_grad():
         params[0] = {**params[0], "w": jnp.zeros((4, 3)), "b": jnp.zeros(4)}
         x, t = jnp.ones((2, 3)), jnp.ones((2, 2))
         report = jaxmlp.check_gradients(
-            lambda p, x, t, m=model: jaxmlp.core.backprop(m, p, x, t, "sse"), model, params, x, t,
+            lambda p, x, t, m=model: jaxmlp.backprop(m, p, x, t, "sse"), model, params, x, t,
             "sse", rtol=1e-6)  # a wrong kink convention is an O(1) error
         assert report.passed, (act, str(report))

@@ -98,7 +98,7 @@ def call(fn, takes=("loss", "reduction", "l2", "l1")):
 
 
 def grads_fn(p, x, t):
-    return jaxmlp.core.backprop(MODEL, p, x, t)
+    return jaxmlp.backprop(MODEL, p, x, t)
 
 
 def step_call(model=MODEL, params=PARAMS, x=X, t=T, **rest):
@@ -108,7 +108,7 @@ def step_call(model=MODEL, params=PARAMS, x=X, t=T, **rest):
 
 FUNCTIONS = {
     "loss": (call(jaxmlp.loss), ALL),
-    "backprop": (call(jaxmlp.core.backprop), ALL),
+    "backprop": (call(jaxmlp.backprop), ALL),
     "deltas": (call(jaxmlp.deltas, ("loss",)), BAD_MODEL + BAD_PARAMS + BAD_X + BAD_T + BAD_OBJECTIVE[:1]),
     "evaluate": (call(jaxmlp.evaluate), ALL),
     "check_gradients": (call(lambda *a, **k: jaxmlp.check_gradients(grads_fn, *a, **k)), ALL),
@@ -197,7 +197,7 @@ OTHER = [
     # the checked path under jit: value checks that tracing alone would skip
     refuses("checked-labels", lambda: checked(jaxmlp.loss, static_argnums=0)(MODEL, PARAMS, X, T + 1),
             ValueError, "t: labels must lie in [0, 2]", "got 3"),
-    refuses("checked-nan-x", lambda: checked(jaxmlp.core.backprop, static_argnums=0)(MODEL, PARAMS, nan_at(X), T),
+    refuses("checked-nan-x", lambda: checked(jaxmlp.backprop, static_argnums=0)(MODEL, PARAMS, nan_at(X), T),
             ValueError, "x: contains NaN"),
     refuses("checked-nan-params", lambda: checked(lambda p: jaxmlp.deltas(MODEL, p, X, T))(
         layer(w=nan_at(PARAMS[0]["w"]))), ValueError, "params[0]['w']: contains NaN"),
@@ -223,12 +223,12 @@ def test_under_plain_jit_values_go_unchecked_as_documented():
     bad = jnp.array([0, 1, 7, 0, 1, 2])
     value = jax.jit(jaxmlp.loss, static_argnums=0)(MODEL, PARAMS, X, bad)
     assert math.isfinite(float(value))
-    assert "checked" in jaxmlp.loss.__doc__ and "jax.jit" in jaxmlp.core.backprop.__doc__ + jaxmlp.loss.__doc__
+    assert "checked" in jaxmlp.loss.__doc__ and "jax.jit" in jaxmlp.backprop.__doc__ + jaxmlp.loss.__doc__
 
 
 def test_checked_equals_the_plain_result_on_good_inputs():
-    got = checked(jaxmlp.core.backprop, static_argnums=0)(MODEL, PARAMS, X, T)
-    want = jaxmlp.core.backprop(MODEL, PARAMS, X, T)
+    got = checked(jaxmlp.backprop, static_argnums=0)(MODEL, PARAMS, X, T)
+    want = jaxmlp.backprop(MODEL, PARAMS, X, T)
     for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
 

@@ -49,7 +49,7 @@ def problem(data, dtype, depth=None):
 
 
 def hand(model, loss):
-    return lambda p, x, t: jaxmlp.core.backprop(model, p, x, t, loss, "sum")
+    return lambda p, x, t: jaxmlp.backprop(model, p, x, t, loss, "sum")
 
 
 def test_a_small_leaf_is_judged_by_its_own_size():
@@ -91,14 +91,14 @@ def test_the_issue_case_a_first_layer_off_by_0_2_percent_fails_in_float32():
     x, t = jax.random.normal(jax.random.key(1), (6, 4)), jnp.arange(6) % 3
 
     def off(p, x, t):
-        g = jaxmlp.core.backprop(model, p, x, t)
+        g = jaxmlp.backprop(model, p, x, t)
         return [{**g[0], "w": g[0]["w"] * 1.002}, *g[1:]]
 
     report = check_gradients(off, model, params, x, t)
     assert not report.passed and [f.path for f in report.failures] == ["[0]['w']"], str(report)
     assert report.failures[0].rel < 1e-5 < report.failures[0].leaf_rel
     assert "NO" in str(report) and str(report).splitlines()[-1].startswith("FAIL")
-    assert check_gradients(lambda p, x, t: jaxmlp.core.backprop(model, p, x, t), model, params, x, t).passed
+    assert check_gradients(lambda p, x, t: jaxmlp.backprop(model, p, x, t), model, params, x, t).passed
 
 
 @settings(max_examples=EXAMPLES, deadline=None)

@@ -29,7 +29,7 @@ def test_round_trip_with_optimizer_state(tmp_path):
     params = MODEL.init(jax.random.key(1))
     opt = optax.adam(1e-3)
     state = opt.init(params)
-    grads = jaxmlp.core.backprop(MODEL, params, *data())
+    grads = jaxmlp.backprop(MODEL, params, *data())
     _, state = opt.update(grads, state, params)
     history = {"loss": [1.0, 0.5], "accuracy": [0.3, 0.6]}
     path = jaxmlp.save(tmp_path / "ck.npz", MODEL, params, state, step=7, history=history)

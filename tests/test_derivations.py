@@ -1,5 +1,5 @@
 """The lecture transcriptions in ``jaxmlp.derivations``, proven in float64: each gradient equals
-``jax.grad`` and ``jaxmlp.core.backprop`` under Hypothesis, the forms agree with each other, and a Δw step
+``jax.grad`` and ``jaxmlp.backprop`` under Hypothesis, the forms agree with each other, and a Δw step
 is one ``optax.sgd`` step. The decks' worked numbers are asserted as literals in test_worked_example.py.
 Shapes come from a few buckets and the jitted functions live at module level, so Hypothesis compiles
 each bucket once.
@@ -40,8 +40,8 @@ def sgd_step(params, grads, lr):
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2))
 def reference(model, loss, reduction, params, x, t, lr):
-    """jaxmlp.core.backprop's gradient, jaxmlp.deltas, and one optax.sgd(lr) step on that gradient."""
-    g = jaxmlp.core.backprop(model, params, x, t, loss, reduction)
+    """jaxmlp.backprop's gradient, jaxmlp.deltas, and one optax.sgd(lr) step on that gradient."""
+    g = jaxmlp.backprop(model, params, x, t, loss, reduction)
     return g, jaxmlp.deltas(model, params, x, t, loss), sgd_step(params, g, lr)
 
 
@@ -153,12 +153,12 @@ def test_deck001_stochastic_descent_with_shrinking_eta_is_optax_sgd_with_that_sc
         optimizer = optax.sgd(learning_rate=deck001.eta)
         state, theirs = optimizer.init(params), params
         for xb, tb in batches:
-            g = jaxmlp.core.backprop(model, theirs, xb, tb, "sse", "sum")
+            g = jaxmlp.backprop(model, theirs, xb, tb, "sse", "sum")
             updates, state = optimizer.update(g, state, theirs)
             theirs = optax.apply_updates(theirs, updates)
         assert_close(mine, theirs)
         # the Euler step of dw/dt = −∇E: w(t+1) − w(t) = −η ∇E(w(t))
-        g = jaxmlp.core.backprop(model, params, x, t, "sse", "sum")
+        g = jaxmlp.backprop(model, params, x, t, "sse", "sum")
         assert_close(deck001.euler_step(params, g, 0.1), sgd_step(params, g, 0.1))
 
 
@@ -231,7 +231,7 @@ def test_deck003_chain_rules_delta_rule_and_logistic_regression():
         np.testing.assert_allclose(deck003.logistic_regression(W, x), model.apply([layer], x)[:, 0],
                                    rtol=1e-12)
         g = deck003.logistic_regression_grad(W, x, y[:, 0])
-        hand = jaxmlp.core.backprop(model, [layer], x, y, "binary_crossentropy", "mean")
+        hand = jaxmlp.backprop(model, [layer], x, y, "binary_crossentropy", "mean")
         assert_close([{"w": g[None, 1:], "b": g[:1]}], hand)
         Δw = [{"w": -0.3 * g[None, 1:], "b": -0.3 * g[:1]}]  # w_{t+1} = w_t + Δw_t is one optax.sgd step
         assert_close(deck003.delta_rule([layer], Δw), sgd_step([layer], hand, 0.3))
@@ -269,7 +269,7 @@ def test_deck004_the_printed_output_update_climbs_the_error():
         model = jaxmlp.MLP((3, 2), ("sigmoid",))  # one layer: the output layer M, out^{M−1} = x
         params, x, t = random_problem(model, "sse", 8, 1)
         (_, out), α = deck004.forward(deck004.to_deck(params), x[0], model.activations), 0.01
-        f_prime, dE_dw = out[1] * (1 - out[1]), jaxmlp.core.backprop(model, params, x, t, "sse", "sum")[0]["w"].T
+        f_prime, dE_dw = out[1] * (1 - out[1]), jaxmlp.backprop(model, params, x, t, "sse", "sum")[0]["w"].T
         right = deck004.output_update(α, t[0][None, :], out[1][None, :], f_prime[None, :], x[0][:, None])
         printed = deck004.output_update_as_printed(α, t[0][None, :], out[1][None, :], f_prime[None, :],
                                                    x[0][:, None])
@@ -285,7 +285,7 @@ def test_deck004_l2_and_l1_are_jaxmlps_with_l2_doubled(λ):
         assert float(deck004.l2_term(params, λ)) == pytest.approx(float(jaxmlp.penalty(params, l2=2 * λ)))
         assert float(deck004.l1_term(params, λ)) == pytest.approx(float(jaxmlp.penalty(params, l1=λ)))
         E = lambda p: jaxmlp.loss(model, p, x, t, "sse", "sum") + deck004.l2_term(p, λ)  # noqa: E731
-        assert_close(jaxmlp.core.backprop(model, params, x, t, "sse", "sum", l2=2 * λ), jax.grad(E)(params))
+        assert_close(jaxmlp.backprop(model, params, x, t, "sse", "sum", l2=2 * λ), jax.grad(E)(params))
 
 
 # --- every deck's own checks, as jaxmlp verify runs them ------------------------------------------

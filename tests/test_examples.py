@@ -17,9 +17,9 @@ CASES = {
     "verify_your_derivation.py": ([], ["exit status 0: your derivation equals jax.grad"], []),
     "deck000_two_three_one.py": ([], [
         "E = 1/2 Σ (y − t)² for y = (0.3, 0.8, 0.2), t = (0, 1, 0): 0.085",
-        "max |hand − jaxmlp.core.backprop|", "(agree)", "α = 0.001", "E after  = "], []),
+        "max |hand − jaxmlp.backprop|", "(agree)", "α = 0.001", "E after  = "], []),
     "deck001_sigmoid_matrix_form.py": ([], [
-        "64 → 32 → 16 → 10", "matrix-form gradient vs jaxmlp.core.backprop", "matrix-form gradient vs jax.grad",
+        "64 → 32 → 16 → 10", "matrix-form gradient vs jaxmlp.backprop", "matrix-form gradient vs jax.grad",
         "training error", "test accuracy"], ["errors.png"]),
     "deck002_keras_workflow.py": (["--dataset", "digits"], [
         "Total params: 2,410", "test = predict(x_test) has shape (297, 10)",

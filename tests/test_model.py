@@ -95,7 +95,7 @@ def test_prelu_layers_carry_a_learnable_slope():
     assert params[0]["a"].shape == (3,) and float(params[0]["a"][0]) == 0.25
     assert "a" not in params[1]
     assert model.num_params == 5 * 3 + 3 + 4 * 2
-    grads = jaxmlp.core.backprop(model, params, jnp.ones((2, 4)), jnp.array([0, 1]))
+    grads = jaxmlp.backprop(model, params, jnp.ones((2, 4)), jnp.array([0, 1]))
     assert grads[0]["a"].shape == (3,)
 
 
@@ -161,7 +161,7 @@ def setup():
 ])
 def test_bad_inputs_are_clear_errors(setup, mutate, error, match):
     params, x, t = mutate(*setup)
-    for fn in (jaxmlp.loss, jaxmlp.core.backprop):
+    for fn in (jaxmlp.loss, jaxmlp.backprop):
         with pytest.raises(error, match=match):
             fn(DECK002, params, x, t)
 
@@ -169,7 +169,7 @@ def test_bad_inputs_are_clear_errors(setup, mutate, error, match):
 def test_bad_loss_reduction_and_rates(setup):
     params, x, t = setup
     with pytest.raises(ValueError, match="loss: unknown name"):
-        jaxmlp.core.backprop(DECK002, params, x, t, loss="cross_entropy")
+        jaxmlp.backprop(DECK002, params, x, t, loss="cross_entropy")
     with pytest.raises(ValueError, match="reduction: expected one of"):
         jaxmlp.loss(DECK002, params, x, t, reduction="avg")
     with pytest.raises(ValueError, match="l2: expected a finite number >= 0"):

@@ -58,7 +58,7 @@ def test_make_train_step_is_one_optax_step():
     for grad in ("backprop", "autodiff"):
         step = jaxmlp.make_train_step(MODEL, "categorical_crossentropy", opt, grad=grad)
         new, _, metrics = step(params, opt.init(params), (x, targets))
-        grads = jaxmlp.core.backprop(MODEL, params, x, t)
+        grads = jaxmlp.backprop(MODEL, params, x, t)
         expected = jax.tree.map(lambda w, g: w - 0.1 * g, params, grads)
         leaves_close(new, expected)
         assert float(metrics["loss"]) == pytest.approx(float(jaxmlp.loss(MODEL, params, x, t)))

@@ -254,7 +254,7 @@ def test_run_prints_each_check_as_it_finishes(monkeypatch):
     for n in range(5):
         monkeypatch.setitem(sys.modules, f"jaxmlp.derivations.deck00{n}", deck(n))
     def library(seed, dtype):
-        yield Check(f"jaxmlp.core.backprop {jax.numpy.dtype(dtype).name}", "", 0.0, dtype == jax.numpy.float64)
+        yield Check(f"jaxmlp.backprop {jax.numpy.dtype(dtype).name}", "", 0.0, dtype == jax.numpy.float64)
 
     monkeypatch.setattr(verify, "_library_checks", library)
     assert verify.run(out=lines.append, json=True) == 1
@@ -262,7 +262,7 @@ def test_run_prints_each_check_as_it_finishes(monkeypatch):
     assert all(len(line) <= 100 for line in lines[:-1]), max(lines, key=len)
     assert [line[:12] for line in lines[1:6]] == ["ok  1.0e-16 "] * 5
     assert lines[7].startswith("NO ") and "float32" in lines[7] and lines[-2].startswith("FAIL: 6/7")
-    assert json.loads(lines[-1])["failures"][0]["leaf"] == "jaxmlp.core.backprop float32"
+    assert json.loads(lines[-1])["failures"][0]["leaf"] == "jaxmlp.backprop float32"
 
 
 def test_without_the_derivations_the_library_is_checked_alone(monkeypatch):

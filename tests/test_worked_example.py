@@ -66,7 +66,7 @@ def test_deck000_two_three_one_by_hand():
 
         model = jaxmlp.MLP((2, 3, 1), ("sigmoid", "sigmoid"))
         params, x, t_rows = deck000.from_deck(p), jnp.asarray([[1.0, 0.5]]), jnp.asarray([[1.0]])
-        library = deck000.to_deck(jaxmlp.core.backprop(model, params, x, t_rows, "sse", "sum"))
+        library = deck000.to_deck(jaxmlp.backprop(model, params, x, t_rows, "sse", "sum"))
         for name, value in dE.items():
             assert float(library[name]) == pytest.approx(value, rel=1e-5), name
         δ = jaxmlp.deltas(model, params, x, t_rows, "sse")  # ∂E/∂u per layer: (δ1, δ2, δ3), (δ4,)

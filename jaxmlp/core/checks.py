@@ -31,7 +31,7 @@ __all__ = [
 
 Array = jax.Array
 METRICS = ("accuracy",)
-#: True while :func:`jaxmlp.core.backprop.checked` traces: value checks on tracers become checkify checks
+#: True while :func:`jaxmlp.backprop.checked` traces: value checks on tracers become checkify checks
 STAGE_VALUE_CHECKS = contextvars.ContextVar("jaxmlp_stage_value_checks", default=False)
 
 
@@ -140,7 +140,7 @@ def check_finite(name: str, array: Any) -> None:
     """A ``ValueError`` naming ``name`` and the first bad row when ``array`` holds NaN or ±inf.
 
     Skipped for a tracer (values are unknown under ``jax.jit``; staged as a ``checkify`` check
-    inside :func:`jaxmlp.core.backprop.checked`) and for a global array spread over several processes
+    inside :func:`jaxmlp.backprop.checked`) and for a global array spread over several processes
     (each process checks its own rows before building it).
     """
     if _unreadable(array):

@@ -63,7 +63,7 @@ def run(path: str | None = None, *, seed: int = 0, out: Callable[[str], object] 
     if path is not None:
         return verify_file(path, seed=seed, out=out, examples=examples, dtype=dtype, json=json)
     start = time.perf_counter()
-    out(f"jaxmlp verify (seed {seed}): the lecture derivations, then jaxmlp.core.backprop against jax.grad")
+    out(f"jaxmlp verify (seed {seed}): the lecture derivations, then jaxmlp.backprop against jax.grad")
     failed, count = [], 0
     for check in _all_checks(seed, out):
         out(check_line(check, WIDTH))
@@ -128,7 +128,7 @@ def derivation_checks(seed: int = 0, out: Callable[[str], object] = print) -> li
 
 
 def library_checks(seed: int = 0, dtype=jnp.float32) -> list[Check]:
-    """``jaxmlp.core.backprop`` against ``jax.grad`` for every hidden activation, output × loss pair and
+    """``jaxmlp.backprop`` against ``jax.grad`` for every hidden activation, output × loss pair and
     reduction: one row per loss, plus a row for each failing network. Call float64 under x64."""
     return list(_library_checks(seed, dtype))
 
@@ -168,8 +168,8 @@ def _library_checks(seed, dtype) -> Iterator[Check]:
                 params, x, t = random_problem(model, loss, seed + i, dtype=dtype)
                 hand = backprop(model, params, x, t, loss, reduction)
                 ref = reference_grads(model, loss, reduction, params, x, t)
-                rows.append(check_close(f"jaxmlp.core.backprop {model.activations} {loss} {reduction}",
+                rows.append(check_close(f"jaxmlp.backprop {model.activations} {loss} {reduction}",
                                         f"= jax.grad, {name}", hand, ref))
-        yield Check(f"jaxmlp.core.backprop {loss}: {len(rows) // 2} outputs × (mean, sum)", f"= jax.grad, {name}",
+        yield Check(f"jaxmlp.backprop {loss}: {len(rows) // 2} outputs × (mean, sum)", f"= jax.grad, {name}",
                     max(c.max_rel for c in rows), all(c.passed for c in rows))
         yield from (c for c in rows if not c.passed)
