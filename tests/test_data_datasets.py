@@ -2,6 +2,8 @@
 
 import hashlib
 import os
+import subprocess
+import sys
 import urllib.error
 from pathlib import Path
 
@@ -9,7 +11,16 @@ import numpy as np
 import pytest
 
 from jaxmlp.data import datasets, fetch
-from jaxmlp.data.datasets import DATASETS, IDX_FILES, DatasetNotFoundError, as_images, load, locate, one_hot
+from jaxmlp.data.datasets import (
+    DATASETS,
+    IDX_FILES,
+    DatasetNotFoundError,
+    as_images,
+    load,
+    locate,
+    one_hot,
+)
+from jaxmlp.data.digits import read_digits
 from jaxmlp.data.fetch import ChecksumError, DownloadError, download
 from jaxmlp.data.idx import write_idx
 
@@ -79,7 +90,22 @@ def test_digits_is_split_deterministically():
     assert set(t_test.tolist()) == set(range(10))
     assert as_images(x_test).shape == (297, 8, 8)
     found, searched = locate("digits")
-    assert found.name == "digits.csv.gz" and "scikit-learn" in searched[0]
+    assert found.name == "digits.npz" and "bundled with jaxmlp" in searched[0]
+
+
+def test_digits_load_without_scikit_learn():
+    code = ("import sys; from jaxmlp.data import load; (x, t), _ = load('digits'); "
+            "assert 'sklearn' not in sys.modules, 'scikit-learn imported'; print(x.shape, t[:3])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["(1500,", "64)", "[0", "1", "2]"]
+
+
+def test_damaged_digits_file_is_named(tmp_path):
+    bad = tmp_path / "digits.npz"
+    np.savez(bad, images=np.zeros((3, 64), np.uint8), labels=np.zeros(3, np.uint8))
+    with pytest.raises(ValueError, match=r"digits\.npz: expected .*reinstall jaxmlp"):
+        read_digits(bad)
 
 
 # --- search order ------------------------------------------------------------------------
@@ -265,7 +291,7 @@ def test_hash_table_is_complete():
 
 
 def test_download_digits_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="scikit-learn"):
+    with pytest.raises(ValueError, match="ships with jaxmlp"):
         download("digits", tmp_path)
 
 

@@ -13,12 +13,11 @@ files (gz or raw) or from a Keras ``NAME.npz``, searched in this order:
    usual folder ``/usr/share/datasets/fashion-mnist``).
 
 Nothing is downloaded unless `download` is called (the CLI: ``jaxmlp data download NAME``).
-"digits" ships inside scikit-learn and needs no file; scikit-learn must be installed for it.
+"digits" ships inside jaxmlp (``jaxmlp/data/digits.npz``, see :mod:`jaxmlp.data.digits`).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 import subprocess
@@ -27,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .digits import DIGITS_FILE, read_digits
 from .idx import read_idx
 from .npz import NpzFile
 
@@ -39,7 +39,7 @@ DATASETS: dict[str, str] = {
     "fashion-mnist": "clothing images, 28x28 = 784 inputs, 10 classes, 60,000 train / 10,000 "
                      "test (Zalando Research; IDX files)",
     "digits": "handwritten digits, 8x8 = 64 inputs, 10 classes, 1,500 train / 297 test "
-              "(UCI optdigits, shipped with scikit-learn)",
+              "(UCI optdigits as scikit-learn ships it; bundled with jaxmlp)",
 }
 
 #: The four IDX files of MNIST and Fashion-MNIST (train images, train labels, test ...).
@@ -80,10 +80,7 @@ def load(name: str, data_dir: str | os.PathLike | None = None
     if found is None:
         raise DatasetNotFoundError(_not_found_message(name, searched))
     if name == "digits":
-        from sklearn.datasets import load_digits
-
-        digits = load_digits()
-        x, t = (digits.data / 16).astype(np.float32), digits.target.astype(np.int32)
+        x, t = read_digits(found)
         return (x[:_DIGITS_TRAIN], t[:_DIGITS_TRAIN]), (x[_DIGITS_TRAIN:], t[_DIGITS_TRAIN:])
     if found.suffix == ".npz":
         with NpzFile(found, "a Keras data set archive") as z:
@@ -104,7 +101,7 @@ def locate(name: str, data_dir: str | os.PathLike | None = None) -> tuple[Path |
 
     Returns:
         ``(found, searched)``: ``found`` is a folder holding the four IDX files, a Keras
-        ``.npz`` file, scikit-learn's digits file, or None; ``searched`` has one line per
+        ``.npz`` file, jaxmlp's bundled digits file, or None; ``searched`` has one line per
         place, ``"<path> (<what>): <outcome>"``, in search order.
 
     >>> found, searched = locate("mnist", "/nonexistent")
@@ -113,12 +110,9 @@ def locate(name: str, data_dir: str | os.PathLike | None = None) -> tuple[Path |
     """
     _check_name(name)
     if name == "digits":
-        spec = importlib.util.find_spec("sklearn")
-        path = (Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz"
-                if spec and spec.submodule_search_locations else None)
-        if path is None or not path.is_file():
-            return None, ["scikit-learn (sklearn.datasets.load_digits): not installed"]
-        return path, [f"{path} (scikit-learn): found"]
+        if not DIGITS_FILE.is_file():
+            return None, [f"{DIGITS_FILE} (bundled with jaxmlp): missing"]
+        return DIGITS_FILE, [f"{DIGITS_FILE} (bundled with jaxmlp): found"]
     found, searched = None, []
     for folder, what in _places(name, data_dir):
         if folder is None:
@@ -260,8 +254,8 @@ def _images_and_labels(images: np.ndarray, labels: np.ndarray, source: str, labe
 
 def _not_found_message(name: str, searched: list[str]) -> str:
     if name == "digits":
-        return ("data set 'digits' ships with scikit-learn, which is not installed: "
-                "pip install scikit-learn (or pip install 'jaxmlp[examples]')")
+        return (f"data set 'digits' ships with jaxmlp, but {DIGITS_FILE} is missing: "
+                "reinstall jaxmlp")
     lines = [f"data set {name!r} not found. Looked in:", *(f"  {s}" for s in searched),
              "Get it with:", f"  jaxmlp data download {name}   (into {_download_dir(name, None)})"]
     if name in _DEBIAN:

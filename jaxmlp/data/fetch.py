@@ -73,7 +73,7 @@ def download(name: str, data_dir: str | os.PathLike | None = None) -> Path:
     """
     _check_name(name)
     if name not in MIRRORS:
-        raise ValueError(f"{name!r} ships with scikit-learn; there is nothing to download")
+        raise ValueError(f"{name!r} ships with jaxmlp; there is nothing to download")
     target = _download_dir(name, data_dir)
     target.mkdir(parents=True, exist_ok=True)
     filenames = [f"{stem}.gz" for stem in IDX_FILES]
