@@ -11,6 +11,7 @@ import pytest
 from jaxmlp import bench
 from jaxmlp.bench import micro, tables
 from jaxmlp.bench.child import Workload
+from jaxmlp.cli import main
 from jaxmlp.cli.bench import implementations
 
 DECK_002 = (784, 32, 10)
@@ -129,7 +130,7 @@ def test_main_prints_one_table_and_writes_json(tiny_data, tmp_path, monkeypatch,
     small = micro.matmul_rates  # the real measurement, on smaller matrices
     monkeypatch.setattr(micro, "matmul_rates", lambda *a, **k: small(*a, **k | {"n": 256, "scan": 4}))
     out = tmp_path / "bench.json"
-    code = bench.main(["--only", "torch,sklearn", "--dataset", "synthetic", "--rows", "300",
+    code = bench_main(["--only", "torch,sklearn", "--dataset", "synthetic", "--rows", "300",
                        "--epochs", "2", "--quick", "--json", str(out), "--threads", "1"])
     assert code == 0
     printed = capsys.readouterr().out
@@ -157,7 +158,7 @@ def test_main_prints_one_table_and_writes_json(tiny_data, tmp_path, monkeypatch,
     (["gpus"], "gpus"),  # not a table
 ])
 def test_argument_errors(argv, message, capsys):
-    assert bench.main(argv) == 2
+    assert bench_main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.startswith("jaxmlp: error: ") and err.count("\n") == 1
 
@@ -196,11 +197,11 @@ def test_many_table_is_wired_to_bench_many(monkeypatch, tmp_path, capsys):
 
     monkeypatch.setattr(jaxmlp.bench.many, "many_table", fake)
     argv = ["many", "--models", "2,8", "--rows", "640", "--quick", "--json", str(tmp_path / "m.json")]
-    assert bench.main(argv) == 0
+    assert bench_main(argv) == 0
     assert calls == [{"ns": (2, 8), "epochs": 3, "batch_size": 64, "rows": 640, "hidden": 32, "fits": 1}]
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     assert rows[1:] == ["| 2 | 0.500 | 0.500 | 1.00× | 1.0 |", "| 8 | 0.500 | 2.000 | 4.00× | 1.0 |"]
-    assert bench.main(["many", "--hidden", "8,8"]) == 2
+    assert bench_main(["many", "--hidden", "8,8"]) == 2
     assert "--hidden" in capsys.readouterr().err
 
 
@@ -218,7 +219,7 @@ def test_devices_table_runs_one_child_per_device_count(tmp_path, monkeypatch, ca
 
     monkeypatch.setattr(tables, "run_child", fake_child)
     out = tmp_path / "devices.json"
-    code = bench.main(["devices", "--dataset", "synthetic", "--rows", "640", "--epochs", "2",
+    code = bench_main(["devices", "--dataset", "synthetic", "--rows", "640", "--epochs", "2",
                        "--threads", "1", "--json", str(out)])
     assert code == 0
     assert configs == [("jaxmlp-backprop", n, n, 1) for n in (1, 2, 4, 8)]
@@ -226,3 +227,18 @@ def test_devices_table_runs_one_child_per_device_count(tmp_path, monkeypatch, ca
     assert [row.split("|")[1].strip() for row in rows[1:]] == ["1", "2", "4", "8"]
     assert [row.split("|")[5].strip() for row in rows[1:]] == ["1.00", "0.50", "0.25", "0.12"]  # speed-up
     assert [r["status"] for r in json.loads(out.read_text())["results"]] == ["ok"] * 4
+
+
+def bench_main(argv: list[str]) -> int:
+    """``jaxmlp bench ARGV`` in this process."""
+    return main(["bench", *argv])
+
+
+def test_the_bench_package_does_not_import_the_command_line():
+    import subprocess
+    import sys
+
+    code = ("import sys, jaxmlp.bench, jaxmlp.bench.tables, jaxmlp.bench.harness; "
+            "print(sorted(m for m in sys.modules if m.startswith('jaxmlp.cli')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr

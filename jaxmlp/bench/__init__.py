@@ -1,5 +1,8 @@
 """The benchmark harness behind ``jaxmlp bench``: measured numbers, never asserted ones.
 
+The command line (:mod:`jaxmlp.cli.bench`) parses the options and calls :func:`run`; nothing
+here imports :mod:`jaxmlp.cli`.
+
 ``jaxmlp bench [peers]`` trains deck 002's network (784 → 32 relu → 10 softmax, categorical
 cross-entropy, Adam 1e-3, batch 64, ``validation_split=0.2``) with every implementation of
 :mod:`jaxmlp.bench.peers`, each in its own fresh process pinned to ``--threads`` cores and strictly
@@ -14,7 +17,7 @@ the figures are unreliable::
     jaxmlp bench --quick              # about a minute: 3 epochs, fewer repeats
     jaxmlp bench --hidden 1024 --only jaxmlp,jax --epochs 5 --threads 1
     jaxmlp bench grad | scaling | matmul | devices [--quick]
-    python -m jaxmlp.bench ...        # the same as jaxmlp bench ...
+    python -m jaxmlp bench ...        # the same as jaxmlp bench ...
 
 The FLOP model (per epoch, ``S = Σ_l fan_in·fan_out``): a step's forward pass costs ``2·B·S``, its
 backward pass twice that, and the validation pass ``2·n_val·S``; the arithmetic limit is that count
@@ -44,15 +47,8 @@ from jaxmlp.bench.harness import (
 )
 from jaxmlp.bench.tables import IMPLEMENTATIONS, SUBCOMMANDS, format_table
 
-__all__ = ["IMPLEMENTATIONS", "SUBCOMMANDS", "flops", "format_table", "main", "run", "run_child",
+__all__ = ["IMPLEMENTATIONS", "SUBCOMMANDS", "flops", "format_table", "run", "run_child",
            "write_data"]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m jaxmlp.bench ARGS``: the same as ``jaxmlp bench ARGS``; returns the exit status."""
-    from jaxmlp.cli import main as cli_main
-
-    return cli_main(["bench", *(sys.argv[1:] if argv is None else argv)])
 
 
 def run(args: argparse.Namespace) -> int:
