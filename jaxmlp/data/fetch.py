@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from jaxmlp.atomic import create_temporary
 
 from .datasets import IDX_FILES, _check_name, _download_dir
 
@@ -100,7 +101,7 @@ def download(name: str, data_dir: str | os.PathLike | None = None) -> Path:
 
 def _fetch(url: str, dest: Path, digest: str) -> None:
     """Stream ``url`` into a temporary file beside ``dest``; keep it only if the hash matches."""
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    fd, tmp = create_temporary(dest, ".part")  # the mode the umask asks for
     try:
         hasher, size = hashlib.sha256(), 0
         with os.fdopen(fd, "wb") as f:
