@@ -17,7 +17,7 @@ the figures are unreliable::
     jaxmlp bench --quick              # about a minute: 3 epochs, fewer repeats
     jaxmlp bench --hidden 1024 --only jaxmlp,jax --epochs 5 --threads 1
     jaxmlp bench grad | scaling | matmul | devices [--quick]
-    python -m jaxmlp bench ...        # the same as jaxmlp bench ...
+    python -m jaxmlp.cli bench ...    # the same as jaxmlp bench ...
 
 The FLOP model (per epoch, ``S = Σ_l fan_in·fan_out``): a step's forward pass costs ``2·B·S``, its
 backward pass twice that, and the validation pass ``2·n_val·S``; the arithmetic limit is that count

@@ -15,7 +15,13 @@ import sys
 from collections.abc import Sequence
 
 from jaxmlp.cli import bench, data, evaluate, playground, predict, train, verify
-from jaxmlp.cli.common import CLIError, Formatter, Parser, catch_interrupts
+from jaxmlp.cli.common import (
+    CLIError,
+    Formatter,
+    Parser,
+    catch_interrupts,
+    enable_compile_cache,
+)
 
 __all__ = ["CLIError", "build_parser", "main"]
 
@@ -39,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         args = parser.parse_args(argv)
         args.argv = argv
+        if owner:  # the program may configure its process; a call of main(argv) may not
+            enable_compile_cache(args)
         return _guarded(args)
     except SystemExit as exit_:  # --help, --version and argparse's errors
         return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)

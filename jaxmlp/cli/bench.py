@@ -17,11 +17,13 @@ def add(commands) -> None:
     from jaxmlp.bench.tables import DEFAULT_EPOCHS, IMPLEMENTATIONS, SUBCOMMANDS
 
     p = add_command(
-        commands, "bench", "time training on this machine: jaxmlp, plain JAX, Keras, PyTorch, scikit-learn",
-        "Time jaxmlp and its peers on this machine, each implementation in its own process pinned to "
-        "--threads cores, one after another; print a Markdown table and write JSON. Timings are medians "
-        "over epochs 2..N, compile time apart. A warning says when the machine's load makes the "
-        "figures unreliable.")
+        commands, "bench",
+        "time training on this machine: jaxmlp, plain JAX, Keras, PyTorch, scikit-learn",
+        "Time jaxmlp and its peers on this machine, each implementation in its own process pinned "
+        "to --threads cores, one after another; print a Markdown table and write JSON. Timings are "
+        "medians over epochs 2..N, compile time apart (JAX's persistent compilation cache stays "
+        "off). A warning says when the machine's load makes the figures unreliable.",
+        compile_cache=False)
     p.add_argument("table", nargs="?", default="peers", choices=list(SUBCOMMANDS), metavar="TABLE",
                    help=f"one of {', '.join(SUBCOMMANDS)}; peers: deck 002's workload with every "
                    "implementation, one process each")

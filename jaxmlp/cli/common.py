@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import signal
 import sys
@@ -19,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["CLIError", "Formatter", "Parser", "UsageError", "add_command", "catch_interrupts", "check_out",
-           "describe", "load_dataset", "stop_if_interrupted", "versions", "write_json"]
+           "describe", "enable_compile_cache", "load_dataset", "stop_if_interrupted", "versions", "write_json"]
 
 #: set by the SIGINT handler of :func:`catch_interrupts`
 INTERRUPTED = threading.Event()
+#: set to 1 to leave JAX's persistent compilation cache off (as ``--no-compile-cache``)
+NO_CACHE_VARIABLE = "JAXMLP_NO_COMPILE_CACHE"
 
 
 class CLIError(Exception):
@@ -82,10 +85,37 @@ def stop_if_interrupted(*_: Any) -> None:
         raise KeyboardInterrupt
 
 
-def add_command(commands, name: str, help: str, description: str, epilog: str | None = None):
-    """A subcommand's parser in the house style (one-line errors, defaults in ``--help``)."""
-    return commands.add_parser(name, help=help, description=description, epilog=epilog,
-                               formatter_class=Formatter)
+def add_command(commands, name: str, help: str, description: str, epilog: str | None = None,
+                compile_cache: bool = True):
+    """A subcommand's parser in the house style (one-line errors, defaults in ``--help``), with
+    ``--no-compile-cache`` unless ``compile_cache`` is False (a command that times compiling)."""
+    parser = commands.add_parser(name, help=help, description=description, epilog=epilog,
+                                 formatter_class=Formatter)
+    if compile_cache:
+        parser.add_argument("--no-compile-cache", action="store_true",
+                            help="compile every program anew: leave JAX's persistent compilation "
+                            f"cache off (also: {NO_CACHE_VARIABLE}=1); it is on by default, in "
+                            "$XDG_CACHE_HOME/jaxmlp/xla (~/.cache/jaxmlp/xla), at most 1 GiB")
+    parser.set_defaults(no_compile_cache=not compile_cache)
+    return parser
+
+
+def enable_compile_cache(args: argparse.Namespace) -> Path | None:
+    """Turn on JAX's persistent compilation cache for this process (the ``jaxmlp`` program only),
+    unless ``--no-compile-cache``, ``$JAXMLP_NO_COMPILE_CACHE`` (any value but ``""`` or ``0``), or
+    the command has no such option; a refused folder is one warning line on stderr."""
+    if args.no_compile_cache or os.environ.get(NO_CACHE_VARIABLE, "") not in ("", "0"):
+        return None
+    import warnings
+
+    from jaxmlp.cache import compile_cache
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        folder = compile_cache()
+    for warning in caught:
+        print(f"jaxmlp: warning: {warning.message}", file=sys.stderr)
+    return folder
 
 
 def check_out(out: str | Path, names: Sequence[str], force: bool) -> Path:
