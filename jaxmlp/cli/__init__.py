@@ -80,13 +80,16 @@ def _guarded(args) -> int:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except (CLIError, ValueError, TypeError, OSError, ImportError, TrainingError) as error:
+    except (CLIError, ValueError, TypeError, OSError, ImportError, MemoryError,
+            TrainingError) as error:
         if os.environ.get("JAXMLP_DEBUG"):
             raise
         message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
         if isinstance(error, TrainingError):
-            message = (f"training diverged: non-finite loss at epoch {error.epoch}, step {error.step}; "
-                       "try a smaller --lr")
+            message = (f"training diverged: non-finite loss at epoch {error.epoch}, step "
+                       f"{error.step}; try a smaller --lr")
+        elif isinstance(error, MemoryError):
+            message = f"out of memory: {message or 'an allocation failed'}"
         print(f"jaxmlp: error: {message or type(error).__name__}", file=sys.stderr)
         return getattr(error, "status", 1)
 

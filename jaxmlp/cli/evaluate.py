@@ -33,7 +33,7 @@ def add(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the model and its test score; return 0."""
     from jaxmlp import evaluate
-    from jaxmlp.cli.train import score_line
+    from jaxmlp.cli.runs import score_line
 
     checkpoint = load_model(args.model)
     settings = checkpoint.run.get("settings", {})

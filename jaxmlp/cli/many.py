@@ -1,4 +1,4 @@
-"""``jaxmlp train --seeds K | --lr A,B,... | --l2 A,B,... | --folds K``: many models, one compiled program.
+"""``jaxmlp train --seeds K | --lr A,B,... | --l2 A,B,... | --folds K``: many models at once.
 
 The models train together in one :func:`jaxmlp.fit_many` call. Model ``m`` of a grid is
 ``(learning rate, L2 rate, seed)`` in the order ``for lr: for l2: for seed``, so a run of
@@ -7,10 +7,11 @@ The models train together in one :func:`jaxmlp.fit_many` call. Model ``m`` of a 
 data shuffle and the batch order follow ``--seed`` and are the same for every model, so model 0
 equals ``jaxmlp train --seed SEED --lr LR0 --l2 L2_0`` (to float tolerance). ``--folds K`` trains K
 models from ``--seed``'s weights, model i validating on fold i of the shuffled training rows
-(deck 004's k-fold). The run writes one checkpoint per model, ``model.0.npz``, ``model.1.npz``, ...
-(each usable by ``jaxmlp evaluate`` / ``jaxmlp predict``), ``learning_curves.png`` (one thin line per
-model, the mean and a ±1 std band) and ``history.json`` (every model's settings, test score and
-history).
+(deck 004's k-fold). The run writes one checkpoint per model, ``model.0.npz``, ``model.1.npz``,
+... (each usable by ``jaxmlp evaluate`` / ``jaxmlp predict``), ``learning_curves.png`` (one thin
+line per model, the mean and a ±1 std band) and ``history.json`` (every model's settings, test
+score, history and, for a model that stopped alone, when and why). One compiled program trains
+them all.
 """
 
 from __future__ import annotations
@@ -18,19 +19,21 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from jaxmlp.cli.common import (
     CLIError,
-    check_out,
     describe,
     load_dataset,
     stop_if_interrupted,
     versions,
     write_json,
 )
+from jaxmlp.cli.runs import DIGITS_NOTE, TRAIN_FILES, output_folder, settings
 
 __all__ = ["add", "files", "grid", "rates", "requested", "run"]
 
@@ -41,15 +44,15 @@ def add(parser: argparse.ArgumentParser) -> None:
 
     group = parser.add_argument_group(
         "many models at once (jaxmlp.fit_many: one compiled program)",
-        "--seeds, --folds or a comma list for --lr / --l2 train the models together; the lists combine "
-        "as a grid repeated over the seeds. Writes model.0.npz, model.1.npz, ... (one checkpoint per "
-        "model), learning_curves.png and history.json.")
+        "--seeds, --folds or a comma list for --lr / --l2 train the models together; the lists "
+        "combine as a grid repeated over the seeds. Writes model.0.npz, model.1.npz, ... (one "
+        "checkpoint per model), learning_curves.png and history.json.")
     group.add_argument("--seeds", type=argtypes.int_at_least(1), metavar="K",
-                       help="K models from the initial weights of seeds --seed .. --seed+K-1 (one data "
-                       "order)")
+                       help="K models from the initial weights of seeds --seed .. --seed+K-1 "
+                       "(one data order)")
     group.add_argument("--folds", type=argtypes.int_at_least(2), metavar="K",
-                       help="K-fold cross-validation: K models, model i validating on fold i (not with "
-                       "--validation-split, --seeds or lists)")
+                       help="K-fold cross-validation: K models, model i validating on fold i "
+                       "(not with --validation-split, --seeds or lists)")
 
 
 def rates(one):
@@ -75,9 +78,11 @@ def grid(args: argparse.Namespace) -> list[dict]:
     l2s = args.l2 if isinstance(args.l2, tuple) else (args.l2,)
     if args.folds is not None:
         if args.seeds not in (None, 1) or len(lrs) > 1 or len(l2s) > 1:
-            raise CLIError("--folds: one model per fold; not with --seeds or a list for --lr / --l2")
+            raise CLIError("--folds: one model per fold; not with --seeds or a list for --lr / "
+                           "--l2")
         if _given(args, "--validation-split"):
-            raise CLIError("--folds: each model validates on its own fold; give no --validation-split")
+            raise CLIError("--folds: each model validates on its own fold; give no "
+                           "--validation-split")
         return [{"seed": args.seed, "learning_rate": lrs[0], "l2": l2s[0], "fold": i}
                 for i in range(args.folds)]
     seeds = range(args.seed, args.seed + (args.seeds or 1))
@@ -91,56 +96,81 @@ def files(n: int) -> tuple[str, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check every option, train the models together, evaluate each on the test rows, write the files."""
-    import jax
-
-    from jaxmlp import MLP, EarlyStopping, evaluate_many, fit_many, plot, save
-    from jaxmlp.cli.train import DIGITS_NOTE, TRAIN_FILES, _settings
-    from jaxmlp.data.split import split_index
-
+    """Check every option, train the models together, evaluate each on the test rows, write the
+    files. A model whose loss went non-finite is named with its rates (a warning line); when
+    every model diverged the run fails."""
     models = grid(args)
     for name in ("checkpoint", "resume"):
         if getattr(args, name) is not None:
-            raise CLIError(f"--{name}: not with many models; train one model per run to checkpoint it")
+            raise CLIError(f"--{name}: not with many models; train one model per run to "
+                           "checkpoint it")
     names = files(len(models))
-    out = check_out(args.out or f"runs/train-{args.dataset}", names, args.force)
-    stale = [p for p in out.glob("model.*npz") if re.fullmatch(r"model(\.\d+)?\.npz", p.name)
-             and p.name not in names] + [
-        out / name for name in TRAIN_FILES if name not in names and (out / name).exists()]
-    if stale and not args.force:
-        raise CLIError(f"--out: {out} holds an earlier run's {', '.join(sorted(p.name for p in stale))}; "
-                       "pass --force to replace that run, or choose another --out")
+    with output_folder(args, names) as out:
+        stale = [p for p in out.glob("model.*npz") if re.fullmatch(r"model(\.\d+)?\.npz", p.name)
+                 and p.name not in names]
+        stale += [out / name for name in TRAIN_FILES if name not in names and (out / name).exists()]
+        if stale and not args.force:
+            raise CLIError(f"--out: {out} holds an earlier run's "
+                           f"{', '.join(sorted(p.name for p in stale))}; pass --force to replace "
+                           "that run, or choose another --out")
+        return _train(args, models, names, out, stale)
+
+
+def _train(args: argparse.Namespace, models: list[dict], names: tuple[str, ...], out: Path,
+           stale: list[Path]) -> int:
+    import jax
+
+    from jaxmlp import MLP, EarlyStopping, TrainingError, evaluate_many, fit_many, plot, save
+    from jaxmlp.data.split import split_index
+
     plot.require_matplotlib()
     (x, t), (x_test, t_test) = load_dataset(args.dataset, args.data_dir)
     _, key_shuffle, key_fit = jax.random.split(jax.random.key(args.seed), 3)
     order = np.asarray(jax.random.permutation(key_shuffle, len(x)))
     x, t = x[order], t[order]
     classes = int(max(t.max(), t_test.max())) + 1
-    model = MLP((x.shape[1], *args.hidden, classes), (args.activation,) * len(args.hidden) + ("softmax",))
+    model = MLP((x.shape[1], *args.hidden, classes),
+                (args.activation,) * len(args.hidden) + ("softmax",))
+    keys = jax.numpy.stack([jax.random.split(jax.random.key(m["seed"]), 3)[0] for m in models])
+    params = model.init(keys)  # a MemoryError before the summary when they cannot be held
     print(model.summary())
     split = 0.0 if args.folds else args.validation_split
-    n_val = len(x) // args.folds if args.folds else len(x) - split_index(len(x), split) if split else 0
+    n_val = (len(x) // args.folds if args.folds
+             else len(x) - split_index(len(x), split) if split else 0)
     held = (f"{args.folds} folds of {n_val:,} rows, each model validating on its own" if args.folds
             else f"{n_val:,} validation rows (the last {split:.0%} after one shuffle)" if n_val
             else "no validation rows")
     print(f"{args.dataset}: {len(x) - n_val:,} training rows, {held}, {len(x_test):,} test rows; "
           f"{_what(args, len(models))} trained together by jaxmlp.fit_many")
-    keys = jax.numpy.stack([jax.random.split(jax.random.key(m["seed"]), 3)[0] for m in models])
     lrs, l2s = [m["learning_rate"] for m in models], [m["l2"] for m in models]
     stopping = None
     if args.early_stopping is not None:
         stopping = EarlyStopping("val_loss" if n_val else "loss", patience=args.early_stopping)
     started = time.perf_counter()
-    params, history = fit_many(
-        model, model.init(keys), x, t, optimizer=args.optimizer,
-        learning_rate=lrs if len(set(lrs)) > 1 else lrs[0], l2=l2s if len(set(l2s)) > 1 else l2s[0],
-        l1=args.l1, folds=args.folds, loss=args.loss, epochs=args.epochs, batch_size=args.batch_size,
-        validation_split=split, key=key_fit, grad=args.grad, early_stopping=stopping, verbose=args.verbose,
-        on_epoch_end=stop_if_interrupted)
+    try:
+        params, history = fit_many(
+            model, params, x, t, optimizer=args.optimizer,
+            learning_rate=lrs if len(set(lrs)) > 1 else lrs[0],
+            l2=l2s if len(set(l2s)) > 1 else l2s[0], l1=args.l1, folds=args.folds,
+            loss=args.loss, epochs=args.epochs, batch_size=args.batch_size,
+            validation_split=split, key=key_fit, grad=args.grad, early_stopping=stopping,
+            verbose=args.verbose, on_epoch_end=stop_if_interrupted)
+    except TrainingError as error:
+        raise CLIError(f"training diverged: every model's loss went non-finite (by epoch "
+                       f"{error.epoch}): {'; '.join(_name(m, i) for i, m in enumerate(models))}; "
+                       "try smaller rates") from None
     seconds = time.perf_counter() - started
     stop_if_interrupted()
+    stopped = list(getattr(history, "stopped", None) or [None] * len(models))
+    for i, why in enumerate(stopped):
+        if why is not None and why.get("reason") == "non-finite loss":
+            step = f", step {why['step']}" if why.get("step") is not None else ""
+            print(f"jaxmlp: warning: {_name(models[i], i)} diverged: non-finite loss at epoch "
+                  f"{why['epoch']}{step}; it kept its last finite weights (try a smaller rate)",
+                  file=sys.stderr)
     test = evaluate_many(model, params, x_test, t_test, loss=args.loss, l2=l2s, l1=args.l1)
-    print(f"trained {len(models)} models for {history['loss'].shape[0]} epochs in {seconds:.1f} s")
+    print(f"trained {len(models)} models for {history['loss'].shape[0]} epochs in "
+          f"{seconds:.1f} s")
     for m in models:
         if m["learning_rate"] is None:  # the optimizer's default rate, as fit_many recorded it
             m["learning_rate"] = history.params["learning_rate"]
@@ -151,19 +181,25 @@ def run(args: argparse.Namespace) -> int:
     command = shlex.join(["jaxmlp", *getattr(args, "argv", ["train"])])
     data = {"dataset": args.dataset, "training_rows": len(x) - n_val, "validation_rows": n_val,
             "test_rows": len(x_test), "folds": args.folds}
-    record = {"command": command, "settings": _settings(args), "seed": args.seed, "versions": versions(),
-              "data": data, "test": {k: _stats(v) for k, v in test.items()}, "seconds": seconds, "models": []}
-    for i, settings in enumerate(models):
+    record = {"command": command, "settings": settings(args), "seed": args.seed,
+              "versions": versions(), "data": data,
+              "test": {k: _stats(v) for k, v in test.items()}, "seconds": seconds, "models": []}
+    for i, own_settings in enumerate(models):
         own = _column(history, i)
         score = {k: float(v[i]) for k, v in test.items()}
-        record["models"].append({"file": names[i], **settings, "test": score, "history": own})
-        run = {"command": command, "settings": {**_settings(args), **settings, "model": i},
-               "seed": settings["seed"], "versions": record["versions"], "data": data, "test": score}
-        save(out / names[i], model, jax.tree.map(lambda a, i=i: a[i], params), history=own, run=run)
+        record["models"].append({"file": names[i], **own_settings, "test": score,
+                                 "stopped": stopped[i], "history": own})
+        run = {"command": command, "settings": {**settings(args), **own_settings, "model": i},
+               "seed": own_settings["seed"], "versions": record["versions"], "data": data,
+               "test": score}
+        save(out / names[i], model, jax.tree.map(lambda a, i=i: a[i], params), history=own,
+             run=run)
     for path in stale:
         path.unlink(missing_ok=True)
-    written = [plot.learning_curves(history, out / names[-2], title=f"{args.dataset}: {len(models)} models, "
-                                    f"{describe(model)}"), write_json(record, out / names[-1])]
+    written = [plot.learning_curves(history, out / names[-2],
+                                    title=f"{args.dataset}: {len(models)} models, "
+                                    f"{describe(model)}"),
+               write_json(record, out / names[-1])]
     print(f"wrote {out / names[0]} .. {names[len(models) - 1]}, " + ", ".join(map(str, written)))
     return 0
 
@@ -173,10 +209,12 @@ def table(models: list[dict], history, test: dict[str, np.ndarray]) -> str:
     fold = models[0]["fold"] is not None
     val = history.get("val_accuracy")
     head = f"{'model':>5} {'fold' if fold else 'seed':>5} {'lr':>8} {'l2':>8}"
-    head += f" {'val_accuracy':>12}" * (val is not None) + "".join(f" {'test ' + k:>13}" for k in test)
+    head += f" {'val_accuracy':>12}" * (val is not None)
+    head += "".join(f" {'test ' + k:>13}" for k in test)
     lines = [head]
     for i, m in enumerate(models):
-        line = f"{i:>5} {m['fold'] if fold else m['seed']:>5} {m['learning_rate']:>8g} {m['l2']:>8g}"
+        which = m["fold"] if fold else m["seed"]
+        line = f"{i:>5} {which:>5} {m['learning_rate']:>8g} {m['l2']:>8g}"
         if val is not None:
             line += f" {_last(val[:, i]):>12.4f}"
         lines.append(line + "".join(f" {v[i]:>13.4f}" for v in test.values()))
@@ -184,15 +222,16 @@ def table(models: list[dict], history, test: dict[str, np.ndarray]) -> str:
 
 
 def spread(models: list[dict], test: dict[str, np.ndarray]) -> str:
-    """``test accuracy: mean ± std over N models``, and per setting over its seeds when both vary."""
-    lines = [f"test {k}: {_pm(v)} (mean ± std over {len(v)} models; min {v.min():.4f}, max {v.max():.4f})"
-             for k, v in test.items()]
-    settings = list(dict.fromkeys((m["learning_rate"], m["l2"]) for m in models))
-    if len(settings) > 1 and len(models) > len(settings):
-        for lr, l2 in settings:
+    """``test accuracy: mean ± std over N models``, and per setting over its seeds when both
+    vary."""
+    lines = [f"test {k}: {_pm(v)} (mean ± std over {len(v)} models; min {v.min():.4f}, "
+             f"max {v.max():.4f})" for k, v in test.items()]
+    pairs = list(dict.fromkeys((m["learning_rate"], m["l2"]) for m in models))
+    if len(pairs) > 1 and len(models) > len(pairs):
+        for lr, l2 in pairs:
             mine = [i for i, m in enumerate(models) if (m["learning_rate"], m["l2"]) == (lr, l2)]
-            lines.append(f"  lr {lr:g}, l2 {l2:g}: test accuracy {_pm(test['accuracy'][mine])} over "
-                         f"{len(mine)} seeds")
+            lines.append(f"  lr {lr:g}, l2 {l2:g}: test accuracy "
+                         f"{_pm(test['accuracy'][mine])} over {len(mine)} seeds")
     return "\n".join(lines)
 
 
@@ -202,6 +241,13 @@ def _given(args: argparse.Namespace, option: str) -> bool:
     """Whether ``option`` (or an abbreviation argparse accepted) is on the command line."""
     return any(len(a.split("=")[0]) > 4 and option.startswith(a.split("=")[0])
                for a in getattr(args, "argv", []) if a.startswith("--"))
+
+
+def _name(m: dict, i: int) -> str:
+    """``model 1 (lr 1e+30, l2 0, seed 0)``: a model and the settings that tell it apart."""
+    lr = "the default lr" if m["learning_rate"] is None else f"lr {m['learning_rate']:g}"
+    which = f"fold {m['fold']}" if m["fold"] is not None else f"seed {m['seed']}"
+    return f"model {i} ({lr}, l2 {m['l2']:g}, {which})"
 
 
 def _what(args: argparse.Namespace, n: int) -> str:
