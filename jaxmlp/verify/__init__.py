@@ -7,7 +7,10 @@ each check as it finishes. ``run("FILE.py")`` is the derivation debugger: it rea
 form or general form (:mod:`jaxmlp.verify.userfile`), searches for a problem where its gradient
 differs from ``jax.grad`` (:mod:`jaxmlp.verify.search`), and prints the shrunk counterexample, the
 first wrong δ (when the file defines ``deltas``), the wrong leaves and one line to reproduce it
-(:mod:`jaxmlp.verify.report`). Comparisons are those of :mod:`jaxmlp.check`, per leaf and normwise.
+(:mod:`jaxmlp.verify.report`). ``derivation(grads, model=..., loss=..., deltas=...)`` (or
+``objective=``, ``sample=``) is the same search on functions, from Python: it returns a
+:class:`Report` (:mod:`jaxmlp.verify.derivation`), and the file path is a thin reader over it.
+Comparisons are those of :mod:`jaxmlp.check`, per leaf and normwise.
 Exit status: 0 when everything passes, 1 when a derivation is wrong, 2 when a file cannot be used.
 """
 
@@ -30,11 +33,14 @@ from jaxmlp.core.losses import REDUCTIONS
 from jaxmlp.core.model import MLP
 from jaxmlp.problems import random_problem
 from jaxmlp.verify import report
-from jaxmlp.verify.search import Problem, Result, evaluate, search
+from jaxmlp.verify.derivation import EXAMPLES, Report, derivation
+from jaxmlp.verify.derivation import check as check_subject
+from jaxmlp.verify.search import Problem, Result, evaluate
 from jaxmlp.verify.userfile import BadFileError, one_line, read
 
-__all__ = ["ACTIVATIONS", "EXAMPLES", "PAIRS", "Check", "check_close", "check_grads", "check_number",
-           "derivation_checks", "library_checks", "random_problem", "replay", "run", "table", "verify_file"]
+__all__ = ["ACTIVATIONS", "EXAMPLES", "PAIRS", "Check", "Report", "check_close", "check_grads",
+           "check_number", "derivation", "derivation_checks", "library_checks", "random_problem", "replay",
+           "run", "table", "verify_file"]
 
 #: the built-in activations (deck 002's list), each checked as a hidden layer
 ACTIVATIONS = LECTURE
@@ -45,7 +51,6 @@ PAIRS = (
     ("sigmoid", "binary_crossentropy"), ("softmax", "binary_crossentropy"),
     ("softmax", "categorical_crossentropy"), ("sigmoid", "categorical_crossentropy"),
 )
-EXAMPLES = 100  #: problems Hypothesis draws for a user file, after the fixed probes
 WIDTH = 100     #: columns of the lines ``jaxmlp verify`` prints
 
 
@@ -83,27 +88,26 @@ def verify_file(path: str, *, seed: int = 0, out: Callable[[str], object] = prin
                 dtype: str = "float64", json: bool = False) -> int:
     """Search for a problem where the file's ``grads`` (or ``deltas``) differs from ``jax.grad``.
 
+    A thin reader over :func:`derivation`'s search: the file gives the same names as arguments.
     Returns 0 (correct), 1 (wrong: the report names the first wrong δ or the leaves) or 2 (unusable).
     """
-    dtype = np.dtype(dtype)
-    subject = result = None
+    subject = None
     try:
         subject = read(path)
-        with jax.enable_x64(dtype.itemsize >= 8):
-            where = "batch 1-5, 1-100×, u = 0, clip bounds" if subject.model else "rows 1-5, 1-100×"
-            out(f"jaxmlp verify {path}\n  {subject.describe()}\n  search: {dtype.name}, seed {seed}, "
-                f"fixed probes, then {examples} drawn problems ({where})")
-            result = search(subject, examples, seed, dtype)
+        where = "batch 1-5, 1-100×, u = 0, clip bounds" if subject.model else "rows 1-5, 1-100×"
+        out(f"jaxmlp verify {path}\n  {subject.describe()}\n  search: {np.dtype(dtype).name}, seed {seed}, "
+            f"fixed probes, then {examples} drawn problems ({where})")
+        verdict = check_subject(subject, examples=examples, seed=seed, dtype=dtype)
     except BadFileError as error:
         out(f"jaxmlp: error: {error}")
         if json:
-            out(report.summary(subject, None, dtype, str(error)))
+            out(report.summary(subject, None, np.dtype(dtype), str(error)))
         return 2
-    for line in report.lines(subject, result, dtype):
+    for line in verdict.lines():
         out(line)
     if json:
-        out(report.summary(subject, result, dtype))
-    return 0 if result.counterexample is None else 1
+        out(verdict.json())
+    return 0 if verdict.passed else 1
 
 
 def replay(path: str, spec: str, *, dtype: str = "float64", out: Callable[[str], object] = print) -> int:

@@ -92,7 +92,9 @@ def conventions(subject: Subject) -> str:
 
 
 def reproduce(path: str, found: Outcome, dtype) -> str:
-    """One shell line that replays the counterexample."""
+    """One shell line that replays the counterexample (for functions: how to get its arrays)."""
+    if path.startswith("<"):
+        return f"report.problem() gives its params, x and t ({found.problem.spec()})"
     return (f"python -c \"import jaxmlp.verify as v; v.replay({path!r}, {found.problem.spec()!r}, "
             f"dtype={np.dtype(dtype).name!r})\"")
 

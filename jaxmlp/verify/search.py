@@ -17,6 +17,7 @@ sizes), so the reference compiles at most three times per file and precision, ho
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
@@ -194,17 +195,30 @@ def _search(subject, examples, seed, dtype, kinds):
         return None, count[0]
     problems = st.builds(Problem, st.integers(0, 2**32 - 1), st.sampled_from(BATCHES),
                          st.sampled_from(SCALES), st.sampled_from(kinds))
-    # Hypothesis caches what it learns of the source under ./.hypothesis unless told otherwise: keep a
-    # student's folder clean (a process whose Hypothesis already chose a folder keeps it)
-    cache = Path.home() / ".cache" / "jaxmlp" / "hypothesis"
-    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(cache))
     settings = hypothesis.settings(max_examples=examples, database=None, deadline=None, derandomize=False,
                                    suppress_health_check=list(hypothesis.HealthCheck))
     try:
-        problem = hypothesis.find(problems, fails, settings=settings, random=random.Random(seed))
+        with _storage_directory():
+            problem = hypothesis.find(problems, fails, settings=settings, random=random.Random(seed))
     except hypothesis.errors.NoSuchExample:
         return None, count[0]
     return evaluate(subject, problem, dtype), count[0]
+
+
+@contextlib.contextmanager
+def _storage_directory():
+    """Hypothesis caches what it learns under ./.hypothesis unless told otherwise: during the search,
+    point it at ~/.cache/jaxmlp/hypothesis (keeping a student's folder clean), then restore the
+    caller's environment exactly (a process whose Hypothesis already chose a folder keeps it)."""
+    name = "HYPOTHESIS_STORAGE_DIRECTORY"
+    before = os.environ.get(name)
+    if before is None:
+        os.environ[name] = str(Path.home() / ".cache" / "jaxmlp" / "hypothesis")
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
 
 
 def _reference(subject, params, x, t):

@@ -20,11 +20,11 @@ from collections.abc import Callable
 from jaxmlp.core.losses import REDUCTIONS, loss_names
 from jaxmlp.core.model import MLP
 
-__all__ = ["BadFileError", "Subject", "one_line", "read"]
+__all__ = ["BadFileError", "Subject", "one_line", "read", "subject"]
 
 
-class BadFileError(Exception):
-    """A user file that cannot be verified; the message is the one line printed (exit status 2)."""
+class BadFileError(ValueError):
+    """A derivation that cannot be verified (a file or functions); the message is one line (exit status 2)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,32 +64,52 @@ def read(path: str) -> Subject:
     """
     module = _import(path)
     if hasattr(module, "objective"):
-        for needed, meaning in (("objective", "objective(params, x, t) returning a scalar"),
-                                ("grads", "grads(params, x, t) returning a pytree shaped like params"),
-                                ("sample", "sample(key) returning (params, x, t)")):
-            _need_function(path, module, needed, meaning)
-        return Subject(path, module.grads, objective=module.objective, sample=module.sample)
-    for needed, meaning in (("model", "a jaxmlp.MLP"), ("loss", f"a loss name, one of {loss_names()}"),
-                            ("grads", "a function grads(params, x, t) returning the gradient pytree")):
-        if not hasattr(module, needed):
-            raise BadFileError(f"{path}: missing `{needed}` (define {meaning}, "
-                               "or objective, grads and sample for the general form)")
-    subject = Subject(path, module.grads, module.model, module.loss, getattr(module, "reduction", "mean"),
-                      getattr(module, "l2", 0.0), getattr(module, "l1", 0.0), getattr(module, "deltas", None))
-    if not isinstance(subject.model, MLP):
-        raise BadFileError(f"{path}: `model` must be a jaxmlp.MLP, got {type(subject.model).__name__}")
-    if subject.loss not in loss_names():
-        raise BadFileError(f"{path}: `loss` must be one of {loss_names()}, got {subject.loss!r}")
-    if subject.reduction not in REDUCTIONS:
-        raise BadFileError(f"{path}: `reduction` must be one of {REDUCTIONS}, got {subject.reduction!r}")
-    for name in ("l2", "l1"):
-        value = getattr(subject, name)
+        for needed, meaning in GENERAL:
+            if not hasattr(module, needed):
+                raise BadFileError(f"{path}: missing `{needed}` (define {meaning})")
+    else:
+        for needed, meaning in (("model", "a jaxmlp.MLP"), ("loss", f"a loss name, one of {loss_names()}"),
+                                ("grads", "a function grads(params, x, t) returning the gradient pytree")):
+            if not hasattr(module, needed):
+                raise BadFileError(f"{path}: missing `{needed}` (define {meaning}, "
+                                   "or objective, grads and sample for the general form)")
+    names = ("grads", "model", "loss", "reduction", "l2", "l1", "deltas", "objective", "sample")
+    return subject(path, **{name: getattr(module, name) for name in names if hasattr(module, name)})
+
+
+#: what the general form defines, and what each must be
+GENERAL = (("objective", "objective(params, x, t) returning a scalar"),
+           ("grads", "grads(params, x, t) returning a pytree shaped like params"),
+           ("sample", "sample(key) returning (params, x, t)"))
+
+
+def subject(where: str, grads: Callable, *, model: MLP | None = None, loss: str | None = None,
+            reduction: str = "mean", l2: float = 0.0, l1: float = 0.0, deltas: Callable | None = None,
+            objective: Callable | None = None, sample: Callable | None = None) -> Subject:
+    """The :class:`Subject` of a derivation given as functions (``where`` names it in messages).
+
+    The general form has ``objective`` (with ``sample``); the MLP form has ``model`` and ``loss``.
+    Raises :class:`BadFileError` naming what is missing or wrong.
+    """
+    if objective is not None or sample is not None:
+        for name, meaning in GENERAL:
+            _need_function(where, {"objective": objective, "grads": grads, "sample": sample}[name],
+                           name, meaning)
+        return Subject(where, grads, objective=objective, sample=sample)
+    if not isinstance(model, MLP):
+        raise BadFileError(f"{where}: `model` must be a jaxmlp.MLP, got {type(model).__name__}")
+    if loss not in loss_names():
+        raise BadFileError(f"{where}: `loss` must be one of {loss_names()}, got {loss!r}")
+    if reduction not in REDUCTIONS:
+        raise BadFileError(f"{where}: `reduction` must be one of {REDUCTIONS}, got {reduction!r}")
+    for name, value in (("l2", l2), ("l1", l1)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-            raise BadFileError(f"{path}: `{name}` must be a non-negative number, got {value!r}")
-    _need_function(path, module, "grads", "grads(params, x, t)")
-    if subject.deltas is not None:
-        _need_function(path, module, "deltas", "deltas(params, x, t) returning a list of (B, fan_out) arrays")
-    return subject
+            raise BadFileError(f"{where}: `{name}` must be a non-negative number, got {value!r}")
+    _need_function(where, grads, "grads", "grads(params, x, t)")
+    if deltas is not None:
+        _need_function(where, deltas, "deltas",
+                       "deltas(params, x, t) returning a list of (B, fan_out) arrays")
+    return Subject(where, grads, model, loss, reduction, l2, l1, deltas)
 
 
 def one_line(error: BaseException, limit: int = 200) -> str:
@@ -115,9 +135,8 @@ def _import(path: str):
     return module
 
 
-def _need_function(path, module, name, meaning):
-    if not hasattr(module, name):
-        raise BadFileError(f"{path}: missing `{name}` (define {meaning})")
-    if not callable(getattr(module, name)):
-        raise BadFileError(f"{path}: `{name}` must be a function {meaning}, "
-                           f"got {type(getattr(module, name)).__name__}")
+def _need_function(where, value, name, meaning):
+    if value is None:
+        raise BadFileError(f"{where}: missing `{name}` (define {meaning})")
+    if not callable(value):
+        raise BadFileError(f"{where}: `{name}` must be a function {meaning}, got {type(value).__name__}")
