@@ -107,7 +107,7 @@ def _wrong(found: Outcome) -> str:
 
 def _layer(path: str) -> str:
     found = re.fullmatch(r"\[(\d+)\]\[(.+)\]", path)  # "[0]['w']" -> "layer 0 'w'"
-    return f"layer {found[1]} {found[2]}" if found else path
+    return f"layer {found[1]} {found[2]}" if found else (path or "the gradient (one array)")
 
 
 def _rows(value) -> str:
