@@ -1,53 +1,49 @@
 """scikit-learn estimators on :func:`jaxmlp.fit`: :class:`MLPClassifier` and :class:`MLPRegressor`.
 
-scikit-learn's parameter names and meanings, for ``Pipeline``, ``cross_val_score``, ``GridSearchCV``;
-the training is ``jaxmlp.fit`` (the δ rule, or ``jax.grad`` with ``grad="autodiff"``, and Optax).
-``alpha`` adds ``alpha / (2 B) ‖W‖²`` to each batch's mean loss (``B`` its rows), as scikit-learn
-does: jaxmlp's ``l2 = alpha / batch_size``. ``X`` trains in float32 (float64 under ``jax.enable_x64``);
-predictions are float64 NumPy arrays. README.md ("scikit-learn") lists what differs from scikit-learn,
-the one dependency of this module only: ``pip install 'jaxmlp[examples]'``.
+scikit-learn's parameter names and meanings, for ``Pipeline``, ``cross_val_score``,
+``GridSearchCV``; the training is ``jaxmlp.fit`` (the δ rule, or ``jax.grad`` with
+``grad="autodiff"``, and Optax). ``alpha`` adds ``alpha / (2 B) ‖W‖²`` to each batch's mean loss
+(``B`` its rows), as scikit-learn does: jaxmlp's ``l2 = alpha / batch_size``. ``X`` trains in
+float32 (float64 under ``jax.enable_x64``); predictions are float64 NumPy arrays. README.md
+("scikit-learn") lists what differs from scikit-learn, the one dependency of this module only:
+``pip install 'jaxmlp[examples]'``.
 """
 
 from __future__ import annotations
 
-import functools
-import math
 import warnings
-from numbers import Integral, Real
 from typing import Any
 
 import jax
 import numpy as np
-import optax
 
-from jaxmlp import MLP, EarlyStopping, fit, get_activation, predict
+from jaxmlp import MLP, EarlyStopping, fit, predict
+from jaxmlp.sklearn_settings import (
+    activation_name,
+    check_settings,
+    hidden_sizes,
+    solver,
+    validation_rows,
+)
 
 try:
-    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier, is_regressor
+    from sklearn.base import (
+        BaseEstimator,
+        ClassifierMixin,
+        RegressorMixin,
+        is_classifier,
+        is_regressor,
+    )
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state, column_or_1d
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted, validate_data
 except ImportError as error:  # pragma: no cover - only without scikit-learn
-    raise ImportError("jaxmlp.sklearn needs scikit-learn >= 1.6: pip install 'jaxmlp[examples]'") from error
+    raise ImportError("jaxmlp.sklearn needs scikit-learn >= 1.6: pip install "
+                      "'jaxmlp[examples]'") from error
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
-
-_RULES = {  # each setting: a test of its value, and what it expects (scikit-learn's constraints)
-    "solver": (lambda v: v in ("adam", "sgd"), "'adam' or 'sgd'"),
-    "learning_rate": (lambda v: v in ("constant", "invscaling"), "'constant' or 'invscaling'"),
-    "batch_size": (lambda v: v == "auto" or _is_int(v), "'auto' or an integer >= 1"),
-    "max_iter": (lambda v: _is_int(v), "an integer >= 1"),
-    "n_iter_no_change": (lambda v: _is_int(v) or v == math.inf, "an integer >= 1 or inf"),
-    **dict.fromkeys(("alpha", "power_t", "tol"), (lambda v: _real(v) and v >= 0, "a number >= 0")),
-    **dict.fromkeys(("learning_rate_init", "epsilon"), (lambda v: _real(v) and v > 0, "a number > 0")),
-    **dict.fromkeys(("beta_1", "beta_2", "validation_fraction"),
-                    (lambda v: _real(v) and 0 <= v < 1, "a number in [0, 1)")),
-    "momentum": (lambda v: _real(v) and 0 <= v <= 1, "a number in [0, 1]"),
-}
-
 
 class _BaseMLP(BaseEstimator):
     """What both estimators share: scikit-learn's parameters, their checks, the one fit."""
@@ -62,69 +58,87 @@ class _BaseMLP(BaseEstimator):
         beta_2: float = 0.999, epsilon: float = 1e-8, n_iter_no_change: int = 10,
         grad: str = "backprop", output_activation: str | None = None,
     ):
-        self.hidden_layer_sizes, self.activation, self.solver = hidden_layer_sizes, activation, solver
-        self.alpha, self.batch_size, self.learning_rate = alpha, batch_size, learning_rate
-        self.learning_rate_init, self.power_t, self.max_iter = learning_rate_init, power_t, max_iter
-        self.shuffle, self.random_state, self.tol, self.verbose = shuffle, random_state, tol, verbose
-        self.warm_start, self.momentum, self.nesterovs_momentum = warm_start, momentum, nesterovs_momentum
-        self.early_stopping, self.validation_fraction = early_stopping, validation_fraction
-        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
-        self.n_iter_no_change, self.grad, self.output_activation = n_iter_no_change, grad, output_activation
+        self.hidden_layer_sizes, self.activation = hidden_layer_sizes, activation
+        self.solver, self.alpha, self.batch_size = solver, alpha, batch_size
+        self.learning_rate, self.learning_rate_init = learning_rate, learning_rate_init
+        self.power_t, self.max_iter, self.shuffle = power_t, max_iter, shuffle
+        self.random_state, self.tol, self.verbose = random_state, tol, verbose
+        self.warm_start, self.momentum = warm_start, momentum
+        self.nesterovs_momentum, self.early_stopping = nesterovs_momentum, early_stopping
+        self.validation_fraction, self.beta_1, self.beta_2 = validation_fraction, beta_1, beta_2
+        self.epsilon, self.n_iter_no_change = epsilon, n_iter_no_change
+        self.grad, self.output_activation = grad, output_activation
 
     def fit(self, X: Any, y: Any) -> _BaseMLP:
-        """Train up to ``max_iter`` epochs: ``X (n_samples, n_features)``, ``y (n_samples[, n_outputs])``."""
+        """Train up to ``max_iter`` epochs: ``X (n_samples, n_features)``,
+        ``y (n_samples[, n_outputs])``."""
         return self._fit(X, y, incremental=False)
 
     def partial_fit(self, X: Any, y: Any) -> _BaseMLP:
-        """One epoch over ``X (n_samples, n_features)``, ``y (n_samples[, n_outputs])`` from the weights."""
+        """One epoch over ``X (n_samples, n_features)``, ``y (n_samples[, n_outputs])`` from the
+        current weights."""
         return self._fit(X, y, incremental=True)
 
-    coefs_ = property(lambda self: [layer["w"].T for layer in self._params],
-                      doc="Weights in scikit-learn's layout, ``(fan_in, fan_out)`` per layer: jaxmlp's w.T.")
-    intercepts_ = property(lambda self: [layer["b"] for layer in self._params],
-                           doc="The biases: ``(fan_out,)`` per layer.")
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """Weights in scikit-learn's layout, ``(fan_in, fan_out)`` per layer: jaxmlp's ``w.T``."""
+        check_is_fitted(self, "n_outputs_")
+        return [layer["w"].T for layer in self._params]
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """The biases: ``(fan_out,)`` per layer."""
+        check_is_fitted(self, "n_outputs_")
+        return [layer["b"] for layer in self._params]
 
     def _fit(self, X, y, incremental, classes=None):
-        self._check_settings(incremental)
+        check_settings(self, incremental)
         first = not hasattr(self, "_params") or not (self.warm_start or incremental)
-        X, y = validate_data(self, X, y, reset=first, multi_output=True, y_numeric=is_regressor(self),
+        X, y = validate_data(self, X, y, reset=first, multi_output=True,
+                             y_numeric=is_regressor(self),
                              dtype=(np.float64, np.float32))
         y = column_or_1d(y, warn=True) if y.ndim == 2 and y.shape[1] == 1 else y
         X = X.astype(jax.dtypes.canonicalize_dtype(np.float64))  # float32 unless jax.enable_x64
         T = self._encode(y, first, classes).astype(X.dtype)
         if first:
-            hidden, out = _hidden_sizes(self.hidden_layer_sizes), self._output_activation()
-            self._mlp = MLP((X.shape[1], *hidden, T.shape[1]),
-                            (_act("activation", self.activation),) * len(hidden) + (out,))
+            hidden, out = hidden_sizes(self.hidden_layer_sizes), self._output_activation()
+            inner = activation_name("activation", self.activation)
+            self._mlp = MLP((X.shape[1], *hidden, T.shape[1]), (inner,) * len(hidden) + (out,))
             self.out_activation_ = "logistic" if out == "sigmoid" else out
             self.n_outputs_, self.n_layers_ = T.shape[1], len(hidden) + 2
             self.n_iter_, self.t_, self.loss_curve_ = 0, 0, []
             self.validation_scores_ = [] if self.early_stopping else None
             self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-            self._params = self._mlp.init(jax.random.key(self._seed, impl="rbg"))  # RBG: compiles fast
+            # RBG keys: their programs compile fast
+            self._params = self._mlp.init(jax.random.key(self._seed, impl="rbg"))
         elif T.shape[1] != self.n_outputs_:
-            raise ValueError(f"y: expected {self.n_outputs_} outputs as in the first fit, got {T.shape[1]}")
-        validation, monitor, scale = None, self._monitor(), self.n_outputs_ if is_regressor(self) else 1
+            raise ValueError(f"y: expected {self.n_outputs_} outputs as in the first fit, got "
+                             f"{T.shape[1]}")
+        validation, monitor = None, self._monitor()
+        scale = self.n_outputs_ if is_regressor(self) else 1
         if self.early_stopping:
-            stratify = T if monitor == "val_accuracy" else None
-            X, X_val, T, T_val = train_test_split(X, T, test_size=self.validation_fraction,
-                                                  random_state=self._seed, stratify=stratify)
-            if X_val.shape[0] < 2:
-                raise ValueError(f"validation_fraction: {self.validation_fraction} of the rows leaves "
-                                 f"{X_val.shape[0]} for validation; give more rows or a larger fraction")
+            X, X_val, T, T_val = validation_rows(X, T, self.validation_fraction, self._seed,
+                                                 stratify=monitor == "val_accuracy")
             validation = (X_val, T_val)
         n = X.shape[0]
-        batch = min(200 if self.batch_size == "auto" else int(self.batch_size), n)  # clipped, as scikit-learn
-        schedule = (self.power_t, n, -(-n // batch), self.t_) if self.learning_rate == "invscaling" else None
-        optimizer = _solver(self.solver, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon,
-                            self.momentum, bool(self.nesterovs_momentum), schedule, scale)
-        key = jax.random.fold_in(jax.random.key(self._seed, impl="rbg"), 1 + self.t_)  # the shuffles
+        # clipped to the rows, as scikit-learn does
+        batch = min(200 if self.batch_size == "auto" else int(self.batch_size), n)
+        schedule = None
+        if self.learning_rate == "invscaling":
+            schedule = (self.power_t, n, -(-n // batch), self.t_)
+        optimizer = solver(self.solver, self.learning_rate_init, self.beta_1, self.beta_2,
+                            self.epsilon, self.momentum, bool(self.nesterovs_momentum), schedule,
+                            scale)
+        # the shuffles
+        key = jax.random.fold_in(jax.random.key(self._seed, impl="rbg"), 1 + self.t_)
         params, history = fit(
             self._mlp, self._params, X, T, optimizer=optimizer, loss=self._loss(),
-            epochs=1 if incremental else self.max_iter, batch_size=batch, validation_data=validation,
+            epochs=1 if incremental else self.max_iter, batch_size=batch,
+            validation_data=validation,
             metrics=("accuracy",) if monitor == "val_accuracy" else (), key=key,
             grad=self.grad, l2=scale * self.alpha / batch, verbose=2 if self.verbose else 0,
-            early_stopping=None if incremental else self._stopping(monitor, scale), shuffle=self.shuffle)
+            early_stopping=None if incremental else self._stopping(monitor, scale),
+            shuffle=self.shuffle)
         self._params = [{k: np.asarray(v) for k, v in layer.items()} for layer in params]
         epochs = len(history["loss"])
         self.loss_curve_ += [value / scale for value in history["loss"]]
@@ -134,24 +148,18 @@ class _BaseMLP(BaseEstimator):
         if self.early_stopping:
             self.validation_scores_ += history[monitor]
         if not incremental and epochs == self.max_iter:
-            warnings.warn(f"max_iter: all {self.max_iter} epochs ran and the loss still changes by more "
-                          f"than tol={self.tol}; raise max_iter or tol", ConvergenceWarning, stacklevel=3)
+            warnings.warn(f"max_iter: all {self.max_iter} epochs ran and the loss still changes by "
+                          f"more than tol={self.tol}; raise max_iter or tol", ConvergenceWarning,
+                          stacklevel=3)
         return self
 
     def _outputs(self, X) -> np.ndarray:
-        """The outputs ``(n_samples, n_outputs_)`` in float64, where no row depends on the batch's others."""
+        """The outputs ``(n_samples, n_outputs_)`` in float64 (no row depends on the others)."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         with jax.enable_x64(True):
             params = jax.tree.map(lambda a: jax.numpy.asarray(a, np.float64), self._params)
             return np.asarray(predict(self._mlp, params, X.astype(np.float64)))
-
-    def _check_settings(self, incremental: bool) -> None:
-        for name, (test, expected) in _RULES.items():
-            if not test(getattr(self, name)):
-                raise ValueError(f"{name}: expected {expected}, got {getattr(self, name)!r}")
-        if self.early_stopping and (incremental or self.validation_fraction == 0):
-            raise ValueError("early_stopping: needs validation_fraction > 0; partial_fit cannot stop early")
 
     def _stopping(self, monitor: str, scale: float) -> EarlyStopping:  # scikit-learn's count
         delta = self.tol if monitor == "val_accuracy" else self.tol * scale
@@ -169,7 +177,7 @@ class _BaseMLP(BaseEstimator):
         return y.reshape(len(y), -1)
 
     def _output_activation(self) -> str:
-        return _act("output_activation", self.output_activation or "identity")
+        return activation_name("output_activation", self.output_activation or "identity")
 
     def _loss(self) -> str:
         return "sse"
@@ -187,13 +195,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     """
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
-        """One epoch over ``(X, y)`` from the current weights; the first needs all labels in ``classes``."""
+        """One epoch over ``(X, y)`` from the current weights; the first call needs every label
+        in ``classes``."""
         if not hasattr(self, "_params") and classes is None:
-            raise ValueError("classes: the first call to partial_fit needs every label, classes=[...]")
+            raise ValueError("classes: the first call to partial_fit needs every label, "
+                             "classes=[...]")
         return self._fit(X, y, incremental=True, classes=classes)
 
     def predict(self, X: Any) -> np.ndarray:
-        """Labels ``(n_samples,)``, or the ``(n_samples, n_classes)`` indicators for multilabel ``y``."""
+        """Labels ``(n_samples,)``, or ``(n_samples, n_classes)`` indicators (multilabel ``y``)."""
         o = self._outputs(X)
         return self._binarizer.inverse_transform(o[:, 1:] if self._two_columns else o)
 
@@ -228,20 +238,22 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _output_activation(self) -> str:
         if self.output_activation is None:
             return "softmax" if self._binarizer.y_type_ == "multiclass" else "sigmoid"
-        name = _act("output_activation", self.output_activation)
+        name = activation_name("output_activation", self.output_activation)
         if name not in ("softmax", "sigmoid") or (name == "softmax" and self._multilabel):
-            raise ValueError(f"output_activation: expected 'softmax' or 'sigmoid' ('logistic'; the only "
+            raise ValueError(f"output_activation: expected 'softmax' or 'sigmoid' ('logistic'; "
+                             "the only "
                              f"one for multilabel y), got {self.output_activation!r}")
         return name
 
     def _loss(self) -> str:
-        return "categorical_crossentropy" if self.out_activation_ == "softmax" else "binary_crossentropy"
-
+        softmax = self.out_activation_ == "softmax"
+        return "categorical_crossentropy" if softmax else "binary_crossentropy"
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
-    """scikit-learn's ``MLPRegressor`` on :func:`jaxmlp.fit`: ``½ mean (y − ŷ)²`` (jaxmlp's ``sse``,
-    its gradient scaled by ``1 / n_outputs_``) through an identity or any jaxmlp ``output_activation``.
+    """scikit-learn's ``MLPRegressor`` on :func:`jaxmlp.fit`: ``½ mean (y − ŷ)²`` (jaxmlp's
+    ``sse``, its gradient scaled by ``1 / n_outputs_``) through an identity or any jaxmlp
+    ``output_activation``.
 
     >>> import numpy as np
     >>> X = np.linspace(-1.0, 1.0, 20).reshape(10, 2)
@@ -251,7 +263,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     """
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predictions ``(n_samples,)``, or ``(n_samples, n_outputs_)`` for a two-dimensional ``y``."""
+        """Predictions ``(n_samples,)``, or ``(n_samples, n_outputs_)`` for a two-dimensional
+        ``y``."""
         o = self._outputs(X)
         return o.ravel() if self.n_outputs_ == 1 else o
 
@@ -259,42 +272,3 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
-
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, Integral) and not isinstance(value, bool) and value >= 1
-
-
-def _real(value) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _hidden_sizes(sizes) -> tuple[int, ...]:
-    sizes = tuple(sizes) if hasattr(sizes, "__iter__") else (sizes,)
-    if not all(_is_int(s) for s in sizes):
-        raise ValueError(f"hidden_layer_sizes: expected integers >= 1, got {sizes!r}")
-    return tuple(int(s) for s in sizes)
-
-
-def _act(argument: str, name: str) -> str:
-    """scikit-learn's activation name (``"logistic"``) or jaxmlp's, as jaxmlp's name."""
-    try:
-        return get_activation("sigmoid" if name == "logistic" else name).name
-    except ValueError as error:
-        raise ValueError(f"{argument}: {error}") from None
-
-
-@functools.lru_cache(maxsize=64)
-def _solver(solver, rate, beta_1, beta_2, epsilon, momentum, nesterov, schedule, scale):
-    """scikit-learn's solver as one Optax transformation, cached so that compiled epochs are reused."""
-    if solver == "adam":
-        optimizer = optax.adam(rate, b1=beta_1, b2=beta_2, eps=epsilon)
-    else:
-        rate = rate if schedule is None else functools.partial(_invscaling, rate, *schedule)
-        optimizer = optax.sgd(rate, momentum=momentum or None, nesterov=nesterov and momentum > 0)
-    return optimizer if scale == 1 else optax.chain(optax.scale(1.0 / scale), optimizer)
-
-
-def _invscaling(rate, power_t, n, steps, t0, count):  # scikit-learn's rate / (t + 1)^power_t, t: rows seen
-    return rate / ((count // steps) * n + t0 + 1.0) ** power_t

@@ -201,3 +201,26 @@ def test_jaxmlp_does_not_import_sklearn_and_the_error_names_the_extra():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "pip install 'jaxmlp[examples]'" in out.stdout
+
+
+@pytest.mark.parametrize("attribute", ["coefs_", "intercepts_", "predict", "predict_proba"])
+def test_before_fit_the_estimator_raises_sklearns_not_fitted_error(attribute):
+    from sklearn.exceptions import NotFittedError
+
+    clf = MLPClassifier(**SMALL)
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        value = getattr(clf, attribute)
+        value(X) if callable(value) else value
+    assert not hasattr(MLPRegressor(), "coefs_")  # NotFittedError is an AttributeError too
+
+
+@pytest.mark.parametrize("n, fraction, words", [
+    (3, 0.1, "0.1 of 3 rows gives 1 validation and 2 training rows"),
+    (4, 0.9, "at least 2 validation rows and 1 training row"),
+    (10, 0.2, "each of the 3 classes in both"),  # stratified: 2 validation rows, 3 classes
+])
+def test_early_stopping_on_tiny_data_names_validation_fraction(n, fraction, words):
+    clf = MLPClassifier(**SMALL, early_stopping=True, validation_fraction=fraction)
+    with pytest.raises(ValueError, match="validation_fraction: ") as caught:
+        clf.fit(X[:n], np.arange(n) % 3 if n > 4 else np.arange(n) % 2)
+    assert words in str(caught.value) and "test_size" not in str(caught.value)
