@@ -25,9 +25,11 @@ import jax.numpy as jnp
 from jax.experimental import checkify
 
 from jaxmlp.core.activations import get_activation
-from jaxmlp.core.checks import STAGE_VALUE_CHECKS, prepare
+from jaxmlp.core.checks import prepare
 from jaxmlp.core.losses import get_loss, penalty, penalty_grad, reduce
 from jaxmlp.core.model import MLP, Params
+from jaxmlp.core.programs import PROGRAMS
+from jaxmlp.core.values import STAGE_VALUE_CHECKS
 
 __all__ = ["backprop", "checked", "deltas", "loss", "loss_and_grads", "objective"]
 
@@ -213,6 +215,20 @@ def _deltas(model, loss, params, x, t):
     return jax.vmap(lambda xn, tn: _example(model, loss, params, 1.0, xn, tn)[2])(x, t)
 
 
-_objective_jit = jax.jit(objective, static_argnums=(0, 1, 2))
-_loss_and_grads_jit = jax.jit(loss_and_grads, static_argnums=(0, 1, 2))
-_deltas_jit = jax.jit(_deltas, static_argnums=(0, 1))
+def _objective_jit(model, loss, reduction, params, x, t, l2, l1):
+    def build():
+        return jax.jit(lambda *args: objective(model, loss, reduction, *args))
+
+    return PROGRAMS.get(model, ("objective", loss, reduction), build)(params, x, t, l2, l1)
+
+
+def _loss_and_grads_jit(model, loss, reduction, params, x, t, l2, l1):
+    def build():
+        return jax.jit(lambda *args: loss_and_grads(model, loss, reduction, *args))
+
+    return PROGRAMS.get(model, ("loss_and_grads", loss, reduction), build)(params, x, t, l2, l1)
+
+
+def _deltas_jit(model, loss, params, x, t):
+    return PROGRAMS.get(model, ("deltas", loss),
+                        lambda: jax.jit(lambda *args: _deltas(model, loss, *args)))(params, x, t)

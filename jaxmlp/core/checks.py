@@ -9,10 +9,7 @@ those of values (NaN, label ranges) are skipped; the docstrings of the public fu
 
 from __future__ import annotations
 
-import contextvars
-import math
 import os
-from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +18,19 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import checkify
 
-from jaxmlp.core.activations import get_activation
 from jaxmlp.core.losses import REDUCTIONS, get_loss
-from jaxmlp.core.model import MLP, Params
+from jaxmlp.core.model import MLP, check_params
+from jaxmlp.core.values import (
+    _braces,
+    _staged,
+    _unreadable,
+    as_array,
+    check_finite,
+    check_fraction,
+    check_int,
+    check_key,
+    check_rate,
+)
 
 __all__ = [
     "as_array", "check_finite", "check_fraction", "check_int", "check_key", "check_metrics", "check_model",
@@ -32,7 +39,6 @@ __all__ = [
 Array = jax.Array
 METRICS = ("accuracy",)
 #: True while :func:`jaxmlp.backprop.checked` traces: value checks on tracers become checkify checks
-STAGE_VALUE_CHECKS = contextvars.ContextVar("jaxmlp_stage_value_checks", default=False)
 
 
 def check_model(model: Any, name: str = "model") -> MLP:
@@ -40,89 +46,6 @@ def check_model(model: Any, name: str = "model") -> MLP:
     if not isinstance(model, MLP):
         raise TypeError(f"{name}: expected a jaxmlp.MLP, got {type(model).__name__}")
     return model
-
-
-def check_key(key: Any, name: str = "key", batch: bool = False) -> Array:
-    """One ``jax.random`` key (typed ``jax.random.key(s)`` or legacy ``uint32`` ``PRNGKey(s)``).
-
-    With ``batch=True``, a 1-D batch of typed keys (``jax.random.split(key, N)``) or a ``(N, 2)``
-    array of legacy ones. Returns ``key`` unchanged.
-
-    >>> check_key(jax.random.key(0)).shape
-    ()
-    >>> check_key(0)
-    Traceback (most recent call last):
-    TypeError: key: expected one jax.random key such as jax.random.key(0), got int
-    """
-    dtype, shape = getattr(key, "dtype", None), getattr(key, "shape", None)
-    typed = isinstance(key, jax.Array) and jnp.issubdtype(dtype, jax.dtypes.prng_key)
-    legacy = isinstance(key, (jax.Array, np.ndarray)) and dtype == np.uint32
-    if batch:
-        ok = (typed and len(shape) == 1) or (legacy and len(shape) == 2 and shape[1] in (2, 4))
-        if ok and shape[0] >= 1:
-            return key
-        want = "a batch of jax.random keys such as jax.random.split(jax.random.key(0), N)"
-    else:
-        if (typed and shape == ()) or (legacy and shape in ((2,), (4,))):
-            return key
-        want = "one jax.random key such as jax.random.key(0)"
-    got = type(key).__name__ + (f" of shape {shape}" if shape is not None else "")
-    raise TypeError(f"{name}: expected {want}, got {got}")
-
-
-def check_int(name: str, value: Any, low: int) -> int:
-    """An integer ``>= low`` (``TypeError`` for a non-integer or bool, ``ValueError`` below ``low``).
-
-    >>> check_int("epochs", 0, 1)
-    Traceback (most recent call last):
-    ValueError: epochs: expected an integer >= 1, got 0
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: expected an integer >= {low}, got {value!r} ({type(value).__name__})")
-    if value < low:
-        raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def check_rate(name: str, value: Any) -> float:
-    """A finite number ``>= 0`` (a penalty rate such as ``l2``); a tracer passes unchecked.
-
-    >>> check_rate("l2", float("inf"))
-    Traceback (most recent call last):
-    ValueError: l2: expected a finite number >= 0, got inf
-    """
-    if isinstance(value, jax.core.Tracer):
-        return value
-    if isinstance(value, (jax.Array, np.ndarray)) and np.ndim(value) == 0:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name}: expected a finite number >= 0, got {value!r} ({type(value).__name__})")
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def check_fraction(name: str, value: Any) -> float:
-    """A number strictly between 0 and 1 (a validation share, say)."""
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name}: expected a fraction strictly between 0 and 1, got {value!r} "
-                        f"({type(value).__name__})")
-    if not 0.0 < value < 1.0:
-        raise ValueError(f"{name}: expected a fraction strictly between 0 and 1, got {value!r}")
-    return float(value)
-
-
-def as_array(name: str, value: Any, xp: Any = jnp) -> Array:
-    """``xp.asarray(value)`` (``xp`` is ``jnp`` or ``np``), or a ``TypeError`` naming ``name`` when
-    it is not numeric."""
-    try:
-        array = xp.asarray(value)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"{name}: expected a numeric array, got {type(value).__name__} "
-                        f"({' '.join(str(error).split())[:120]})") from None
-    if not (jnp.issubdtype(array.dtype, jnp.number) or array.dtype == jnp.bool_):
-        raise TypeError(f"{name}: expected a numeric array, got dtype {array.dtype}")
-    return array
 
 
 def check_x(model: MLP, x: Any, name: str = "x") -> Array:
@@ -134,24 +57,6 @@ def check_x(model: MLP, x: Any, name: str = "x") -> Array:
         raise ValueError(f"{name}: expected shape (n, {model.sizes[0]}), got {x.shape}")
     check_finite(name, x)
     return x
-
-
-def check_finite(name: str, array: Any) -> None:
-    """A ``ValueError`` naming ``name`` and the first bad row when ``array`` holds NaN or ±inf.
-
-    Skipped for a tracer (values are unknown under ``jax.jit``; staged as a ``checkify`` check
-    inside :func:`jaxmlp.backprop.checked`) and for a global array spread over several processes
-    (each process checks its own rows before building it).
-    """
-    if _unreadable(array):
-        if _staged(array):
-            checkify.check(jnp.all(jnp.isfinite(array)), f"{_braces(name)}: contains NaN or infinity")
-        return
-    finite = np.isfinite(np.asarray(array))
-    if not finite.all():
-        where = np.argwhere(~finite)[0]
-        at = f"row {int(where[0])}" if finite.ndim > 1 else f"entry {int(where[0])}" if finite.ndim else ""
-        raise ValueError(f"{name}: contains NaN or infinity{f' (first in {at})' if at else ''}")
 
 
 def check_output(name: str, path: Any, suffix: str | None = None) -> Path:
@@ -201,39 +106,6 @@ def check_options(verbose: Any, on_epoch_end: Any, early_stopping: Any) -> None:
         raise TypeError(f"early_stopping: expected a jaxmlp.EarlyStopping, got {early_stopping!r}")
 
 
-def check_params(model: MLP, params: Params, name: str = "params", finite: bool = True) -> Any:
-    """Check that ``params`` fits ``model`` (one dict per layer, right shapes, float leaves, and
-    finite values unless ``finite=False``: :meth:`MLP.apply` checks the structure alone).
-
-    Returns the parameters' float dtype.
-    """
-    check_model(model)
-    if not isinstance(params, (list, tuple)) or len(params) != model.num_layers:
-        got = f"{len(params)} entries" if isinstance(params, (list, tuple)) else type(params).__name__
-        raise ValueError(f"{name}: expected a list of {model.num_layers} layer dicts "
-                         f"(one per layer of {model.sizes}), got {got}")
-    dtype = None
-    for i, layer in enumerate(params):
-        fan_in, fan_out = model.sizes[i], model.sizes[i + 1]
-        expected = {"w": (fan_out, fan_in), "b": (fan_out,)}
-        if get_activation(model.activations[i]).parametric:
-            expected["a"] = (fan_out,)
-        if not isinstance(layer, dict) or set(layer) != set(expected):
-            keys = sorted(layer) if isinstance(layer, dict) else type(layer).__name__
-            raise ValueError(f"{name}[{i}]: expected keys {sorted(expected)}, got {keys}")
-        for leaf, shape in expected.items():
-            value = as_array(f"{name}[{i}][{leaf!r}]", layer[leaf])
-            if tuple(value.shape) != shape:
-                raise ValueError(f"{name}[{i}][{leaf!r}]: expected shape {shape} (fan_out, fan_in) "
-                                 f"of layer {i}, got {tuple(value.shape)}")
-            if not jnp.issubdtype(value.dtype, jnp.floating):
-                raise TypeError(f"{name}[{i}][{leaf!r}]: expected a float dtype, got {value.dtype}")
-            if finite:
-                check_finite(f"{name}[{i}][{leaf!r}]", layer[leaf])
-            dtype = dtype or value.dtype
-    return dtype
-
-
 def prepare(model, params, x, t, loss="categorical_crossentropy", reduction="mean", l2=0.0, l1=0.0,
             names=("x", "t")):
     """Check every argument and return ``(x (B, n_in), t (B, n_out))`` in the parameters' dtype.
@@ -276,19 +148,6 @@ def prepare(model, params, x, t, loss="categorical_crossentropy", reduction="mea
     check_finite(xname, x)
     check_finite(tname, t)
     return jnp.asarray(x.astype(dtype)), jnp.asarray(t.astype(dtype))
-
-
-def _unreadable(array) -> bool:
-    return isinstance(array, jax.core.Tracer) or (
-        isinstance(array, jax.Array) and not array.is_fully_addressable)
-
-
-def _staged(array) -> bool:
-    return isinstance(array, jax.core.Tracer) and STAGE_VALUE_CHECKS.get()
-
-
-def _braces(text: str) -> str:  # checkify formats its message with str.format
-    return text.replace("{", "{{").replace("}", "}}")
 
 
 def _check_labels(name, t, num_classes):

@@ -16,6 +16,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxmlp.core.activations import PRELU_INIT, get_activation
+from jaxmlp.core.memory import check_fits
+from jaxmlp.core.programs import PROGRAMS
+from jaxmlp.core.values import as_array, check_finite, check_key
 
 __all__ = ["INITIALIZERS", "MLP", "Params"]
 
@@ -116,23 +119,28 @@ class MLP:
         if not jnp.issubdtype(dtype, jnp.floating):
             raise TypeError(f"dtype: expected a floating dtype, got {dtype}")
         ndim = getattr(key, "ndim", None)
-        if ndim == 2 or (ndim == 1 and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)):  # N keys
-            from jaxmlp.core.checks import check_key  # inputs imports this module
+        batch = ndim == 2 or (ndim == 1 and jnp.issubdtype(key.dtype, jax.dtypes.prng_key))
+        key = check_key(key, "key", batch=batch)
+        models = key.shape[0] if batch else 1
+        check_fits("params", models * self.num_params * dtype.itemsize,
+                   f"{models * self.num_params:,} parameters ({dtype.name})")
 
-            keys = check_key(key, "key", batch=True)
-            return jax.vmap(lambda k: self.init(k, init, sigma, dtype))(keys)
-        keys = jax.random.split(_check_key(key), self.num_layers)
-        params = []
-        for i, k in enumerate(keys):
-            fan_in, fan_out = self.sizes[i], self.sizes[i + 1]
-            layer = {
-                "w": _draw(k, init, (fan_out, fan_in), sigma, dtype),
-                "b": jnp.zeros((fan_out,), dtype),
-            }
-            if get_activation(self.activations[i]).parametric:
-                layer["a"] = jnp.full((fan_out,), PRELU_INIT, dtype)
-            params.append(layer)
-        return params
+        def build():
+            def one(k):
+                return [self._layer(i, k_i, init, sigma, dtype)
+                        for i, k_i in enumerate(jax.random.split(k, self.num_layers))]
+
+            return jax.jit(lambda k: jax.vmap(one)(k) if batch else one(k))
+
+        return PROGRAMS.get(self, ("init", init, sigma, dtype.name, batch), build)(key)
+
+    def _layer(self, i: int, key: Array, init: str, sigma: float, dtype: Any) -> dict:
+        fan_in, fan_out = self.sizes[i], self.sizes[i + 1]
+        layer = {"w": _draw(key, init, (fan_out, fan_in), sigma, dtype),
+                 "b": jnp.zeros((fan_out,), dtype)}
+        if get_activation(self.activations[i]).parametric:
+            layer["a"] = jnp.full((fan_out,), PRELU_INIT, dtype)
+        return layer
 
     def forward(self, params: Params, x: Array) -> tuple[list[Array], list[Array]]:
         """The forward pass of one example, keeping every layer (the backprop cache).
@@ -244,16 +252,8 @@ def _human(nbytes: int) -> str:
 
 
 def _checked_params(model: MLP, params: Any) -> list[dict[str, Array]]:
-    from jaxmlp.core.checks import check_params  # inputs imports this module: the one params rule, late
-
     check_params(model, params, finite=False)
     return [{name: jnp.asarray(leaf) for name, leaf in layer.items()} for layer in params]
-
-
-def _check_key(key: Any) -> Array:
-    from jaxmlp.core.checks import check_key  # inputs imports this module: the one key rule, late
-
-    return check_key(key)
 
 
 def _draw(key: Array, init: str, shape: tuple[int, int], sigma: float, dtype: Any) -> Array:
@@ -269,3 +269,39 @@ def _draw(key: Array, init: str, shape: tuple[int, int], sigma: float, dtype: An
     scale = 2.0 if init == "he_normal" else 1.0  # he_normal or lecun_normal: truncated normal
     std = math.sqrt(scale / fan_in) / _TRUNCATED_STD
     return std * jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype)
+
+
+def check_params(model: MLP, params: Params, name: str = "params", finite: bool = True) -> Any:
+    """Check that ``params`` fits ``model`` (one dict per layer, right shapes, float leaves, and
+    finite values unless ``finite=False``: :meth:`MLP.apply` checks the structure alone).
+
+    Returns the parameters' float dtype.
+    """
+    if not isinstance(model, MLP):
+        raise TypeError(f"model: expected a jaxmlp.MLP, got {type(model).__name__}")
+    if not isinstance(params, (list, tuple)) or len(params) != model.num_layers:
+        got = f"{len(params)} entries" if isinstance(params, (list, tuple)) else type(params).__name__
+        raise ValueError(f"{name}: expected a list of {model.num_layers} layer dicts "
+                         f"(one per layer of {model.sizes}), got {got}")
+    dtype = None
+    for i, layer in enumerate(params):
+        fan_in, fan_out = model.sizes[i], model.sizes[i + 1]
+        expected = {"w": (fan_out, fan_in), "b": (fan_out,)}
+        if get_activation(model.activations[i]).parametric:
+            expected["a"] = (fan_out,)
+        if not isinstance(layer, dict) or set(layer) != set(expected):
+            keys = sorted(layer) if isinstance(layer, dict) else type(layer).__name__
+            raise ValueError(f"{name}[{i}]: expected keys {sorted(expected)}, got {keys}")
+        for leaf, shape in expected.items():
+            value = as_array(f"{name}[{i}][{leaf!r}]", layer[leaf])
+            if tuple(value.shape) != shape:
+                raise ValueError(f"{name}[{i}][{leaf!r}]: expected shape {shape} (fan_out, fan_in) "
+                                 f"of layer {i}, got {tuple(value.shape)}")
+            if not jnp.issubdtype(value.dtype, jnp.floating):
+                raise TypeError(f"{name}[{i}][{leaf!r}]: expected a float dtype, got {value.dtype}")
+            if finite:
+                check_finite(f"{name}[{i}][{leaf!r}]", layer[leaf])
+            dtype = dtype or value.dtype
+    return dtype
+
+

@@ -23,8 +23,9 @@ import numpy as np
 
 from jaxmlp.atomic import write_atomic
 from jaxmlp.core.activations import get_activation
-from jaxmlp.core.checks import check_int, check_model, check_params
+from jaxmlp.core.checks import check_model, check_params
 from jaxmlp.core.model import MLP, Params
+from jaxmlp.core.values import check_int
 from jaxmlp.data.npz import NpzFile
 
 __all__ = ["FORMAT_VERSION", "Checkpoint", "fingerprint", "load", "run_key", "save"]

@@ -1,18 +1,26 @@
-"""The compiled pieces of training: one Optax update, the scan-fused epoch, and the replay.
+"""The epoch, written once for one model: N models are its ``jax.vmap``.
 
-An epoch is one jitted call: ``lax.scan`` over the shuffled full batches, one more step for a
-partial last batch, then the validation pass, with the parameter and optimizer buffers donated.
-The epoch's row order is drawn on the host (:func:`shuffle_order`) and passed in: NumPy's
-Fisher-Yates shuffle is far cheaper than the sort-based ``jax.random.permutation`` inside the
-epoch (the README's benchmark section has the numbers).
-A non-finite loss is located with a scalar in the scan's carry; only then is the epoch replayed
-step by step (:func:`replay`) to recover the last finite parameters, so the hot loop carries no
-guard. :mod:`jaxmlp.training.fit` builds the user-facing ``fit`` on these.
+An epoch is one compiled call: ``lax.scan`` over the full batches of the epoch's row order, one
+more step for a partial last batch, then the validation pass, with the parameter and optimizer
+buffers donated. The row order is drawn on the host (:func:`shuffle_order`: NumPy's Fisher-Yates
+is far cheaper than the sort-based ``jax.random.permutation`` inside the epoch) and passed in.
+
+Each model has a step ``limit``: its updates stop after that many steps of the epoch (``jnp.where``
+keeps the old state). One mechanism serves three needs: a model stopped early (limit 0), a model
+that diverged and is frozen at its last finite parameters (limit 0 from then on), and the replay
+of a failed epoch up to the step before the non-finite loss (limit = that step). The unmasked
+program, compiled for the common case where every model trains, carries no such select.
+
+N models are ``jax.vmap`` of the same function, with a leading models axis on the parameters, the
+optimizer state, the per-model rates and the limits; the data is shared (``in_axes=None``), so each
+layer's N products on a batch become one, or (k-fold) each model has its own row order.
+Rows over devices and processes are layouts of this epoch (:mod:`jaxmlp.parallel`): the arrays
+arrive sharded and ``Plan.batches`` splits each batch's rows; nothing here branches on them.
 """
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 from typing import Any
 
 import jax
@@ -20,22 +28,109 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp.core.backprop import objective_and_output
-from jaxmlp.training.progress import Progress
-from jaxmlp.training.step import Config, count_correct, make_config, make_train_step, split_rows, step
+from jaxmlp.core.programs import PROGRAMS
+from jaxmlp.training.progress import tick
+from jaxmlp.training.step import Config, count_correct, step
 
-__all__ = ["GRADS", "Config", "batch_rows", "copy", "epoch_function", "evaluate_jit", "make_config",
-           "make_train_step", "predict_jit", "replay", "shuffle_order", "step"]
+__all__ = ["Plan", "copy", "epoch_program", "shuffle_order", "unroll"]
 
-Array = jax.Array
-GRADS = ("backprop", "autodiff")
-UNROLL = 2  # steps per iteration of the epoch's loop (see epoch_function)
+UNROLL = 2  # steps per iteration of the epoch's loop
 UNROLL_FROM = 16  # full batches per epoch from which unrolling pays for compiling the step twice
+TICKS = 30  # progress ticks per epoch
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """Everything static about an epoch besides the update itself (hashable)."""
+
+    rows: int  # the length of the epoch's row order (per model)
+    batch_size: int
+    validate: bool  # a validation pass after the batches
+    live: bool  # progress ticks from inside the epoch
+    masked: bool = False  # each model's updates stop at its step limit
+    models: int | None = None  # None: one model; N: a leading models axis (jax.vmap)
+    own_rows: bool = False  # N models: each its own row order and validation rows (k-fold)
+    hyper: tuple[str, ...] = ()  # Config fields given per model ("l2", "l1")
+    batches: Any = None  # a sharding for each batch's rows (data parallelism), or None
+
+    @property
+    def steps(self) -> int:
+        return -(-self.rows // self.batch_size)
 
 
 def unroll(full_batches: int) -> int:
     """Steps per loop iteration for an epoch of ``full_batches``: :data:`UNROLL` for long epochs,
     1 for short ones (a few batches gain nothing from overlap, and compile the step once)."""
     return UNROLL if full_batches >= UNROLL_FROM else 1
+
+
+def epoch_program(c: Config, plan: Plan):
+    """The compiled epoch ``(params, opt_state, hyper, limit, x, t, order, run, val) ->
+    (params, opt_state, stats)``.
+
+    ``hyper`` maps the fields ``plan.hyper`` to per-model rates; ``limit`` is each model's step
+    limit (read when ``plan.masked``); ``order`` the epoch's row order ``(rows,)`` (``(N, rows)``
+    with ``own_rows``); ``run`` the progress id (:mod:`jaxmlp.training.progress`); ``val`` is
+    ``(x_val, t_val)``, ``(val_rows,)`` with ``own_rows``, or ``()``. ``stats`` holds the summed
+    ``loss``, the ``correct`` count, ``bad_step`` (the first step with a non-finite loss, or -1),
+    and ``val_loss`` / ``val_correct``, each ``(N,)`` for N models.
+    """
+    return PROGRAMS.get(c.model, ("epoch", c, plan), lambda: _build(c, plan))
+
+
+def _build(c: Config, plan: Plan):
+    full, rest = divmod(plan.rows, plan.batch_size)
+    every = max(1, plan.steps // TICKS)
+
+    def one_model(params, opt_state, hyper, limit, x, t, order, run, val):
+        cm = dataclasses.replace(c, **hyper)
+
+        def run_batch(carry, idx, i):
+            params, opt_state, total, correct, bad = carry
+            xb, tb = x[idx], t[idx]
+            if plan.batches is not None:
+                xb, tb = (jax.lax.with_sharding_constraint(a, plan.batches) for a in (xb, tb))
+            new_params, new_state, value, out = step(cm, params, opt_state, xb, tb)
+            counts = True
+            if plan.masked:
+                counts = i < limit
+                new_params, new_state = jax.tree.map(lambda a, b: jnp.where(counts, a, b),
+                                                     (new_params, new_state), (params, opt_state))
+            bad = jnp.where((bad < 0) & counts & ~jnp.isfinite(value), i, bad)
+            total = total + (value * idx.shape[-1] if c.reduction == "mean" else value)
+            correct = correct + count_correct(out, tb)
+            if plan.live:
+                jax.lax.cond(i % every == 0, lambda: jax.debug.callback(tick, run, i), lambda: None)
+            return new_params, new_state, total, correct, bad
+
+        carry = (params, opt_state, jnp.zeros((), x.dtype), jnp.zeros((), jnp.int32),
+                 jnp.full((), -1, jnp.int32))
+        if full:
+            batches = order[: full * plan.batch_size].reshape(full, plan.batch_size)
+
+            def body(carry, inputs):
+                i, idx = inputs
+                return run_batch(carry, idx, i), None
+
+            # two steps per loop iteration: XLA overlaps one step's optimizer tail with the next
+            # step's gather (docs: "How the epoch got fast")
+            steps = (jnp.arange(full, dtype=jnp.int32), batches)
+            carry, _ = jax.lax.scan(body, carry, steps, unroll=unroll(full))
+        if rest:
+            carry = run_batch(carry, order[full * plan.batch_size:], jnp.int32(full))
+        params, opt_state, total, correct, bad = carry
+        stats = {"loss": total, "correct": correct, "bad_step": bad}
+        if plan.validate:
+            xv, tv = (x[val[0]], t[val[0]]) if plan.own_rows else val
+            value, out = objective_and_output(c.model, c.loss, "mean", params, xv, tv, cm.l2, cm.l1)
+            stats |= {"val_loss": value, "val_correct": count_correct(out, tv)}
+        return params, opt_state, stats
+
+    epoch = one_model
+    if plan.models is not None:
+        own = 0 if plan.own_rows else None
+        epoch = jax.vmap(one_model, in_axes=(0, 0, 0, 0, None, None, own, None, own))
+    return jax.jit(epoch, donate_argnums=(0, 1))
 
 
 def shuffle_order(key, epoch: int, n: int, shuffle: bool = True) -> np.ndarray:
@@ -45,10 +140,9 @@ def shuffle_order(key, epoch: int, n: int, shuffle: bool = True) -> np.ndarray:
     PCG64 generator, seeded with the key's data and the epoch number, shuffles by Fisher-Yates.
     With ``shuffle=False`` the rows keep their order.
 
-    >>> shuffle_order(jax.random.key(0), 3, 5).tolist() == shuffle_order(jax.random.key(0), 3, 5).tolist()
-    True
-    >>> sorted(shuffle_order(jax.random.key(0), 3, 5).tolist())
-    [0, 1, 2, 3, 4]
+    >>> a, b = (shuffle_order(jax.random.key(0), 3, 5).tolist() for _ in range(2))
+    >>> a == b, sorted(a)
+    (True, [0, 1, 2, 3, 4])
     """
     if not shuffle:
         return np.arange(n, dtype=np.int32)
@@ -56,101 +150,7 @@ def shuffle_order(key, epoch: int, n: int, shuffle: bool = True) -> np.ndarray:
     return np.random.default_rng([*words, int(epoch)]).permutation(n).astype(np.int32)
 
 
-def per_example(c: Config, value, batch):
-    """A batch objective as a sum over its rows (history reports the mean per row)."""
-    return value * batch if c.reduction == "mean" else value
-
-
-def batch_rows(a, idx, mesh, shards: int = 1):
-    """The batch ``a[idx]``, its rows split over the mesh. With ``shards`` > 1, ``a`` is
-    ``(shards, m, ...)`` and ``idx`` ``(shards, b)`` row numbers within each shard: the batch is
-    shard 0's rows, then shard 1's, ... ``(shards * b, ...)``, each shard gathered where it lives."""
-    if shards == 1:
-        return split_rows(a[idx], mesh)
-    rows = jax.vmap(lambda part, i: part[i])(a, idx)
-    return split_rows(rows.reshape(-1, *a.shape[2:]), mesh)
-
-
-def epoch_function(c: Config, n: int, batch_size: int, validate: bool, live: bool, mesh: Any = None,
-                   shards: int = 1):
-    """The compiled epoch ``(params, opt_state, x, t, order[, x_val, t_val])``: scan over the full
-    batches of ``order``, one step for a partial last batch, then the validation pass; the
-    parameter and optimizer buffers are donated.
-
-    With ``shards`` > 1 (:mod:`jaxmlp.parallel.processes`), ``x, t`` are ``(shards, n, ...)``, ``order``
-    is ``(shards, n)`` (each shard's own row order) and batch ``i`` joins every shard's ``i``-th
-    ``batch_size / shards`` rows (see :func:`batch_rows`); the validation rows may be
-    ``(shards, v, ...)``. One compiled function per distinct setting (cached)."""
-    return _epoch_function(c, n, batch_size, validate, live, mesh, shards)
-
-
-@functools.lru_cache(maxsize=32)
-def _epoch_function(c, n, batch_size, validate, live, mesh, shards):
-    per = batch_size // shards  # each shard's rows in one batch
-    full, rest = divmod(n, per)
-    steps = full + (rest > 0)
-
-    def run_batch(carry, idx, i, x, t):
-        params, opt_state, total, correct, bad = carry
-        xb, tb = batch_rows(x, idx, mesh, shards), batch_rows(t, idx, mesh, shards)
-        params, opt_state, value, out = step(c, params, opt_state, xb, tb)
-        bad = jnp.where((bad < 0) & ~jnp.isfinite(value), i, bad)
-        total = total + per_example(c, value, idx.size)
-        correct = correct + count_correct(out, tb)
-        if live:
-            jax.lax.cond(i % max(1, steps // 30) == 0,
-                         lambda: jax.debug.callback(Progress.tick, i), lambda: None)
-        return (params, opt_state, total, correct, bad)
-
-    def epoch(params, opt_state, x, t, order, x_val=None, t_val=None):
-        zero = jnp.zeros((), x.dtype)
-        carry = (params, opt_state, zero, jnp.zeros((), jnp.int32), jnp.full((), -1, jnp.int32))
-        if full:
-            batches = order[..., : full * per].reshape(*order.shape[:-1], full, per)
-            if shards > 1:
-                batches = jnp.swapaxes(batches, 0, 1)  # (full, shards, per): scan over the first axis
-
-            def body(carry, inputs):
-                i, idx = inputs
-                return run_batch(carry, idx, i, x, t), None
-
-            # two steps per loop iteration: XLA overlaps one step's optimizer tail with the next
-            # step's gather (measured in the README's "How the epoch got fast")
-            carry, _ = jax.lax.scan(body, carry, (jnp.arange(full, dtype=jnp.int32), batches),
-                                    unroll=unroll(full))
-        if rest:
-            carry = run_batch(carry, order[..., full * per:], jnp.asarray(full, jnp.int32), x, t)
-        params, opt_state, total, correct, bad = carry
-        stats = {"loss": total, "correct": correct, "bad_step": bad}
-        if validate:
-            if x_val.ndim == 3:  # (shards, v, n_in): the union of the shards' validation rows
-                x_val, t_val = x_val.reshape(-1, x_val.shape[-1]), t_val.reshape(-1, t_val.shape[-1])
-            value, out = objective_and_output(c.model, c.loss, "mean", params, x_val, t_val, c.l2, c.l1)
-            stats |= {"val_loss": value, "val_correct": count_correct(out, t_val)}
-        return params, opt_state, stats
-
-    return jax.jit(epoch, donate_argnums=(0, 1))
-
-
-def replay(c, params, opt_state, x, t, key, epoch, batch_size, shuffle, bad_step):
-    """Re-run a failed epoch's first ``bad_step`` updates to recover the last finite parameters."""
-    order = shuffle_order(key, epoch, x.shape[0], shuffle)
-    update = jax.jit(lambda p, s, xb, tb: step(c, p, s, xb, tb)[:2])
-    for i in range(bad_step):
-        idx = order[i * batch_size:(i + 1) * batch_size]
-        params, opt_state = update(params, opt_state, x[idx], t[idx])
-    return jax.device_get(params)
-
-
-copy = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def evaluate_jit(c: Config, params, x, t):
-    value, out = objective_and_output(c.model, c.loss, c.reduction, params, x, t, c.l2, c.l1)
-    return value, count_correct(out, t)
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def predict_jit(model, params, x):
-    return jax.vmap(lambda xn: model.forward(params, xn)[1][-1])(x)
+def copy(c: Config, tree: Any) -> Any:
+    """A copy of ``tree`` on its devices (kept for a replay: the epoch donates its inputs)."""
+    program = PROGRAMS.get(c.model, "copy", lambda: jax.jit(lambda a: jax.tree.map(jnp.copy, a)))
+    return program(tree)

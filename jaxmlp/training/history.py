@@ -37,6 +37,10 @@ class History(dict):
             optimizer holds no injected hyperparameters (a constant rate is in ``params``).
             Epochs trained before a resume have ``None`` (``NaN`` for ``fit_many``): checkpoints
             keep the per-epoch metrics only. For ``fit_many`` each entry has shape ``(epochs, N)``.
+        stopped: for ``fit_many``, one entry per model: ``None`` while it trained to the end, or
+            ``{"epoch": e, "step": s, "reason": r}`` when it stopped at epoch ``e`` (1-based):
+            ``"non-finite loss"`` at step ``s`` (frozen at its last finite parameters) or
+            ``"early stopping"`` (``s`` is ``None``). Empty for ``fit``.
         epoch: ``[0, 1, ...]``, the epochs recorded (Keras's ``History.epoch``).
         history: the History itself, so Keras's ``history.history["loss"]`` works too.
 
@@ -47,11 +51,14 @@ class History(dict):
     '{"loss": [0.9, 0.5]}'
     """
 
-    def __init__(self, values: Mapping[str, Any] | None = None, params: Mapping[str, Any] | None = None,
-                 per_epoch: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, values: Mapping[str, Any] | None = None,
+                 params: Mapping[str, Any] | None = None,
+                 per_epoch: Mapping[str, Any] | None = None,
+                 stopped: Sequence[Any] | None = None) -> None:
         super().__init__(values or {})
         self.params = dict(params or {})
         self.per_epoch = dict(per_epoch or {})
+        self.stopped = list(stopped or [])
 
     @property
     def history(self) -> History:
@@ -87,7 +94,7 @@ def hyperparameters(opt_state: Any) -> dict[str, Any]:
 
 
 def run_history(values: Mapping[str, Any], per_epoch: Sequence[Mapping[str, Any]], config: Any,
-                optimizer: Any, **settings: Any) -> History:
+                optimizer: Any, stopped: Sequence[Any] | None = None, **settings: Any) -> History:
     """The :class:`History` of a run, as :func:`jaxmlp.fit` and :func:`jaxmlp.fit_many` return it.
 
     Arguments:
@@ -117,7 +124,7 @@ def run_history(values: Mapping[str, Any], per_epoch: Sequence[Mapping[str, Any]
                   for name, r in zip(names, rows)}
     else:
         record = {name: [None] * missing + [row.get(name) for row in per_epoch] for name in names}
-    return History(values, params, record)
+    return History(values, params, record, stopped)
 
 
 def _default_rate(optimizer: Any) -> float | None:

@@ -3,15 +3,13 @@
 Research scripts train many networks: several seeds, a grid of learning rates and penalty rates
 (deck 004's L1 / L2, the Playground's regularisation rate), k folds (deck 004's k-fold). Here the
 N models are one pytree whose every leaf has a leading "models" axis (``model.init(keys)`` with
-``keys = jax.random.split(key, N)``), and :func:`fit_many` trains them together: each epoch is one
-compiled call, a ``lax.scan`` over the mini-batches of ``fit``'s update mapped over the models with
-``jax.vmap`` (:mod:`jaxmlp.training.many_epoch`). Model i equals ``fit`` of model i with its own settings.
+``keys = jax.random.split(key, N)``), and :func:`fit_many` trains them together: the epoch of
+:func:`jaxmlp.fit`, mapped over the models with ``jax.vmap``, in the same training loop. Model i
+equals ``fit`` of model i with its own settings.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -21,28 +19,28 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxmlp.core.checks import (
-    check_int,
-    check_key,
-    check_metrics,
-    check_model,
-    check_options,
-    check_output,
-    check_params,
-    check_rate,
-    check_x,
-    prepare,
-)
+from jaxmlp.core.checks import check_metrics, check_params, check_x, prepare
 from jaxmlp.core.model import MLP, Params
-from jaxmlp.training import epoch as fused
-from jaxmlp.training import many_epoch as me
-from jaxmlp.training.checkpoint import fingerprint, run_key
-from jaxmlp.training.fit import split_validation
-from jaxmlp.training.history import hyperparameters, run_history
-from jaxmlp.training.progress import Progress
-from jaxmlp.training.stopping import EarlyStopping, Tracker, TrainingError
+from jaxmlp.core.values import check_int, check_rate
+from jaxmlp.parallel import processes
+from jaxmlp.parallel.devices import make_mesh
+from jaxmlp.parallel.layout import Layout, models_mesh
+from jaxmlp.training.history import History, run_history
+from jaxmlp.training.loop import Run, train
+from jaxmlp.training.optimizers import init_state, many_optimizer
+from jaxmlp.training.resume import record
+from jaxmlp.training.scoring import outputs, score
+from jaxmlp.training.setup import (
+    agreed_settings,
+    describe_optimizer,
+    key_data,
+    options,
+    split_data,
+)
+from jaxmlp.training.step import make_config
+from jaxmlp.training.stopping import EarlyStopping
 
-__all__ = ["ensemble", "evaluate_many", "fit_many", "predict_many"]
+__all__ = ["check_stacked", "ensemble", "evaluate_many", "fit_many", "fold_rows", "predict_many"]
 
 Array = jax.Array
 Rate = float | Sequence[float]
@@ -50,169 +48,154 @@ Rate = float | Sequence[float]
 
 def fit_many(
     model: MLP, params: Params, x: Any, t: Any, *,
-    optimizer: str | Callable[..., optax.GradientTransformation] | optax.GradientTransformation = "adam",
+    optimizer: str | Callable[..., optax.GradientTransformation] | optax.GradientTransformation
+    = "adam",
     learning_rate: Rate | None = None, l2: Rate = 0.0, l1: Rate = 0.0, folds: int | None = None,
     loss: str = "categorical_crossentropy", epochs: int = 1, batch_size: int = 32,
     validation_split: float = 0.0, validation_data: tuple[Any, Any] | None = None,
     metrics: Sequence[str] = ("accuracy",), key: Array | None = None, grad: str = "backprop",
-    reduction: str = "mean", early_stopping: EarlyStopping | None = None, checkpoint: str | None = None,
-    resume: str | None = None, verbose: int = 1, shuffle: bool = True,
-    on_epoch_end: Callable[[int, dict[str, np.ndarray]], Any] | None = None,
-) -> tuple[Params, dict[str, np.ndarray]]:
+    reduction: str = "mean", early_stopping: EarlyStopping | None = None,
+    checkpoint: str | None = None, resume: str | None = None, verbose: int = 1,
+    shuffle: bool = True, devices: str | int | Sequence[Any] | None = None, mesh: Any = None,
+    strict: bool = False, on_epoch_end: Callable[[int, dict[str, np.ndarray]], Any] | None = None,
+) -> tuple[Params, History]:
     """Train N models at once: ``params`` has a leading models axis ``N`` on every leaf.
 
     Arguments (the others are :func:`jaxmlp.fit`'s, applied to every model):
-        model, params: the network and the stacked parameters (``model.init(jax.random.split(key, N))``).
-        x, t: the training rows ``(n, n_in)`` and labels ``(n,)`` or targets ``(n, n_out)``, shared.
+        model, params: the network and the stacked parameters
+            (``model.init(jax.random.split(key, N))``).
+        x, t: the training rows ``(n, n_in)`` and labels ``(n,)`` or targets ``(n, n_out)``,
+            shared by the models (across processes, each process's own rows, as in ``fit``).
         optimizer, learning_rate: as :func:`jaxmlp.get_optimizer` when ``learning_rate`` is one
-            number (or ``None``); a length-N sequence gives model i the rate ``learning_rate[i]``,
-            with ``optimizer`` a name (``"adam"``, ``"sgd"``, ...) or an Optax alias such as
-            ``optax.adam``, through ``optax.inject_hyperparams``.
+            number (or ``None``); a length-N sequence gives model i the rate
+            ``learning_rate[i]``, with ``optimizer`` a name (``"adam"``, ``"sgd"``, ...) or an
+            Optax alias such as ``optax.adam``, through ``optax.inject_hyperparams``.
         l2, l1: penalty rates, one number or one per model (length N).
-        folds: k-fold cross-validation (deck 004) with N = k models: model i validates on fold i,
-            rows ``[i f, (i + 1) f)`` with ``f = n // k``, and trains on the other rows (the
-            ``n % k`` rows after the last fold train in every model); shuffle the rows first when
-            their order means something. Not with ``validation_split`` / ``validation_data``.
+        folds: k-fold cross-validation (deck 004) with N = k models: model i validates on fold
+            i, rows ``[i f, (i + 1) f)`` with ``f = n // k``, and trains on the other rows (the
+            ``n % k`` rows after the last fold train in every model); shuffle the rows first
+            when their order means something. Not with ``validation_split`` /
+            ``validation_data``.
         key, shuffle: epoch ``e`` visits the training rows in the order
-            ``jaxmlp.training.epoch.shuffle_order(key, e, n_train)``, the same for every model and the same
-            as ``fit(..., key=key)``; with ``folds`` that order indexes each model's own rows.
+            ``shuffle_order(key, e, n_train)``, the same for every model and the same as
+            ``fit(..., key=key)``; with ``folds`` that order indexes each model's own rows.
         early_stopping: per model; a stopped model's updates are masked out, its later history
             entries are NaN, and training ends when every model has stopped.
         checkpoint, resume: ``run.npz`` stands for one checkpoint per model, ``run.0.npz``,
             ``run.1.npz``, ... (each as :func:`jaxmlp.fit` writes it, with that model's history).
-        verbose: 0 silent, 1 a progress bar, 2 one line per epoch (the mean of the models training);
-            on_epoch_end: called as ``on_epoch_end(epoch, logs)``, ``logs[name]`` of shape ``(N,)``.
+        devices, mesh: the models split over devices (``devices="all"``, a count, a list, or a
+            ``("data",)`` mesh): N must be a multiple of the device count; each device trains
+            its models with no communication. Across processes, every process passes its own
+            rows and ``devices="all"``, and the models train on every process's rows, as ``fit``.
+        strict: end the run with :class:`~jaxmlp.TrainingError` when any model's loss is
+            non-finite. By default a diverging model stops alone: it is frozen at its last
+            finite parameters, its later history entries are NaN and ``history.stopped[i]``
+            says when; the error comes only when every model has diverged.
+        verbose: 0 silent, 1 a progress bar, 2 one line per epoch (the mean of the models
+            training); on_epoch_end: called as ``on_epoch_end(epoch, logs)``, each log ``(N,)``.
 
     Returns ``(params, history)``: the stacked parameters and ``history[name]`` of shape
-    ``(epochs, N)`` (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``) in a :class:`jaxmlp.History`
-    (``.params``: the settings, per-model rates as lists; ``.per_epoch``: ``(epochs, N)`` learning rates).
-    Raises :class:`TrainingError` on a non-finite loss: ``.params`` holds every model's last
-    finite parameters. One process only (across processes, :func:`jaxmlp.fit` trains one model).
+    ``(epochs, N)`` (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``) in a
+    :class:`jaxmlp.History` (``.params``: the settings, per-model rates as lists; ``.per_epoch``:
+    ``(epochs, N)`` learning rates; ``.stopped``: how each model stopped, or ``None``).
 
     >>> model = MLP((2, 4, 2), ("tanh", "softmax"))
     >>> params = model.init(jax.random.split(jax.random.key(0), 3))
     >>> x, t = jnp.ones((8, 2)), jnp.zeros(8, jnp.int32)
-    >>> params, history = fit_many(model, params, x, t, learning_rate=[1e-3, 1e-2, 1e-1], epochs=2, verbose=0)
+    >>> params, history = fit_many(model, params, x, t, learning_rate=[1e-3, 1e-2, 1e-1],
+    ...                            epochs=2, verbose=0)
     >>> params[0]["w"].shape, history["loss"].shape
     ((3, 4, 2), (2, 3))
     """
-    if jax.process_count() > 1:
-        raise ValueError("fit_many: trains in one process; across processes, train one model with fit")
     models = check_stacked(model, params)
-    opt, rates = me.many_optimizer(optimizer, learning_rate, models)
+    opt, rates = many_optimizer(optimizer, learning_rate, models)
     rates_l2, rates_l1 = _rates("l2", l2, models), _rates("l1", l1, models)
-    per_model = {k: v for k, v in (("l2", rates_l2), ("l1", rates_l1)) if isinstance(v, np.ndarray)}
+    per_model = {k: v for k, v in (("l2", rates_l2), ("l1", rates_l1)) if np.ndim(v)}
     static = {k: 0.0 if k in per_model else v for k, v in (("l2", rates_l2), ("l1", rates_l1))}
-    config = fused.make_config(model, loss, opt, grad, reduction, static["l2"], static["l1"])
-    epochs, batch_size = check_int("epochs", epochs, 0), check_int("batch_size", batch_size, 1)
-    metrics = check_metrics(metrics)
-    check_options(verbose, on_epoch_end, early_stopping)
-    key = jax.random.key(0) if key is None else check_key(key)
-    checkpoint = None if checkpoint is None else check_output("checkpoint", checkpoint, ".npz")
-    x, t = prepare(model, me.take(params, 0), x, t, loss, reduction)
+    config = make_config(model, loss, opt, grad, reduction, static["l2"], static["l1"])
+    o = options(epochs, batch_size, metrics, key, checkpoint, verbose, on_epoch_end, early_stopping)
+    mesh = make_mesh(devices, mesh)
+    if jax.process_count() > 1:  # the models train on every process's rows, as fit
+        layout = processes.layout(None, mesh, o.batch_size)
+    else:  # the models split over the devices
+        layout = Layout(1, models_mesh(mesh, models))
+    first = jax.tree.map(lambda a: a[0], params)
+    processes.agree(layout, agreed_settings(model, params, config, o, validation_split, resume, shuffle,
+                                    early_stopping) | {"learning_rate": np.ravel(
+                                        learning_rate if learning_rate is not None else []).tolist(),
+                                        "folds": folds, "rates": [list(np.ravel(rates_l2)),
+                                                                  list(np.ravel(rates_l1))]})
     if folds is not None:
         folds = check_int("folds", folds, 2)
         if folds != models:
-            raise ValueError(f"folds: one model per fold, but params stack N={models} models for "
-                             f"folds={folds}")
+            raise ValueError(f"folds: expected one model per fold, {models} (the stacked models), "
+                             f"got folds={folds}")
         if validation_split or validation_data is not None:
-            raise ValueError("folds: each model validates on its own fold; give no validation_split or "
-                             "validation_data")
-        if x.shape[0] < folds:
-            raise ValueError(f"folds: {folds} folds need at least {folds} rows, got {x.shape[0]}")
-        rows, val_rows = me.fold_rows(x.shape[0], folds)
-        validation, n_val = (jnp.asarray(val_rows),), val_rows.shape[1]
-    else:
-        (x, t), validation = split_validation(model, me.take(params, 0), x, t, validation_split,
-                                              validation_data, config)
-        rows, n_val = None, None if validation is None else validation[0].shape[0]
-    names = ["loss", *metrics] + (["val_loss", *(f"val_{m}" for m in metrics)] if validation else [])
+            raise ValueError("folds: each model validates on its own fold; expected no "
+                             "validation_split or validation_data")
+    data = split_data(layout, model, first, x, t, config, validation_split, validation_data,
+                      hold=folds is None)
+    rows, n = None, data.m * layout.shards
+    if folds is not None:
+        if n < folds:
+            raise ValueError(f"folds: expected at least {folds} rows for {folds} folds, got {n}")
+        rows, val_rows = fold_rows(n, folds)
+        data.validation, data.n_val = (layout.put_shared(val_rows),), val_rows.shape[1]
+        data.described, n = f"folds={folds}", rows.shape[1]
+    names = data.names(o.metrics)
     if early_stopping is not None:
         early_stopping.check_monitor(names)
-    n = x.shape[0] if rows is None else rows.shape[1]
-    steps = math.ceil(n / batch_size)
-    run = {"batch_size": batch_size, "shuffle": bool(shuffle), "key": run_key(key), "data": fingerprint(x, t),
-           "folds": folds}
-    if resume is None:
-        params = jax.tree.map(jnp.array, params)  # our own buffers: the caller's are never donated
-        opt_state, history = me.init_state(opt, params, rates), {}
-    else:
-        params, opt_state, history = me.load_many(resume, model, opt, models, run)
-        opt_state = me.init_state(opt, params, rates, opt_state)
-    history = {name: list(history.get(name, [])) for name in names}
-    hyper = {k: jnp.asarray(v, x.dtype) for k, v in per_model.items()}
-
-    progress = Progress(steps, verbose)
-    trackers = [Tracker(early_stopping) for _ in range(models)]
-    active, changing = np.ones(models, bool), []  # changing: History.per_epoch's readings
-    epoch_fn = me.epoch_function(config, n, batch_size, rows is not None, validation is not None,
-                                 early_stopping is not None, verbose == 1)
-    for epoch in range(len(history["loss"]), epochs):
-        progress.start(epoch, epochs)
-        start = fused.copy((params, opt_state))  # kept on the device for a replay: the buffers are donated
-        order = fused.shuffle_order(key, epoch, n, shuffle)
-        order = order if rows is None else rows[:, order]
-        params, opt_state, stats = epoch_fn(params, opt_state, hyper, jnp.asarray(active), x, t, order,
-                                            *(validation or ()))
-        stats = jax.device_get(stats)
-        if np.any((stats["bad_step"] >= 0) & active):
-            raise _non_finite(config, per_model, params, start, stats["bad_step"], active, x, t, rows, key,
-                              epoch, batch_size, shuffle)
-        logs = _history_row(stats, n, n_val, metrics, active)
-        for name in names:
-            history[name].append(logs[name])
-        changing.append(hyperparameters(opt_state))
-        progress.end({name: float(np.nanmean(value)) for name, value in logs.items()})
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, logs)
-        if checkpoint is not None:
-            me.save_many(checkpoint, model, params, opt_state, (epoch + 1) * steps, history, run)
-        if early_stopping is not None:
-            for i in np.flatnonzero(active):
-                if trackers[i].update({name: [logs[name][i]] for name in names}, me.take(params, i)):
-                    active[i] = False
-            if not active.any():
-                break
-    if early_stopping is not None and early_stopping.restore_best:
-        params = _stack([trackers[i].final(me.take(params, i)) for i in range(models)])
-    return params, run_history(history, changing, config, optimizer, epochs=epochs, steps=steps, **run,
-                               models=models, learning_rate=learning_rate, l2=rates_l2, l1=rates_l1, rows=n)
+    settings = record(batch_size=o.batch_size, shuffle=bool(shuffle), key=key_data(o.key),
+                      data=data.digest, loss=loss, reduction=reduction, l2=rates_l2, l1=rates_l1,
+                      optimizer=describe_optimizer(optimizer, opt, first), validation=data.described,
+                      metrics=list(o.metrics), models=models, shards=layout.shards,
+                      learning_rate=None if rates is None else next(iter(rates.values())))
+    hyper = layout.put_shared({k: jnp.asarray(v, data.x.dtype) for k, v in per_model.items()})
+    run = Run(config, opt, layout, data.x, data.t, data.validation, rows,
+              n if rows is not None else data.m, n, data.n_val, o.batch_size, o.epochs,
+              bool(shuffle), o.key, names, models, hyper, early_stopping, verbose, on_epoch_end,
+              o.checkpoint, resume, settings, strict)
+    params, history, changing, stopped = train(run, params, lambda s: init_state(opt, None, rates, s))
+    processes.finish(layout, o.checkpoint)
+    return params, run_history(history, changing, config, optimizer, stopped, epochs=o.epochs,
+                               steps=math.ceil(n / o.batch_size), rows=n, models=models,
+                               learning_rate=learning_rate, l2=rates_l2, l1=rates_l1,
+                               **{k: settings[k] for k in ("batch_size", "shuffle", "key", "data")},
+                               folds=folds)
 
 
 def evaluate_many(
     model: MLP, params: Params, x: Any, t: Any, loss: str = "categorical_crossentropy",
-    metrics: Sequence[str] = ("accuracy",), reduction: str = "mean", l2: Rate = 0.0, l1: Rate = 0.0,
+    metrics: Sequence[str] = ("accuracy",), reduction: str = "mean", l2: Rate = 0.0,
+    l1: Rate = 0.0,
 ) -> dict[str, np.ndarray]:
     """Each model's objective and metrics on ``(x, t)``: ``{"loss": (N,), "accuracy": (N,)}``.
 
     >>> model = MLP((2, 2), ("softmax",))
-    >>> params = [{"w": jnp.zeros((3, 2, 2)), "b": jnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])}]
+    >>> b = jnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    >>> params = [{"w": jnp.zeros((3, 2, 2)), "b": b}]
     >>> evaluate_many(model, params, jnp.zeros((4, 2)), jnp.array([0, 0, 0, 1]))["accuracy"].tolist()
     [0.75, 0.25, 0.75]
     """
     models = check_stacked(model, params)
     metrics = check_metrics(metrics)
+    x, t = prepare(model, jax.tree.map(lambda a: a[0], params), x, t, loss, reduction)
+    config = make_config(model, loss, "sgd", "autodiff", reduction, 0.0, 0.0)
     rates = {"l2": _rates("l2", l2, models), "l1": _rates("l1", l1, models)}
-    x, t = prepare(model, me.take(params, 0), x, t, loss, reduction)
-    config = fused.make_config(model, loss, "sgd", "autodiff", reduction, 0.0, 0.0)
     hyper = {k: jnp.broadcast_to(jnp.asarray(v, x.dtype), (models,)) for k, v in rates.items()}
-    value, correct = _evaluate_jit(config, params, hyper, x, t)
-    out = {"loss": np.asarray(value, np.float64)}
-    if "accuracy" in metrics:
-        out["accuracy"] = np.asarray(correct, np.float64) / x.shape[0]
-    return out
+    return score(config, params, hyper, x, t, models, metrics)
 
 
 def predict_many(model: MLP, params: Params, x: Any) -> Array:
     """Every model's outputs for a batch: ``(n, n_in) -> (N, n, n_out)``.
 
     >>> model = MLP((3, 2), ("softmax",))
-    >>> predict_many(model, model.init(jax.random.split(jax.random.key(0), 4)), jnp.ones((5, 3))).shape
+    >>> params = model.init(jax.random.split(jax.random.key(0), 4))
+    >>> predict_many(model, params, jnp.ones((5, 3))).shape
     (4, 5, 2)
     """
-    check_stacked(model, params)
-    x = check_x(model, x)
-    return _predict_jit(model, params, x)
+    models = check_stacked(model, params)
+    return outputs(model, params, check_x(model, x), models)
 
 
 def ensemble(model: MLP, params: Params, x: Any) -> Array:
@@ -228,67 +211,44 @@ def ensemble(model: MLP, params: Params, x: Any) -> Array:
 
 def check_stacked(model: MLP, params: Params, name: str = "params") -> int:
     """The number N of stacked models: every leaf of ``params`` is model ``i``'s leaf at ``[i]``."""
-    check_model(model)
-    if not isinstance(params, (list, tuple)) or not all(isinstance(layer, dict) for layer in params):
-        raise TypeError(f"{name}: expected stacked parameters, a list of layer dicts (model.init(keys)), "
-                        f"got {type(params).__name__}")
+    if not isinstance(params, (list, tuple)) or not all(isinstance(la, dict) for la in params):
+        raise TypeError(f"{name}: expected stacked parameters, a list of layer dicts "
+                        f"(model.init(keys)), got {type(params).__name__}")
     leading = {tuple(jnp.shape(leaf)[:1]) for leaf in jax.tree.leaves(params)}
     if len(leading) != 1 or () in leading:
-        raise ValueError(f"{name}: expected stacked parameters, every leaf with the same leading models "
-                         f"axis N (model.init(jax.random.split(key, N))), got leading sizes "
-                         f"{sorted(s[0] for s in leading if s)}")
+        raise ValueError(f"{name}: expected stacked parameters, every leaf with the same leading "
+                         f"models axis N (model.init(jax.random.split(key, N))), got leading "
+                         f"sizes {sorted(s[0] for s in leading if s)}")
     models = leading.pop()[0]
     try:
-        check_params(model, me.take(params, 0), name)
+        check_params(model, jax.tree.map(lambda a: a[0], params), name)
     except (TypeError, ValueError) as error:
         raise type(error)(f"{error} (in model 0 of the {models} stacked models)") from None
     return models
 
 
-# --- helpers ------------------------------------------------------------------------------
+def fold_rows(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(train (k, n - n // k), val (k, n // k))``: row indices of k equal contiguous folds.
+
+    Fold i is rows ``[i f, (i + 1) f)`` with ``f = n // k``; the ``n % k`` rows after the last
+    fold train in every model and validate in none, so every model has the same number of rows
+    (one compiled program). Shuffle the data first when its order means something.
+
+    >>> [v.tolist() for v in fold_rows(7, 3)[1]]
+    [[0, 1], [2, 3], [4, 5]]
+    """
+    f = n // k
+    val = np.arange(f * k).reshape(k, f)
+    train = np.stack([np.concatenate([np.delete(np.arange(f * k), v), np.arange(f * k, n)])
+                      for v in val])
+    return train.astype(np.int32), val.astype(np.int32)
+
 
 def _rates(name: str, value: Any, models: int) -> float | np.ndarray:
     """One rate for every model (a float), or one rate per model (an ``(N,)`` array)."""
     if isinstance(value, (list, tuple, np.ndarray, jax.Array)) and np.ndim(value) == 1:
         if len(value) != models:
-            raise ValueError(f"{name}: expected a number or one rate per model ({models}), got {len(value)}")
+            raise ValueError(f"{name}: expected a number or one rate per model ({models}), got "
+                             f"{len(value)}")
         return np.array([check_rate(f"{name}[{i}]", v) for i, v in enumerate(value)])
     return check_rate(name, value)
-
-
-def _history_row(stats, n: int, n_val: int | None, metrics, active) -> dict[str, np.ndarray]:
-    """One epoch's ``(N,)`` entries; NaN for the models that had already stopped."""
-    row = {"loss": stats["loss"] / n, "accuracy": stats["correct"] / n}
-    if n_val is not None:
-        row |= {"val_loss": stats["val_loss"], "val_accuracy": stats["val_correct"] / n_val}
-    return {k: np.where(active, np.asarray(v, np.float64), np.nan) for k, v in row.items()
-            if "accuracy" in metrics or not k.endswith("accuracy")}
-
-
-def _non_finite(config, per_model, params, start, bad, active, x, t, rows, key, epoch, batch_size, shuffle):
-    """The error for a non-finite loss, holding each failed model's replayed last finite parameters."""
-    failed = [int(i) for i in np.flatnonzero((bad >= 0) & active)]
-    last = [jax.device_get(me.take(params, i)) for i in range(len(active))]
-    for i in failed:
-        c = dataclasses.replace(config, **{k: float(v[i]) for k, v in per_model.items()})
-        xi, ti = (x, t) if rows is None else (x[rows[i]], t[rows[i]])
-        last[i] = fused.replay(c, me.take(start[0], i), me.take(start[1], i), xi, ti, key, epoch, batch_size,
-                               shuffle, int(bad[i]))
-    first = min(int(bad[i]) for i in failed)
-    return TrainingError(f"non-finite loss at epoch {epoch + 1} in models {failed} (first at step "
-                         f"{first + 1}); every model's last finite parameters are in this error's .params",
-                         _stack(last), epoch + 1, first + 1)
-
-
-def _stack(trees: list) -> Params:
-    return jax.tree.map(lambda *leaves: jnp.stack([jnp.asarray(a) for a in leaves]), *trees)
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _evaluate_jit(c, params, hyper, x, t):
-    return me.evaluate_models(c, params, hyper, x, t, c.reduction)
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _predict_jit(model, params, x):
-    return jax.vmap(lambda p: fused.predict_jit(model, p, x))(params)

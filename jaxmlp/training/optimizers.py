@@ -7,12 +7,18 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from collections.abc import Callable
+from numbers import Real
+from typing import Any
 
+import jax
+import jax.numpy as jnp
+import numpy as np
 import optax
 
-__all__ = ["OPTIMIZERS", "get_optimizer"]
+__all__ = ["OPTIMIZERS", "check_learning_rate", "get_optimizer", "init_state", "many_optimizer"]
 
 #: the optimizer names, as Keras configures them, each with Keras's default learning rate
 OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
@@ -40,10 +46,8 @@ def get_optimizer(
                              f"GradientTransformation, got {optimizer!r}")
         if learning_rate is None:
             return _named_optimizer(optimizer)
-        if not callable(learning_rate) and not (isinstance(learning_rate, (int, float))
-                                                and math.isfinite(learning_rate) and learning_rate > 0):
-            raise ValueError(
-                f"learning_rate: expected a positive number or a schedule, got {learning_rate!r}")
+        if not callable(learning_rate):
+            learning_rate = check_learning_rate("learning_rate", learning_rate)
         return OPTIMIZERS[optimizer](learning_rate)
     if learning_rate is not None:
         raise ValueError("learning_rate: only for an optimizer given by name")
@@ -51,6 +55,75 @@ def get_optimizer(
         raise TypeError(f"optimizer: expected an optax.GradientTransformation or a name, "
                         f"got {type(optimizer).__name__}")
     return optimizer
+
+
+def check_learning_rate(name: str, value: Any) -> float:
+    """A positive finite number (a learning rate), or an error naming ``name``.
+
+    >>> check_learning_rate("learning_rate[1]", "fast")
+    Traceback (most recent call last):
+    TypeError: learning_rate[1]: expected a positive number, got 'fast' (str)
+    """
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name}: expected a positive number, got {value!r} ({type(value).__name__})")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name}: expected a positive number, got {value!r}")
+    return float(value)
+
+
+def many_optimizer(optimizer: Any, learning_rate: Any, models: int
+                   ) -> tuple[optax.GradientTransformation, dict[str, np.ndarray] | None]:
+    """``(opt, rates)`` for N stacked models: the transformation each runs, ``{name: (N,) rates}``.
+
+    ``rates`` is ``None`` when every model shares :func:`get_optimizer`'s transformation;
+    otherwise ``opt`` is ``optax.inject_hyperparams`` of the alias (a name from
+    :data:`OPTIMIZERS` or a function such as ``optax.adam``) and :func:`init_state` puts model
+    i's rate into its state.
+    """
+    sequence = isinstance(learning_rate, (list, tuple, np.ndarray, jax.Array))
+    alias = callable(optimizer) and not (hasattr(optimizer, "init") and hasattr(optimizer, "update"))
+    if not sequence and not alias:
+        return get_optimizer(optimizer, learning_rate), None
+    if isinstance(optimizer, str):
+        get_optimizer(optimizer)  # the error for an unknown name
+        factory = OPTIMIZERS[optimizer]
+    elif alias:
+        factory = optimizer
+    else:
+        raise TypeError(f"optimizer: with a learning_rate per model, expected a name from "
+                        f"{tuple(OPTIMIZERS)} or an Optax alias such as optax.adam, got "
+                        f"{type(optimizer).__name__}")
+    if learning_rate is None:
+        raise ValueError("learning_rate: expected a number or one per model with an Optax alias "
+                         "such as optax.adam, got None")
+    if not sequence:
+        rates = np.full(models, check_learning_rate("learning_rate", learning_rate))
+    elif np.ndim(learning_rate) != 1 or len(learning_rate) != models:
+        raise ValueError(f"learning_rate: expected one rate per model ({models}), got shape "
+                         f"{np.shape(learning_rate)}")
+    else:
+        rates = np.array([check_learning_rate(f"learning_rate[{i}]", getattr(v, "item", lambda: v)())
+                          for i, v in enumerate(learning_rate)])
+    name = next(iter(inspect.signature(factory).parameters))  # an alias's first argument: its rate
+    return _injected(factory), {name: rates}
+
+
+def init_state(opt: optax.GradientTransformation, params: Any, rates: dict[str, np.ndarray] | None,
+               opt_state: Any = None) -> Any:
+    """The stacked state (``opt.init`` of each model) with model i's rate ``rates[name][i]``."""
+    if opt_state is None:
+        opt_state = jax.vmap(opt.init)(params)
+    if rates is None:
+        return opt_state
+    hyper = dict(opt_state.hyperparams)
+    hyper.update({name: jnp.asarray(value, hyper[name].dtype) for name, value in rates.items()})
+    return opt_state._replace(hyperparams=hyper)
+
+
+@functools.cache
+def _injected(factory: Callable[..., optax.GradientTransformation]) -> optax.GradientTransformation:
+    """One ``inject_hyperparams`` transformation per alias, so compiled epochs are reused."""
+    return optax.inject_hyperparams(factory)(1.0)  # a placeholder rate: init_state sets them
 
 
 @functools.cache

@@ -16,9 +16,10 @@ import jax.numpy as jnp
 import optax
 
 from jaxmlp.core.backprop import loss_and_grads, objective_and_output
-from jaxmlp.core.checks import check_model, check_rate, check_reduction, prepare
+from jaxmlp.core.checks import check_model, check_reduction, prepare
 from jaxmlp.core.losses import get_loss
 from jaxmlp.core.model import MLP, Params
+from jaxmlp.core.values import check_rate
 from jaxmlp.parallel.devices import batch_sharding, make_mesh
 from jaxmlp.training.optimizers import get_optimizer
 

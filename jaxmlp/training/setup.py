@@ -1,0 +1,140 @@
+"""What ``fit`` and ``fit_many`` share before training: the checked options, the training and
+validation rows on their layout, and the digest of the data a checkpoint records."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxmlp.core.checks import check_metrics, check_options, check_output, prepare
+from jaxmlp.core.values import check_int, check_key
+from jaxmlp.data.split import split_index
+from jaxmlp.parallel import processes
+from jaxmlp.parallel.layout import Layout
+
+__all__ = ["Data", "Options", "agreed_settings", "describe_optimizer", "digest", "key_data",
+           "options", "params_digest", "split_data"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """The plain options of a run, checked."""
+
+    epochs: int
+    batch_size: int
+    metrics: tuple[str, ...]
+    key: jax.Array
+    checkpoint: Any
+
+
+def options(epochs, batch_size, metrics, key, checkpoint, verbose, on_epoch_end,
+            early_stopping) -> Options:
+    """Check the options every run shares (errors name the argument)."""
+    epochs, batch_size = check_int("epochs", epochs, 0), check_int("batch_size", batch_size, 1)
+    metrics = check_metrics(metrics)
+    check_options(verbose, on_epoch_end, early_stopping)
+    key = jax.random.key(0) if key is None else check_key(key)
+    checkpoint = None if checkpoint is None else check_output("checkpoint", checkpoint, ".npz")
+    return Options(epochs, batch_size, metrics, key, checkpoint)
+
+
+@dataclasses.dataclass
+class Data:
+    """Training and validation rows placed on their layout."""
+
+    x: Any  # (P m, n_in) on the layout
+    t: Any
+    validation: tuple  # (x_val, t_val) or ()
+    m: int  # training rows per shard
+    n_val: int | None  # validation rows (all shards)
+    digest: str  # every byte of the training rows
+    described: str | None  # the validation, as a checkpoint records it
+
+    def names(self, metrics: tuple[str, ...]) -> list[str]:
+        """The history's columns."""
+        val = ["val_loss", *(f"val_{m}" for m in metrics)] if self.validation else []
+        return ["loss", *metrics, *val]
+
+
+def split_data(layout: Layout, model, params, x, t, c, validation_split, validation_data,
+               hold: bool = True) -> Data:
+    """Check ``x, t`` and hold out the validation rows: the LAST ``validation_split`` of each
+    shard (Keras's rule; one shard in a plain run), or ``validation_data`` (each process's own).
+    ``hold=False`` (folds) keeps every row for training."""
+    x, t = prepare(model, params, x, t, c.loss, c.reduction, c.l2, c.l1)
+    if validation_split and validation_data is not None:
+        raise ValueError("validation_split and validation_data: expected one of them, got both")
+    processes.same_rows(layout, "x", len(x))
+    xs, ts = layout.local_shards(np.asarray(x)), layout.local_shards(np.asarray(t))
+    validation, described = (), None
+    if validation_split and hold:
+        at = split_index(xs.shape[1], validation_split)
+        validation = (_join(xs[:, at:]), _join(ts[:, at:]))
+        xs, ts, described = xs[:, :at], ts[:, :at], f"validation_split={validation_split!r}"
+    elif validation_data is not None and hold:
+        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+            raise TypeError(f"validation_data: expected a pair (x_val, t_val), got "
+                            f"{type(validation_data).__name__}")
+        names = ("validation_data[0] (x_val)", "validation_data[1] (t_val)")
+        validation = tuple(np.asarray(a) for a in prepare(
+            model, params, *validation_data, c.loss, c.reduction, c.l2, c.l1, names=names))
+        described = "validation_data " + digest(layout, validation[0][None], validation[1][None])
+    n_val = None
+    if validation:
+        n_val = processes.same_rows(layout, "validation_data", len(validation[0]))
+    data_digest = digest(layout, xs, ts)
+    return Data(*layout.put_rows((_join(xs), _join(ts))), layout.put_rows(validation),
+                xs.shape[1], n_val, data_digest, described)
+
+
+def digest(layout: Layout, xs, ts) -> str:
+    """A digest of every byte of the shards ``xs, ts`` (``(k, m, ...)`` each), joined in shard
+    order over every process (the same in a run across processes and in its one-process equal)."""
+    mine = []
+    for x, t in zip(xs, ts):
+        h = hashlib.blake2b(f"{x.shape}{x.dtype}{t.shape}{t.dtype}".encode(), digest_size=16)
+        for a in (x, t):
+            h.update(memoryview(np.ascontiguousarray(a)).cast("B"))
+        mine.append(h.digest())
+    return hashlib.blake2b(b"".join(processes.gather_bytes(layout, mine)),
+                           digest_size=8).hexdigest()
+
+
+def _join(shards: np.ndarray) -> np.ndarray:
+    return shards.reshape(-1, *shards.shape[2:])
+
+
+def params_digest(params) -> str:
+    """A digest of every parameter's shape, dtype and bytes."""
+    h = hashlib.blake2b(digest_size=8)
+    for leaf in jax.tree.leaves(jax.device_get(params)):
+        leaf = np.ascontiguousarray(leaf)
+        h.update(f"{leaf.shape}{leaf.dtype}".encode())
+        h.update(memoryview(leaf).cast("B"))
+    return h.hexdigest()
+
+
+def key_data(key) -> list[int]:
+    return [int(v) for v in jax.device_get(jax.random.key_data(key)).ravel()]
+
+
+def describe_optimizer(optimizer, opt, params) -> str:
+    """The optimizer as a checkpoint records it: a name, or the structure of its state."""
+    if isinstance(optimizer, str):
+        return optimizer
+    return str(jax.tree.structure(jax.eval_shape(opt.init, params)))
+
+
+def agreed_settings(model, params, config, o, validation_split, resume, shuffle, early_stopping):
+    """The settings every process of one run must share (compared before any collective)."""
+    return {"model": [list(model.sizes), list(model.activations)], "params": params_digest(params),
+            "loss": config.loss, "reduction": config.reduction, "l2": config.l2, "l1": config.l1,
+            "grad": config.grad, "optimizer": describe_optimizer(config.optimizer, config.optimizer, params),
+            "epochs": o.epochs, "batch_size": o.batch_size, "metrics": list(o.metrics),
+            "key": key_data(o.key), "validation_split": validation_split, "shuffle": bool(shuffle),
+            "resume": None if resume is None else str(resume), "checkpoint": str(o.checkpoint),
+            "early_stopping": repr(early_stopping)}
