@@ -67,12 +67,14 @@ CHECKPOINT_FAULTS = [  # (id, member changes, words)
     ("40GB-opt-leaf", {"opt_state/1.npy": npy(header=HUGE)}, ["opt_state/1.npy"]),
     ("huge-meta", {"meta.npy": npy(header={"descr": "<U999999999", "fortran_order": False, "shape": ()})},
      ["meta.npy"]),
-    ("wrong-shape", {"params/0/w.npy": npy(np.zeros((4, 3), np.float32))}, ["params[0]['w']", "(3, 4)"]),
+    ("wrong-shape", {"params/0/w.npy": npy(np.zeros((4, 3), np.float32))}, ["params[0]['w']", "(3, "
+                                                                                              "4)"]),
     ("int-leaf", {"params/1/b.npy": npy(np.zeros(2, np.int32))}, ["params[1]['b']", "float"]),
     ("nan-leaf", {"params/1/b.npy": npy(np.array([0, np.nan], np.float32))}, ["params[1]['b']", "NaN"]),
     ("missing-leaf", {"params/0/a.npy": None}, ["params/0/a"]),
     ("unexpected-member", {"evil.npy": npy(np.zeros(1))}, ["evil.npy"]),
-    ("pickle", {"params/0/b.npy": npy(np.array([{"x": 1}, 2, 3], dtype=object))}, ["Python objects"]),
+    ("pickle", {"params/0/b.npy": npy(np.array([{"x": 1}, 2, 3], dtype=object))}, ["Python "
+                                                                                   "objects"]),
     ("no-meta", {"meta.npy": None}, ["no metadata"]),
     ("meta-not-string", {"meta.npy": npy(np.zeros(3))}, ["metadata"]),
     ("meta-not-json", {"meta.npy": npy(np.array("{step: 1"))}, ["unreadable metadata"]),
@@ -101,7 +103,8 @@ CHECKPOINT_FAULTS = [  # (id, member changes, words)
 ]
 
 
-@pytest.mark.parametrize("changes, words", [pytest.param(c, w, id=i) for i, c, w in CHECKPOINT_FAULTS])
+@pytest.mark.parametrize("changes, "
+                         "words", [pytest.param(c, w, id=i) for i, c, w in CHECKPOINT_FAULTS])
 def test_damaged_checkpoint_names_the_file(good, tmp_path, changes, words):
     bad = rezip(good, tmp_path / "bad.npz", **changes)
     with pytest.raises(ValueError) as info:
@@ -139,7 +142,8 @@ SAVE_FAULTS = [
 ]
 
 
-@pytest.mark.parametrize("changes, error, words", [pytest.param(c, e, w, id=i) for i, c, e, w in SAVE_FAULTS])
+@pytest.mark.parametrize("changes, error, "
+                         "words", [pytest.param(c, e, w, id=i) for i, c, e, w in SAVE_FAULTS])
 def test_save_refuses(tmp_path, changes, error, words):
     args = {"path": tmp_path / "ck.npz", "model": MODEL, "params": PARAMS, **changes}
     with pytest.raises(error) as info:
@@ -172,7 +176,8 @@ DATA_FAULTS = [  # (id, images, labels, file named, words)
     ("label-negative", None, np.array([0, -1, 2, 3, 4], np.int8), "train-labels", ["-1"]),
     ("label-nan", None, np.array([0, np.nan, 2, 3, 4], np.float32), "train-labels", ["nan"]),
     ("label-fraction", None, np.array([0, 1.5, 2, 3, 4], np.float64), "train-labels", ["1.5"]),
-    ("zero-rows", np.zeros((0, 4, 4), np.uint8), np.zeros(0, np.uint8), "train-images", ["no images"]),
+    ("zero-rows", np.zeros((0, 4, 4), np.uint8), np.zeros(0, np.uint8), "train-images", ["no "
+                                                                                         "images"]),
     ("rows-mismatch", None, np.zeros(4, np.uint8), "train-images", ["(n,)"]),
     ("float-images", np.zeros((5, 4, 4), np.float32), None, "train-images", ["uint8"]),
     ("flat-images", np.zeros((5, 16), np.uint8), None, "train-images", ["(n, rows, cols)"]),

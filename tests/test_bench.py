@@ -81,7 +81,8 @@ def test_synthetic_data_stands_in_for_a_missing_data_set(tmp_path, monkeypatch):
         raise jaxmlp.data.DatasetNotFoundError(name)
 
     monkeypatch.setattr(jaxmlp.data, "load", missing)
-    assert bench.write_data(tmp_path, "fashion-mnist", rows=60).startswith("synthetic (fashion-mnist")
+    assert bench.write_data(tmp_path, "fashion-mnist", rows=60).startswith("synthetic "
+                                                                           "(fashion-mnist")
     x, t = np.load(tmp_path / "x.npy"), np.load(tmp_path / "t.npy")
     assert x.shape == (60, 784) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
     assert t.shape == (60,) and t.dtype == np.int32 and set(t) <= set(range(10))
@@ -200,7 +201,8 @@ def test_many_table_is_wired_to_bench_many(monkeypatch, tmp_path, capsys):
     assert bench_main(argv) == 0
     assert calls == [{"ns": (2, 8), "epochs": 3, "batch_size": 64, "rows": 640, "hidden": 32, "fits": 1}]
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
-    assert rows[1:] == ["| 2 | 0.500 | 0.500 | 1.00× | 1.0 |", "| 8 | 0.500 | 2.000 | 4.00× | 1.0 |"]
+    assert rows[1:] == ["| 2 | 0.500 | 0.500 | 1.00× | 1.0 "
+                        "|", "| 8 | 0.500 | 2.000 | 4.00× | 1.0 |"]
     assert bench_main(["many", "--hidden", "8,8"]) == 2
     assert "--hidden" in capsys.readouterr().err
 

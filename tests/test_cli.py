@@ -102,7 +102,8 @@ def test_missing_data_in_a_real_process(no_data):
     done = subprocess.run([sys.executable, "-m", "jaxmlp.cli", "train", "--dataset", "mnist", "--out",
                            str(no_data / "o")], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 1
-    assert done.stderr.startswith("jaxmlp: error: data set 'mnist'") and done.stderr.count("\n") == 1
+    assert done.stderr.startswith("jaxmlp: error: data set "
+                                  "'mnist'") and done.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize("argv", [
@@ -117,10 +118,12 @@ def test_bad_arguments_exit_2_with_one_line(argv, capsys):
 
 
 @pytest.mark.parametrize(("command", "defaults"), [
-    ("train", ["(default: digits)", "(default: 32)", "(default: relu)", "(default: adam)", "(default: 30)",
+    ("train", ["(default: "
+               "digits)", "(default: 32)", "(default: relu)", "(default: adam)", "(default: 30)",
                "(default: 64)", "(default: 0.2)", "(default: backprop)", "runs/train-DATASET"]),
     ("playground", ["(default: circle)", "(default: x,y)", "(default: 4,2)", "(default: tanh)",
-                    "(default: 0.03)", "(default: none)", "(default: 10)", "(default: 50)", "tanh output"]),
+                    "(default: "
+                    "0.03)", "(default: none)", "(default: 10)", "(default: 50)", "tanh output"]),
     ("data", ["download"]), ("verify", ["FILE", "--seed"]),
     ("evaluate", ["MODEL.npz", "the one MODEL was trained on"]),
     ("predict", ["MODEL.npz", "INPUT", "--output"]),

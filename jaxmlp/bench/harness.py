@@ -140,8 +140,8 @@ def load_warning(cores: int, load: float | None = None) -> str | None:
         load = os.getloadavg()[0]
     if load <= cores:
         return None
-    return (f"the load average was {load:.1f} on {cores} usable cores: other processes compete for the "
-            "cores, so these timings are unreliable; rerun on an idle machine")
+    return (f"the load average was {load:.1f} on {cores} usable cores: other processes compete for "
+            "the cores, so these timings are unreliable; rerun on an idle machine")
 
 
 def calibration_warning(square: float, cpu: str, folder: Path) -> str | None:
@@ -158,9 +158,9 @@ def calibration_warning(square: float, cpu: str, folder: Path) -> str | None:
             best, where = rate, path
     if where is None or square >= SLOW_SHARE * best:
         return None
-    return (f"the matmul rate, {square / 1e9:.0f} GFLOP/s, is {square / best:.0%} of this machine's best "
-            f"earlier measurement ({best / 1e9:.0f} GFLOP/s, {where.name}): the machine is busy or "
-            "throttled, so these timings are unreliable")
+    return (f"the matmul rate, {square / 1e9:.0f} GFLOP/s, is {square / best:.0%} of this "
+            f"machine's best earlier measurement ({best / 1e9:.0f} GFLOP/s, {where.name}): the "
+            "machine is busy or throttled, so these timings are unreliable")
 
 
 def machine(threads: int | None = None) -> dict[str, str]:

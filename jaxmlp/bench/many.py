@@ -47,7 +47,8 @@ def many_table(ns: Sequence[int] = (1, 4, 16, 64), epochs: int = 3, batch_size: 
         dataset: read with :func:`jaxmlp.data.load` when present, else random data of its shape.
     """
     if epochs < 2:
-        raise ValueError(f"epochs: expected an integer >= 2 (medians of epochs 2..N), got {epochs!r}")
+        raise ValueError("epochs: expected an integer >= 2 (medians of epochs 2..N), got "
+                         f"{epochs!r}")
     x, y = _data(dataset, rows)
     model = MLP((x.shape[1], hidden, 10), ("relu", "softmax"))
     common = dict(epochs=epochs, batch_size=batch_size, validation_split=0.2, verbose=0,
@@ -77,11 +78,12 @@ def format_many(table: list[dict]) -> str:
     ...                     "many_compile_s": 1.0, "fits_timed": 2}]).splitlines()[2])
     | 2 | 0.100 | 0.300 | 3.00× | 1.0 |
     """
-    lines = ["| models N | fit_many s/epoch | N × fit s/epoch | throughput ratio | fit_many first epoch s |",
+    lines = ["| models N | fit_many s/epoch | N × fit s/epoch | throughput ratio | fit_many first "
+             "epoch s |",
              "|---:|---:|---:|---:|---:|"]
     for r in table:
-        lines.append(f"| {r['models']} | {r['many_s_per_epoch']:.3f} | {r['fit_s_per_epoch']:.3f} | "
-                     f"{r['speedup']:.2f}× | {r['many_compile_s']:.1f} |")
+        lines.append(f"| {r['models']} | {r['many_s_per_epoch']:.3f} | {r['fit_s_per_epoch']:.3f} "
+                     f"| {r['speedup']:.2f}× | {r['many_compile_s']:.1f} |")
     return "\n".join(lines)
 
 

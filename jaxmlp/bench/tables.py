@@ -31,7 +31,8 @@ LABELS = {
     "jaxmlp-backprop": "jaxmlp `fit`, hand backprop", "jaxmlp-autodiff": "jaxmlp `fit`, jax.grad",
     "jax-step": "plain JAX+Optax, jitted step from Python",
     "jax-scan": "plain JAX+Optax, epoch in one lax.scan (shuffle by jax.random.permutation)",
-    "jax-scan-host": "plain JAX+Optax, lax.scan unrolled ×2, shuffle on the host, validation inside",
+    "jax-scan-host": "plain JAX+Optax, lax.scan unrolled ×2, shuffle on the host, validation "
+                     "inside",
     "keras": "Keras 3 `fit` (JAX backend)", "torch": "PyTorch CPU, plain loop",
     "sklearn": "scikit-learn MLPClassifier (partial_fit)",
 }
@@ -75,8 +76,8 @@ def _peers(args) -> dict:
         for name in (n for n in IMPLEMENTATIONS if n in args.only):
             _say(f"bench: {name} ...")
             if missing(peers.IMPORTS[name]):
-                result = {"name": name, "status": "skipped", "error": f"{peers.IMPORTS[name]} is not "
-                          "installed (pip install 'jaxmlp[bench]')"}
+                result = {"name": name, "status": "skipped", "error": f"{peers.IMPORTS[name]} is "
+                          "not installed (pip install 'jaxmlp[bench]')"}
             else:
                 result = run_child(name, config, tmp, args.timeout)
             results.append(result)
@@ -86,13 +87,15 @@ def _peers(args) -> dict:
     rates = micro.matmul_rates(config.sizes, args.batch_size, repeats=3 if args.quick else 7)
     limit = model_flops["epoch"] / rates["square"]
     shapes = ", ".join(f"{shape} {rate / 1e9:.0f}" for shape, rate in rates["shapes"].items())
-    markdown = [f"Workload: {'-'.join(map(str, config.sizes))} ({'relu, ' * len(args.hidden)}softmax), "
-                f"categorical cross-entropy, Adam 1e-3, batch {args.batch_size}, {dataset}: {n_train:,} "
-                f"training rows ({math.ceil(n_train / args.batch_size)} updates) + {n_val:,} validation "
-                f"rows per epoch, float32; {model_flops['epoch'] / 1e9:.2f} GFLOP/epoch; "
-                f"{rates['square_n']}² matmul {rates['square'] / 1e9:.0f} GFLOP/s, so the arithmetic "
-                f"limit is {1e3 * limit:.0f} ms/epoch. s/epoch: median over epochs 2..{args.epochs}; "
-                "compile s: all JAX compilation in epoch 1 (the largest function in brackets).", "",
+    markdown = [f"Workload: {'-'.join(map(str, config.sizes))} "
+                f"({'relu, ' * len(args.hidden)}softmax), categorical cross-entropy, Adam 1e-3, "
+                f"batch {args.batch_size}, {dataset}: {n_train:,} training rows "
+                f"({math.ceil(n_train / args.batch_size)} updates) + {n_val:,} validation rows per "
+                f"epoch, float32; {model_flops['epoch'] / 1e9:.2f} GFLOP/epoch; "
+                f"{rates['square_n']}² matmul {rates['square'] / 1e9:.0f} GFLOP/s, so the "
+                f"arithmetic limit is {1e3 * limit:.0f} ms/epoch. s/epoch: median over epochs "
+                f"2..{args.epochs}; compile s: all JAX compilation in epoch 1 (the largest "
+                "function in brackets).", "",
                 format_table(results, model_flops["epoch"], rates["square"]), "",
                 f"Matmul GFLOP/s at the workload's shapes: {shapes}."]
     return {"config": config, "dataset": dataset, "flops": model_flops, "matmul": rates,
@@ -100,8 +103,8 @@ def _peers(args) -> dict:
 
 
 def _grad(args) -> dict:
-    lines = ["| network | batch | backprop µs, alone | jax.grad µs, alone | ratio | backprop µs, in scan | "
-             "jax.grad µs, in scan | ratio | backprop GFLOP/s, in scan |",
+    lines = ["| network | batch | backprop µs, alone | jax.grad µs, alone | ratio | backprop µs, "
+             "in scan | jax.grad µs, in scan | ratio | backprop GFLOP/s, in scan |",
              "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
     results = []
     for sizes, batch in GRAD_CASES:
@@ -110,12 +113,14 @@ def _grad(args) -> dict:
         results.append({"sizes": sizes, "batch_size": batch, **r})
         call, scan = (r[f"backprop_{k}"] / r[f"autodiff_{k}"] for k in ("call", "scan"))
         lines.append(f"| {'-'.join(map(str, sizes))} | {batch} | {1e6 * r['backprop_call']:.1f} | "
-                     f"{1e6 * r['autodiff_call']:.1f} | {call:.3f} | {1e6 * r['backprop_scan']:.1f} | "
-                     f"{1e6 * r['autodiff_scan']:.1f} | {scan:.3f} | {step / r['backprop_scan'] / 1e9:.1f} |")
-    note = ("One jitted gradient of the mean categorical cross-entropy (relu hidden layers, softmax "
-            "output): `loss_and_grads` (hand backprop) against `jax.value_and_grad(objective_and_output, "
-            "has_aux=True)`; medians, compile excluded, the two alternating. *Alone*: one call and "
-            "`block_until_ready`; *in scan*: per step of a jitted `lax.scan` of SGD steps.")
+                     f"{1e6 * r['autodiff_call']:.1f} | {call:.3f} | "
+                     f"{1e6 * r['backprop_scan']:.1f} | {1e6 * r['autodiff_scan']:.1f} | "
+                     f"{scan:.3f} | {step / r['backprop_scan'] / 1e9:.1f} |")
+    note = ("One jitted gradient of the mean categorical cross-entropy (relu hidden layers, "
+            "softmax output): `loss_and_grads` (hand backprop) against "
+            "`jax.value_and_grad(objective_and_output, has_aux=True)`; medians, compile excluded, "
+            "the two alternating. *Alone*: one call and `block_until_ready`; *in scan*: per step "
+            "of a jitted `lax.scan` of SGD steps.")
     return {"results": results, "markdown": [note, "", "\n".join(lines)]}
 
 
@@ -149,12 +154,14 @@ def _scaling(args) -> dict:
         rate = flops(sizes, batch, n_train, n_val)["epoch"] / r["median_s"]
         lines.append(f"| {name} | {batch} | {math.ceil(n_train / batch)} | {r['median_s']:.3f} | "
                      f"{(n_train + n_val) / r['median_s']:,.0f} | {rate / 1e9:.1f} | "
-                     f"{100 * rate / rates['square']:.0f} | {r['compile_s']:.2f} | {1e3 * fwd['vmap']:.1f} | "
-                     f"{1e3 * fwd['matmul']:.1f} | {fwd['vmap'] / fwd['matmul']:.2f} |")
+                     f"{100 * rate / rates['square']:.0f} | {r['compile_s']:.2f} | "
+                     f"{1e3 * fwd['vmap']:.1f} | {1e3 * fwd['matmul']:.1f} | "
+                     f"{fwd['vmap'] / fwd['matmul']:.2f} |")
     note = (f"jaxmlp `fit` (hand backprop, Adam) on {dataset}, {n_train:,} training + {n_val:,} "
-            f"validation rows; s/epoch: median over epochs 2..{args.epochs}; rows/s counts both; "
-            f"% of the {rates['square_n']}² matmul rate ({rates['square'] / 1e9:.0f} GFLOP/s). Forward: "
-            "the training rows in batches, in one jitted scan, per-example `vmap` against batched matmul.")
+            f"validation rows; s/epoch: median over epochs 2..{args.epochs}; rows/s counts both; % "
+            f"of the {rates['square_n']}² matmul rate ({rates['square'] / 1e9:.0f} GFLOP/s). "
+            "Forward: the training rows in batches, in one jitted scan, per-example `vmap` "
+            "against batched matmul.")
     return {"dataset": dataset, "matmul": rates, "results": results, "markdown": [note, "", "\n".join(lines)]}
 
 
@@ -170,7 +177,8 @@ def _matmul(args) -> dict:
     labels = {"forward_per_step": "forward pass of one step, 2·B·S", "step": "one step, forward + "
               "backward (2× forward)", "train": "the epoch's updates, 6·n_train·S",
               "validation": "the validation pass, 2·n_val·S", "epoch": "one epoch"}
-    flop_lines = [f"| FLOP model, {'-'.join(map(str, sizes))}, batch {args.batch_size} | FLOP |", "|---|--:|",
+    flop_lines = [f"| FLOP model, {'-'.join(map(str, sizes))}, batch {args.batch_size} | FLOP "
+                  "|", "|---|--:|",
                   *(f"| {labels[key]} | {value:,} |" for key, value in model_flops.items()),
                   "| arithmetic limit = epoch FLOP ÷ square rate | "
                   f"{1e3 * model_flops['epoch'] / square:.1f} ms |"]
@@ -195,12 +203,12 @@ def _devices(args) -> dict:
         if r["status"] != "ok":
             lines.append(f"| {r['devices']} |" + " — |" * 5 + f" {_cell(r['error'])} |")
             continue
-        lines.append(f"| {r['devices']} | {args.batch_size // r['devices']} | {r['median_s']:.3f} | "
-                     f"{(n_train + n_val) / r['median_s']:,.0f} | {base / r['median_s']:.2f} | "
+        lines.append(f"| {r['devices']} | {args.batch_size // r['devices']} | {r['median_s']:.3f} "
+                     f"| {(n_train + n_val) / r['median_s']:,.0f} | {base / r['median_s']:.2f} | "
                      f"{r['test_accuracy']:.4f} | {r['compile_s']:.2f} |")
     note = (f"jaxmlp `fit(devices=N)` (hand backprop, Adam, batch {args.batch_size} split over the "
-            f"devices) on {dataset}; s/epoch: median over epochs 2..{args.epochs}. On a CPU the devices "
-            "are simulated (`JAX_NUM_CPU_DEVICES=N`) and share the machine's cores.")
+            f"devices) on {dataset}; s/epoch: median over epochs 2..{args.epochs}. On a CPU the "
+            "devices are simulated (`JAX_NUM_CPU_DEVICES=N`) and share the machine's cores.")
     return {"dataset": dataset, "results": results, "markdown": [note, "", "\n".join(lines)]}
 
 
@@ -210,9 +218,10 @@ def _many(args) -> dict:
 
     table = many_table(ns=args.models, epochs=args.epochs, batch_size=args.batch_size,
                        rows=args.rows or 60_000, hidden=args.hidden[0], fits=1 if args.quick else None)
-    note = (f"Deck 002's network with {args.hidden[0]} hidden units, Adam 1e-3, batch {args.batch_size}, "
-            "trained as N models: together by `jaxmlp.fit_many` and one after another by N `jaxmlp.fit` "
-            f"calls with the same batch order; s/epoch: median over epochs 2..{args.epochs}"
+    note = (f"Deck 002's network with {args.hidden[0]} hidden units, Adam 1e-3, batch "
+            f"{args.batch_size}, trained as N models: together by `jaxmlp.fit_many` and one after "
+            "another by N `jaxmlp.fit` calls with the same batch order; s/epoch: median over "
+            f"epochs 2..{args.epochs}"
             + ("; --quick times one fit and scales it to N" if args.quick else "") + ".")
     return {"results": table, "markdown": [note, "", format_many(table)]}
 

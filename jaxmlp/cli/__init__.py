@@ -60,9 +60,10 @@ def build_parser() -> Parser:
 
     parser = Parser(prog="jaxmlp", formatter_class=Formatter,
                     description="Multi-layer perceptrons in JAX, as the lectures teach them.",
-                    epilog="Run 'jaxmlp COMMAND --help' for a command's options and defaults. Errors "
-                    "are one line on stderr (exit status 1; 2 for bad arguments, and for 'jaxmlp' "
-                    "alone, which prints this list); set JAXMLP_DEBUG=1 to see the traceback instead.")
+                    epilog="Run 'jaxmlp COMMAND --help' for a command's options and defaults. "
+                    "Errors are one line on stderr (exit status 1; 2 for bad arguments, and for "
+                    "'jaxmlp' alone, which prints this list); set JAXMLP_DEBUG=1 to see the "
+                    "traceback instead.")
     parser.add_argument("--version", action="version", version=f"jaxmlp {__version__}")
     commands = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND",
                                      parser_class=Parser)

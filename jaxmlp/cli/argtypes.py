@@ -20,7 +20,8 @@ def widths(text: str) -> tuple[int, ...]:
     try:
         widths = tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected widths such as 32 or 128,64, got {text!r}") from None
+        raise argparse.ArgumentTypeError("expected widths such as 32 or 128,64, got "
+                                         f"{text!r}") from None
     if min(widths) < 1:
         raise argparse.ArgumentTypeError(f"every width must be >= 1, got {text!r}")
     return widths
@@ -68,7 +69,8 @@ def fraction(text: str) -> float:
 def number_in(low: float, high: float):
     def parse(text: str) -> float:
         if not low <= (value := number(text)) <= high:
-            raise argparse.ArgumentTypeError(f"expected a number from {low} to {high}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected a number from {low} to {high}, got "
+                                             f"{text!r}")
         return value
     return parse
 

@@ -154,8 +154,8 @@ def load_dataset(name: str, data_dir: str | None):
     except DatasetNotFoundError:
         if name == "digits":
             raise
-        raise CLIError(f"data set {name!r} is not on this machine; get it with 'jaxmlp data download "
-                       f"{name}' (or set JAXMLP_DATA to a folder holding its IDX files); "
+        raise CLIError(f"data set {name!r} is not on this machine; get it with 'jaxmlp data "
+                       f"download {name}' (or set JAXMLP_DATA to a folder holding its IDX files); "
                        "'jaxmlp data -v' shows where jaxmlp looked") from None
 
 

@@ -15,17 +15,19 @@ def add(commands) -> None:
     from jaxmlp.data.fetch import MIRRORS
 
     p = add_command(commands, "data", "list the data sets and where they are; download them",
-                    "List the named data sets and where each was found, or how to get it. 'jaxmlp data "
-                    "download NAME' fetches MNIST or Fashion-MNIST.")
+                    "List the named data sets and where each was found, or how to get it. 'jaxmlp "
+                    "data download NAME' fetches MNIST or Fashion-MNIST.")
     p.add_argument("--dir", metavar="DIR", help="a folder searched first (as --data-dir of train)")
     p.add_argument("-v", "--verbose", action="store_true", help="show every place searched")
     actions = p.add_subparsers(title="actions", dest="action", metavar="ACTION", parser_class=Parser)
     download = actions.add_parser("download", help="download a data set's four IDX files",
                                   formatter_class=Formatter,
-                                  description="Download the four gz files, each checked by SHA-256.")
+                                  description="Download the four gz files, each checked by "
+                                              "SHA-256.")
     download.add_argument("name", choices=tuple(MIRRORS))
     download.add_argument("--dir", dest="download_dir", metavar="DIR",
-                          help="put the files in DIR/NAME (default: $JAXMLP_DATA, else ~/.cache/jaxmlp)")
+                          help="put the files in DIR/NAME (default: $JAXMLP_DATA, else "
+                               "~/.cache/jaxmlp)")
     p.set_defaults(handler=run)
 
 

@@ -19,14 +19,17 @@ def add(commands) -> None:
     """The ``evaluate`` parser."""
     from jaxmlp.data import DATASETS
 
-    p = add_command(commands, "evaluate", "a trained model's test loss and accuracy (train's model.npz)",
-                    "Load MODEL (a jaxmlp checkpoint, such as the model.npz that 'jaxmlp train' writes) and "
-                    "print its loss and accuracy on the test rows of a named data set. The data set, loss "
-                    "and L1/L2 rates default to those the model was trained with.")
+    p = add_command(commands, "evaluate", "a trained model's test loss and accuracy (train's "
+                                          "model.npz)",
+                    "Load MODEL (a jaxmlp checkpoint, such as the model.npz that 'jaxmlp train' "
+                    "writes) and print its loss and accuracy on the test rows of a named data "
+                    "set. The data set, loss and L1/L2 rates default to those the model was "
+                    "trained with.")
     p.add_argument("model", metavar="MODEL.npz", help="the model file")
     p.add_argument("--dataset", choices=tuple(DATASETS), metavar="NAME",
                    help=f"{', '.join(DATASETS)} (default: the one MODEL was trained on)")
-    p.add_argument("--data-dir", metavar="DIR", help="a folder searched first for the data set's files")
+    p.add_argument("--data-dir", metavar="DIR", help="a folder searched first for the data set's "
+                                                     "files")
     p.set_defaults(handler=run)
 
 
@@ -43,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
     _, (x_test, t_test) = load_dataset(dataset, args.data_dir)
     model = checkpoint.model
     if x_test.shape[1] != model.sizes[0]:
-        raise CLIError(f"--dataset: {dataset} has {x_test.shape[1]} inputs per row, but the model in "
-                       f"{args.model} takes {model.sizes[0]}")
+        raise CLIError(f"--dataset: {dataset} has {x_test.shape[1]} inputs per row, but the model "
+                       f"in {args.model} takes {model.sizes[0]}")
     result = evaluate(model, checkpoint.params, x_test, t_test,
                       loss=settings.get("loss", "categorical_crossentropy"),
                       l2=settings.get("l2", 0.0), l1=settings.get("l1", 0.0))

@@ -20,13 +20,14 @@ def add(commands) -> None:
     p = add_command(
         commands, "playground", "deck 004: the TensorFlow Playground on the command line",
         "Deck 004's TensorFlow Playground: a small network on 2-D points, trained with plain SGD "
-        "(optax.sgd) on mini-batches. Classification (circle, xor, gauss, spiral) uses the Playground's "
-        "own choice: labels +1 / -1, a tanh output and the squared error 1/2 (o - t)^2; regression "
-        "(plane, multigauss) an identity output and the same squared error. The losses printed are the "
-        "Playground's: the mean of 1/2 (o - t)^2 over the training and the test points after each "
-        "epoch, without the regularisation term.",
-        f"Writes {', '.join(PLAYGROUND_FILES)} into --out; refuses to replace them without --force. "
-        "Data sets: " + "; ".join(f"{k} ({v[0]})" for k, v in PLAYGROUND_DATASETS.items()))
+        "(optax.sgd) on mini-batches. Classification (circle, xor, gauss, spiral) uses the "
+        "Playground's own choice: labels +1 / -1, a tanh output and the squared error 1/2 (o - "
+        "t)^2; regression (plane, multigauss) an identity output and the same squared error. The "
+        "losses printed are the Playground's: the mean of 1/2 (o - t)^2 over the training and the "
+        "test points after each epoch, without the regularisation term.",
+        f"Writes {', '.join(PLAYGROUND_FILES)} into --out; refuses to replace them without "
+        "--force. Data "
+        "sets: " + "; ".join(f"{k} ({v[0]})" for k, v in PLAYGROUND_DATASETS.items()))
     p.add_argument("--dataset", choices=tuple(PLAYGROUND_DATASETS), default="circle",
                    help="the Playground's data set (listed below)")
     p.add_argument("--features", type=argtypes.names(FEATURES), default="x,y", metavar="F,F,...",
@@ -38,10 +39,12 @@ def add(commands) -> None:
     p.add_argument("--lr", type=argtypes.positive_float, default="0.03", metavar="RATE", help="learning rate")
     p.add_argument("--regularization", choices=("none", "l1", "l2"), default="none",
                    help="l1 adds rate sum |w|, l2 adds rate/2 sum w^2 (weights only)")
-    p.add_argument("--rate", type=argtypes.nonnegative_float, default="0", help="regularisation rate")
+    p.add_argument("--rate", type=argtypes.nonnegative_float, default="0", help="regularisation "
+                                                                                "rate")
     p.add_argument("--noise", type=argtypes.number_in(0, 50), default="0", metavar="PERCENT",
                    help="the noise slider, 0 to 50")
-    p.add_argument("--batch-size", type=argtypes.int_at_least(1), default=10, help="points per update")
+    p.add_argument("--batch-size", type=argtypes.int_at_least(1), default=10, help="points per "
+                                                                                   "update")
     p.add_argument("--train-ratio", type=argtypes.number_in(1, 99), default="50", metavar="PERCENT",
                    help="percentage of the points used for training")
     p.add_argument("--samples", type=argtypes.int_at_least(4), metavar="N",
@@ -52,7 +55,8 @@ def add(commands) -> None:
                    help="print every K-th epoch (default: about 20 lines)")
     p.add_argument("--seed", type=argtypes.int_at_least(0), default=0,
                    help="the points, weights and shuffles")
-    p.add_argument("--out", metavar="DIR", help="where the pictures go (default: runs/playground-DATASET)")
+    p.add_argument("--out", metavar="DIR", help="where the pictures go (default: "
+                                                "runs/playground-DATASET)")
     p.add_argument("--force", action="store_true", help="replace the files of an earlier run")
     p.set_defaults(handler=run)
 
@@ -79,8 +83,8 @@ def run(args: argparse.Namespace) -> int:
                 (args.activation,) * len(args.hidden) + ("tanh" if classify else "identity",))
     penalty = {args.regularization: args.rate} if args.regularization != "none" else {}
     print(f"{args.dataset} ({'classification' if classify else 'regression'}): {len(x)} training / "
-          f"{len(x_test)} test points, noise {args.noise:g}; {describe(model)}; SGD lr {args.lr:g}, "
-          f"batch {args.batch_size}, regularization {args.regularization}"
+          f"{len(x_test)} test points, noise {args.noise:g}; {describe(model)}; SGD lr "
+          f"{args.lr:g}, batch {args.batch_size}, regularization {args.regularization}"
           + (f" {args.rate:g}" if penalty else ""))
     every = args.log_every or max(1, args.epochs // 20)
     params, history = model.init(key_init), {"loss": [], "test_loss": []}

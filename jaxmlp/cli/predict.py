@@ -24,15 +24,18 @@ SUFFIXES = (".npy", ".csv")
 
 def add(commands) -> None:
     """The ``predict`` parser."""
-    p = add_command(commands, "predict", "a trained model's predictions for the rows of a .npy / .csv file",
-                    "Load MODEL (a jaxmlp checkpoint, such as the model.npz that 'jaxmlp train' writes) and "
-                    "print its outputs for every row of INPUT as CSV: for a softmax model the predicted "
-                    "class and the class probabilities p_0, p_1, ...; otherwise the outputs o_0, o_1, ... "
-                    "Scale INPUT as the training data was (digits: pixel / 16; MNIST: pixel / 255).")
+    p = add_command(commands, "predict", "a trained model's predictions for the rows of a .npy / "
+                                         ".csv file",
+                    "Load MODEL (a jaxmlp checkpoint, such as the model.npz that 'jaxmlp train' "
+                    "writes) and print its outputs for every row of INPUT as CSV: for a softmax "
+                    "model the predicted class and the class probabilities p_0, p_1, ...; "
+                    "otherwise the outputs o_0, o_1, ... Scale INPUT as the training data was "
+                    "(digits: pixel / 16; MNIST: pixel / 255).")
     p.add_argument("model", metavar="MODEL.npz", help="the model file")
-    p.add_argument("input", metavar="INPUT", help="a .npy array or a .csv of numbers, one row per example")
-    p.add_argument("--output", metavar="FILE", help="write the predictions here (.csv, or .npy for the "
-                   "outputs alone) instead of to stdout")
+    p.add_argument("input", metavar="INPUT", help="a .npy array or a .csv of numbers, one row per "
+                                                  "example")
+    p.add_argument("--output", metavar="FILE", help="write the predictions here (.csv, or .npy "
+                   "for the outputs alone) instead of to stdout")
     p.add_argument("--force", action="store_true", help="replace an existing --output")
     p.set_defaults(handler=run)
 
@@ -76,8 +79,8 @@ def read_rows(path: str, width: int) -> np.ndarray:
     if rows.ndim == 1 and rows.shape[0] == width:
         rows = rows[None]
     if rows.dtype.kind not in "biuf" or rows.ndim != 2 or rows.shape[1] != width or not len(rows):
-        raise CLIError(f"INPUT: expected numeric rows of {width} values (the model's input width), got "
-                       f"{rows.dtype} of shape {rows.shape} in {path!r}")
+        raise CLIError(f"INPUT: expected numeric rows of {width} values (the model's input width), "
+                       f"got {rows.dtype} of shape {rows.shape} in {path!r}")
     if not np.isfinite(rows).all():
         row = int(np.argwhere(~np.isfinite(rows))[0, 0])
         raise CLIError(f"INPUT: row {row} of {path!r} holds NaN or infinity")

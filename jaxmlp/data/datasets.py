@@ -246,8 +246,8 @@ def _images_and_labels(images: np.ndarray, labels: np.ndarray, source: str, labe
     bad = ~np.isin(labels, np.arange(_CLASSES))  # NaN, fractions and out-of-range labels alike
     if bad.any():
         at = int(np.argmax(bad))
-        raise ValueError(f"{label_source}: labels must be integers 0..{_CLASSES - 1}, got {labels[at]} "
-                         f"at row {at}")
+        raise ValueError(f"{label_source}: labels must be integers 0..{_CLASSES - 1}, got "
+                         f"{labels[at]} at row {at}")
     x = images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
     return x, labels.astype(np.int32)
 

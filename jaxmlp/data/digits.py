@@ -41,7 +41,8 @@ def read_digits(path: str | Path = DIGITS_FILE) -> tuple[np.ndarray, np.ndarray]
     """
     with NpzFile(path, "jaxmlp's bundled digits") as archive:
         if archive.headers != _HEADERS:
-            raise ValueError(f"{path}: expected {_HEADERS}, got {archive.headers}; reinstall jaxmlp")
+            raise ValueError(f"{path}: expected {_HEADERS}, got {archive.headers}; reinstall "
+                             "jaxmlp")
         images, labels = archive.read("images"), archive.read("labels")
     if images.max() > _LEVELS or labels.max() > 9:
         raise ValueError(f"{path}: pixel counts must lie in 0..{_LEVELS} and labels in 0..9; "

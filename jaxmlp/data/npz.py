@@ -48,7 +48,8 @@ class NpzFile:
     (((3,), dtype('float64')), array([0., 1., 2.]))
     """
 
-    def __init__(self, path: str | os.PathLike, what: str = "an .npz archive", members: str = r".+\.npy"):
+    def __init__(self, path: str | os.PathLike, what: str = "an .npz "
+                                                            "archive", members: str = r".+\.npy"):
         self.path, self.what = Path(path), what
         self.label = f"{str(self.path)!r}"
         with self._reading("the zip archive"):
@@ -97,7 +98,8 @@ class NpzFile:
             stored = info.compress_type == zipfile.ZIP_STORED
             bound = info.compress_size if stored else _DEFLATE_RATIO * info.compress_size + 64
             if info.compress_size > size or info.file_size > bound:
-                raise self.refuse(f"{info.filename}: declares {info.file_size} bytes in a {size}-byte file")
+                raise self.refuse(f"{info.filename}: declares {info.file_size} bytes in a "
+                                  f"{size}-byte file")
             with self._reading(info.filename), self._zip.open(info) as f:
                 version = np.lib.format.read_magic(f)
                 if version not in _HEADER_READERS:
@@ -106,7 +108,8 @@ class NpzFile:
                 shape, _, dtype = read(f)
                 offset = f.tell()
             if dtype.hasobject:
-                raise self.refuse(f"{info.filename} holds Python objects, which are never unpickled")
+                raise self.refuse(f"{info.filename} holds Python objects, which are never "
+                                  "unpickled")
             if offset + math.prod(shape) * dtype.itemsize != info.file_size:
                 raise self.refuse(f"{info.filename} declares shape {shape} of {dtype}, which its "
                                   f"{info.file_size} bytes do not hold")
