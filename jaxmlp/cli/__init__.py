@@ -29,7 +29,7 @@ COMMANDS = (train, evaluate, predict, playground, data, verify, bench)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``jaxmlp ARGS`` and return the exit status (0 ok, 1 failed run, 2 bad arguments, 130 Ctrl-C).
+    """Run ``jaxmlp ARGS``; return the exit status (0 ok, 1 failed, 2 bad arguments, 130 Ctrl-C).
 
     Called without ``argv`` (as the ``jaxmlp`` program) it owns the process: after Ctrl-C it exits
     at once with status 130 rather than unwinding into JAX's running threads.
@@ -65,7 +65,8 @@ def build_parser() -> Parser:
                     "'jaxmlp' alone, which prints this list); set JAXMLP_DEBUG=1 to see the "
                     "traceback instead.")
     parser.add_argument("--version", action="version", version=f"jaxmlp {__version__}")
-    commands = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND",
+    commands = parser.add_subparsers(title="commands", dest="command", required=True,
+                                     metavar="COMMAND",
                                      parser_class=Parser)
     for command in COMMANDS:
         command.add(commands)

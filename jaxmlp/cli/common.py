@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CLIError", "Formatter", "Parser", "UsageError", "add_command", "catch_interrupts", "check_out",
-           "describe", "enable_compile_cache", "load_dataset", "stop_if_interrupted", "versions", "write_json"]
+__all__ = ["CLIError", "Formatter", "Parser", "UsageError", "add_command", "catch_interrupts",
+           "check_out", "describe", "enable_compile_cache", "load_dataset", "stop_if_interrupted",
+           "versions", "write_json"]
 
 #: set by the SIGINT handler of :func:`catch_interrupts`
 INTERRUPTED = threading.Event()
@@ -35,13 +36,14 @@ class CLIError(Exception):
 
 
 class UsageError(CLIError):
-    """An argument found unusable after parsing (a FILE that is not there): the same line, exit 2."""
+    """An argument found unusable after parsing (a FILE that is not there): one line, exit 2."""
 
     status = 2
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: ``jaxmlp: error: MESSAGE (see 'jaxmlp CMD --help')``, exit 2."""
+    """argparse with one-line errors, ``jaxmlp: error: MESSAGE (see 'jaxmlp CMD --help')``;
+    exit 2."""
 
     def error(self, message: str):
         self.exit(2, f"jaxmlp: error: {message} (see '{self.prog} --help')\n")
@@ -56,7 +58,8 @@ class Formatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
     def _fill_text(self, text, width, indent):
-        return "\n\n".join(textwrap.fill(part, width, initial_indent=indent, subsequent_indent=indent)
+        return "\n\n".join(textwrap.fill(part, width, initial_indent=indent,
+                                         subsequent_indent=indent)
                            for part in text.split("\n\n"))
 
 
@@ -64,8 +67,9 @@ def catch_interrupts() -> None:
     """Ctrl-C: remember it, then raise ``KeyboardInterrupt`` as Python does.
 
     Python swallows an exception raised where it cannot propagate (in a garbage-collector callback
-    of JAX's, say) and prints "Exception ignored"; such a ``KeyboardInterrupt`` is kept quiet instead,
-    and :func:`stop_if_interrupted` raises it again at the end of the epoch (or the command's step).
+    of JAX's, say) and prints "Exception ignored"; such a ``KeyboardInterrupt`` is kept quiet
+    instead, and :func:`stop_if_interrupted` raises it again at the end of the epoch (or the
+    command's step).
     """
     def handler(signum, frame):
         INTERRUPTED.set()
@@ -80,7 +84,7 @@ def catch_interrupts() -> None:
 
 
 def stop_if_interrupted(*_: Any) -> None:
-    """Raise ``KeyboardInterrupt`` if Ctrl-C was pressed (an ``on_epoch_end`` of :func:`jaxmlp.fit`)."""
+    """Raise ``KeyboardInterrupt`` if Ctrl-C was pressed (an ``on_epoch_end`` of ``fit``)."""
     if INTERRUPTED.is_set():
         raise KeyboardInterrupt
 
@@ -167,13 +171,16 @@ def versions() -> dict[str, str]:
 
     from jaxmlp import __version__
 
-    return {"jaxmlp": __version__, "jax": jax.__version__, "jaxlib": importlib.metadata.version("jaxlib"),
-            "optax": importlib.metadata.version("optax"), "numpy": importlib.metadata.version("numpy"),
+    version = importlib.metadata.version
+    return {"jaxmlp": __version__, "jax": jax.__version__, "jaxlib": version("jaxlib"),
+            "optax": version("optax"), "numpy": version("numpy"),
             "python": platform.python_version()}
 
 
 def describe(model) -> str:
     """``hidden 32 relu, softmax output``: a model in a few words."""
     hidden = model.sizes[1:-1]
-    inner = f"hidden {','.join(map(str, hidden))} {model.activations[0]}" if hidden else "no hidden layer"
+    inner = "no hidden layer"
+    if hidden:
+        inner = f"hidden {','.join(map(str, hidden))} {model.activations[0]}"
     return f"{inner}, {model.activations[-1]} output"
