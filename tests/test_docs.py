@@ -9,6 +9,7 @@ no extra Python package. Screenshots go to ``docs/_build/screenshots/``.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 import os
@@ -246,3 +247,33 @@ def test_pages_with_math_and_pictures_were_checked():
         pytest.skip("the site is not built")
     assert (SITE / "lectures/deck001.html").read_text().count('class="math') >= 5
     assert (SITE / "gallery/deck002_keras_workflow.html").read_text().count("<img") >= 2
+
+
+def test_every_public_name_and_every_command_line_option_has_an_entry():
+    """The API pages hold an entry per name of each module's ``__all__``; the CLI page every
+    subcommand and every option of the real parser."""
+    if not (SITE / "index.html").is_file():
+        pytest.skip("the site is not built")
+    import importlib
+
+    from jaxmlp.cli import build_parser
+
+    for name in ("jaxmlp", "jaxmlp.data", "jaxmlp.parallel", "jaxmlp.plot", "jaxmlp.verify",
+                 "jaxmlp.sklearn"):
+        module, ids = importlib.import_module(name), _ids(SITE / "api" / f"{name}.html")
+        missing = [n for n in module.__all__ if f"{name}.{n}" not in ids
+                   and not hasattr(getattr(module, n), "__path__")
+                   and type(getattr(module, n)).__name__ != "module"]
+        assert not missing, f"{name}: no reference entry for {missing}"
+    page = (SITE / "cli.html").read_text()
+
+    def walk(parser, prog):
+        for action in parser._actions:
+            for flag in action.option_strings:
+                assert flag in page, f"{prog} {flag} is not on the command line page"
+            if isinstance(action, argparse._SubParsersAction):
+                for sub, subparser in action.choices.items():
+                    assert f"{prog} {sub}" in page, f"{prog} {sub} is not on the command line page"
+                    walk(subparser, f"{prog} {sub}")
+
+    walk(build_parser(), "jaxmlp")
