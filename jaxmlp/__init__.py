@@ -8,6 +8,7 @@
 """
 
 from jaxmlp import data, parallel, plot
+from jaxmlp.cache import compile_cache
 from jaxmlp.check import GradientReport, check_gradients
 from jaxmlp.core.activations import Activation, activation_names, get_activation, register_activation
 from jaxmlp.core.backprop import backprop, checked, deltas, loss
@@ -36,6 +37,7 @@ __all__ = [
     "backprop",
     "check_gradients",
     "checked",
+    "compile_cache",
     "data",
     "deltas",
     "ensemble",
