@@ -83,7 +83,7 @@ def test_hyperparameters_reads_injected_states_only():
     sgd = optax.inject_hyperparams(optax.sgd)(learning_rate=0.25, momentum=0.5)
     chained = optax.chain(optax.clip(1.0), sgd)
     assert hyperparameters(chained.init(zeros)) == {"learning_rate": 0.25, "momentum": 0.5}
-    stacked = jax.vmap(jaxmlp.training.many_epoch._injected(jaxmlp.training.optimizers.OPTIMIZERS["sgd"]).init)(
+    stacked = jax.vmap(jaxmlp.training.optimizers._injected(jaxmlp.training.optimizers.OPTIMIZERS["sgd"]).init)(
         {"w": jax.numpy.zeros((2, 3))})
     assert list(hyperparameters(stacked)) == ["learning_rate"]  # the "lr" of jaxmlp's names, renamed
 

@@ -41,7 +41,7 @@ def add(commands) -> None:
     """The ``train`` parser."""
     from jaxmlp import activation_names, loss_names
     from jaxmlp.data import DATASETS
-    from jaxmlp.training.epoch import GRADS
+    from jaxmlp.training.step import GRADS
     from jaxmlp.training.optimizers import OPTIMIZERS
 
     p = add_command(
