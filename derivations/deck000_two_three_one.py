@@ -39,8 +39,8 @@ import jax
 import jax.numpy as jnp
 
 import jaxmlp
-from jaxmlp.core.activations import get_activation
 from jaxmlp.check import Check, check_grads, check_number
+from jaxmlp.core.activations import get_activation
 from jaxmlp.problems import random_problem
 
 __all__ = [

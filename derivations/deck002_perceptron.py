@@ -35,8 +35,8 @@ import numpy as np
 
 import jaxmlp
 from jaxmlp import data
-from jaxmlp.core.activations import get_activation
 from jaxmlp.check import Check, check_number
+from jaxmlp.core.activations import get_activation
 
 __all__ = ["DECK_SHAPES", "LOADED", "TEST2_1", "TEST_1", "W", "X", "checks", "fit_arithmetic",
            "keras_mnist_model", "largest", "mu", "perceptron", "preprocess", "shapes_after_preprocessing",

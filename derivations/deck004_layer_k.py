@@ -60,8 +60,8 @@ import jax.numpy as jnp
 
 import jaxmlp
 from jaxmlp import data
-from jaxmlp.core.activations import get_activation
 from jaxmlp.check import Check, check_close, check_grads
+from jaxmlp.core.activations import get_activation
 from jaxmlp.core.losses import get_loss
 from jaxmlp.problems import random_problem
 

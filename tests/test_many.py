@@ -160,7 +160,8 @@ def test_a_diverging_model_stops_alone_at_its_last_finite_parameters():
         with pytest.raises(jaxmlp.TrainingError) as caught:
             jaxmlp.fit(MODEL, take(start, 1), x, Y, optimizer=optax.adam(1e300), l2=L2[1], **COMMON)
         assert caught.value.step == stop["step"]
-        assert_close(take(params, 1), caught.value.params, rtol=1e-9)
+        for a, b in zip(jax.tree.leaves(take(params, 1)), jax.tree.leaves(caught.value.params)):
+            np.testing.assert_allclose(a, b, rtol=1e-9)  # elementwise: norms of 1e300 overflow
         # the others trained on as if model 1 had never been there
         healthy = jnp.array([0, 2, 3])
         alone, _ = fit_many(MODEL, jax.tree.map(lambda a: a[healthy], start), x, Y,

@@ -24,7 +24,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxmlp.core.checks import check_int, check_key
+from jaxmlp.core.values import check_int, check_key
 
 __all__ = ["FEATURES", "PLAYGROUND_DATASETS", "features", "playground_data", "playground_points"]
 

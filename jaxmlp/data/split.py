@@ -16,7 +16,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxmlp.core.checks import check_fraction, check_int, check_key
+from jaxmlp.core.values import check_fraction, check_int, check_key
 
 __all__ = ["batches", "kfold", "split_index", "stratified_kfold", "train_val_test_split", "validation_split"]
 
