@@ -158,7 +158,8 @@ def test_a_diverging_model_stops_alone_at_its_last_finite_parameters():
         assert np.isfinite(history["loss"][:, [0, 2, 3]]).all()
         # model 1 is fit's replay of its own run to the step before the non-finite loss
         with pytest.raises(jaxmlp.TrainingError) as caught:
-            jaxmlp.fit(MODEL, take(start, 1), x, Y, optimizer=optax.adam(1e300), l2=L2[1], **COMMON)
+            jaxmlp.fit(MODEL, take(start, 1), x, Y, optimizer=jaxmlp.get_optimizer("adam", 1e300),
+                       l2=L2[1], **COMMON)
         assert caught.value.step == stop["step"]
         for a, b in zip(jax.tree.leaves(take(params, 1)), jax.tree.leaves(caught.value.params)):
             np.testing.assert_allclose(a, b, rtol=1e-9)  # elementwise: norms of 1e300 overflow
