@@ -1,7 +1,7 @@
 """fit across processes: two processes on 127.0.0.1 (CPU, gloo) each with its own 750 digits rows run
-ONE fit together, and it equals the documented one-process run, fit(..., shards=2).
+ONE fit together, and it equals the documented one-process run, fit_as_processes(2, ...).
 
-Also, in this process: shards=P forms the batches jaxmlp.parallel.processes documents (checked against a
+Also, in this process: fit_as_processes(P, ...) forms the batches jaxmlp.parallel.processes documents (checked against a
 step loop written out by hand), and its errors name the argument.
 """
 
@@ -23,6 +23,8 @@ import jaxmlp
 from jaxmlp.core.checks import prepare
 from jaxmlp.data import load
 from jaxmlp.training.epoch import shuffle_order
+from jaxmlp.training.fit import fit_as_processes
+from jaxmlp.training.many import fit_many_as_processes
 
 SCRIPTS = Path(__file__).parent / "scripts"
 _spec = importlib.util.spec_from_file_location("multiprocess_fit", SCRIPTS / "multiprocess_fit.py")
@@ -59,8 +61,10 @@ def two_processes(tmp_path_factory):
                                str(folder)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for i in range(2)]
     try:
-        reference = {epochs: jaxmlp.fit(MODEL, params, x, t, epochs=epochs, shards=2, **settings())
+        reference = {epochs: fit_as_processes(2, MODEL, params, x, t, epochs=epochs, **settings())
                      for epochs in (3, 4)}
+        stacked = MODEL.init(jax.random.split(jax.random.key(5), 2))
+        reference["many"] = fit_many_as_processes(2, MODEL, stacked, x, t, **CHILD.many_settings())
         outputs = [proc.communicate(timeout=120) for proc in procs]
     finally:
         for proc in procs:
@@ -113,11 +117,31 @@ def test_global_test_score_and_own_predictions(two_processes):
     assert np.sum(predicted != mine) <= 1  # a near tie may flip between two compiled programs
 
 
+def test_fit_many_across_processes_equals_one_process(two_processes):
+    (a, b), reference, *_ = two_processes
+    assert a["many"] == b["many"] and a["many_history"] == b["many_history"]
+    params, history = reference["many"]
+    close([np.array(v) for v in a["many"]], params)
+    for name, values in a["many_history"].items():
+        np.testing.assert_allclose(values, history[name], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name,values", [("epochs", "[2, 3]"), ("batch_size", "[32, 48]"),
+                                         ("validation_split", "[0.2, 0.25]"), ("params", "['"),
+                                         ("model", "[[[64, 32, 10]")])
+def test_processes_that_disagree_stop_with_the_setting_named(two_processes, name, values):
+    (a, b), *_ = two_processes
+    assert a["errors"][name] == b["errors"][name]  # every process says the same
+    message = a["errors"][name]
+    assert f"{name}: every process must pass the same value; got {values}" in message
+    assert message.endswith("(in process order)")
+
+
 def test_uneven_rows_and_missing_devices_are_clear_errors(two_processes):
     (a, b), *_ = two_processes
     assert a["errors"] == b["errors"]
     assert "every process must pass the same number of rows; got [750, 748]" in a["errors"]["uneven"]
-    assert "devices: this run has 2 processes" in a["errors"]["no_devices"]
+    assert "devices: expected devices='all' in a run of 2 processes" in a["errors"]["no_devices"]
 
 
 # --- in this process: the global batch order, written out by hand -----------------------------
@@ -150,7 +174,7 @@ def test_shards_form_the_documented_batches():
     x = jax.random.normal(jax.random.key(2), (2 * 25, 5))
     t = jnp.argmax(x[:, :3], axis=1)
     key, opt = jax.random.key(7), optax.sgd(0.1)
-    got, history = jaxmlp.fit(model, params, x, t, optimizer=opt, epochs=2, batch_size=8, shards=2, key=key,
+    got, history = fit_as_processes(2, model, params, x, t, optimizer=opt, epochs=2, batch_size=8, key=key,
                               verbose=0)
     xs, ts = prepare(model, params, x, t)
     # 2 x 25 rows at 2 x 4 per batch: 6 batches of 8 rows, then one of 2 x 1 rows
@@ -166,7 +190,7 @@ def test_shards_non_finite_loss_keeps_the_last_finite_parameters():
     t = jnp.argmax(x[:, :3], axis=1)
     key, opt = jax.random.key(0), optax.sgd(1e30)
     with pytest.raises(jaxmlp.TrainingError, match="non-finite loss at epoch 1, step 2") as caught:
-        jaxmlp.fit(model, params, x, t, optimizer=opt, shards=2, batch_size=4, epochs=3, key=key, verbose=0)
+        fit_as_processes(2, model, params, x, t, optimizer=opt, batch_size=4, epochs=3, key=key, verbose=0)
     xs, ts = prepare(model, params, x, t)
     mine, _ = by_hand(model, params, xs.reshape(2, 20, 4), ts.reshape(2, 20, 3), key, opt, 1, 2, steps=1)
     close(caught.value.params, mine)
@@ -177,8 +201,8 @@ def test_shards_validation_is_each_shards_last_fraction():
     params = model.init(jax.random.key(0))
     x = jax.random.normal(jax.random.key(3), (40, 4))
     t = jnp.argmax(x[:, :3], axis=1)
-    _, history = jaxmlp.fit(model, params, x, t, optimizer=optax.sgd(0.0), batch_size=4, shards=2,
-                            validation_split=0.25, verbose=0)
+    _, history = fit_as_processes(2, model, params, x, t, optimizer=optax.sgd(0.0), batch_size=4,
+                                  validation_split=0.25, verbose=0)
     held = np.r_[15:20, 35:40]  # the last 5 of each shard's 20 rows
     want = jaxmlp.evaluate(model, params, x[held], t[held])
     assert history["val_loss"][0] == pytest.approx(want["loss"], rel=1e-6)
@@ -190,11 +214,11 @@ def test_shards_errors_name_the_argument():
     params = model.init(jax.random.key(0))
     x, t = np.ones((10, 4), np.float32), np.zeros(10, np.int32)
     with pytest.raises(ValueError, match=r"x: 10 rows do not split into 3 equal shards"):
-        jaxmlp.fit(model, params, x, t, shards=3, batch_size=6, verbose=0)
-    with pytest.raises(ValueError, match=r"batch_size: 5 rows do not split evenly over 2 shards"):
-        jaxmlp.fit(model, params, x, t, shards=2, batch_size=5, verbose=0)
+        fit_as_processes(3, model, params, x, t, batch_size=6, verbose=0)
+    with pytest.raises(ValueError, match=r"batch_size: expected a multiple of 2 \(2 shards"):
+        fit_as_processes(2, model, params, x, t, batch_size=5, verbose=0)
     with pytest.raises(ValueError, match="shards"):
-        jaxmlp.fit(model, params, x, t, shards=0, verbose=0)
+        fit_as_processes(0, model, params, x, t, verbose=0)
 
 
 # --- jaxmlp train across processes: the flags and each process's rows ---------------------------
@@ -212,30 +236,30 @@ def test_train_flags_parse_in_their_own_group(capsys):
 
 def test_train_flag_errors_come_before_joining(monkeypatch):
     from jaxmlp import cli
-    from jaxmlp.cli import train as train_command
+    from jaxmlp.cli import processes
 
     joined = []
     monkeypatch.setattr(jaxmlp.parallel, "initialize", lambda *a: joined.append(a))
     for argv, message in [(["--coordinator", "localhost"], "--coordinator: expected HOST:PORT"),
                           (["--num-processes", "2", "--process-id", "2"], "--process-id: expected 0 to 1")]:
         args = cli.build_parser().parse_args(["train", *argv])
-        with pytest.raises(train_command.CLIError, match=message):
-            train_command._join(args)
+        with pytest.raises(processes.CLIError, match=message):
+            processes.join(args)
     assert joined == []
     for name in ("JAX_COORDINATOR_ADDRESS", "SLURM_STEP_NUM_TASKS", "OMPI_COMM_WORLD_SIZE"):
         monkeypatch.delenv(name, raising=False)
-    assert train_command._join(cli.build_parser().parse_args(["train"])) == (0, 1) and joined == []
+    assert processes.join(cli.build_parser().parse_args(["train"])) == (0, 1) and joined == []
     monkeypatch.setenv("SLURM_STEP_NUM_TASKS", "4")  # srun -n 4: join what jax.distributed finds
-    assert train_command._cluster_environment()
+    assert processes.cluster_environment()
     monkeypatch.setenv("SLURM_STEP_NUM_TASKS", "1")
-    assert not train_command._cluster_environment()
+    assert not processes.cluster_environment()
 
 
 def test_each_process_keeps_its_own_equal_part_of_the_rows():
-    from jaxmlp.cli.train import _own_rows
+    from jaxmlp.cli.processes import own_rows
 
     x, t = np.arange(14).reshape(7, 2), np.arange(7)
-    parts = [_own_rows(x, t, rank, 2) for rank in range(2)]
+    parts = [own_rows(x, t, rank, 2) for rank in range(2)]
     assert [p[1].tolist() for p in parts] == [[0, 1, 2], [3, 4, 5]]  # the 7th row is left out
     assert np.array_equal(parts[1][0], x[3:6])
-    assert _own_rows(x, t, 0, 1)[1] is t
+    assert own_rows(x, t, 0, 1)[1] is t

@@ -36,7 +36,7 @@ from jaxmlp.training.setup import (
 from jaxmlp.training.step import make_config
 from jaxmlp.training.stopping import EarlyStopping
 
-__all__ = ["evaluate", "fit", "predict"]
+__all__ = ["evaluate", "fit", "fit_as_processes", "predict"]
 
 Array = jax.Array
 
@@ -138,6 +138,15 @@ def _fit(model, params, x, t, *, optimizer, loss, epochs, batch_size, validation
     return params, run_history(values, changing, config, optimizer, epochs=o.epochs, steps=steps,
                                rows=n, **{k: v for k, v in settings.items()
                                           if k in ("batch_size", "shuffle", "key", "data")})
+
+
+def fit_as_processes(processes: int, model: MLP, params: Params, x: Any, t: Any,
+                     **kwargs: Any) -> tuple[Params, History]:
+    """:func:`fit` in one process exactly as ``processes`` processes would train, each holding one
+    of ``processes`` equal consecutive parts of ``(x, t)``: the same batches, shuffles and
+    validation rows (:mod:`jaxmlp.parallel.processes`), to check a cluster run on one machine.
+    """
+    return _fit(model, params, x, t, **{**fit.__kwdefaults__, **kwargs}, shards=processes)
 
 
 def evaluate(

@@ -40,7 +40,8 @@ from jaxmlp.training.setup import (
 from jaxmlp.training.step import make_config
 from jaxmlp.training.stopping import EarlyStopping
 
-__all__ = ["check_stacked", "ensemble", "evaluate_many", "fit_many", "fold_rows", "predict_many"]
+__all__ = ["check_stacked", "ensemble", "evaluate_many", "fit_many", "fit_many_as_processes",
+           "fold_rows", "predict_many"]
 
 Array = jax.Array
 Rate = float | Sequence[float]
@@ -107,6 +108,28 @@ def fit_many(
     >>> params[0]["w"].shape, history["loss"].shape
     ((3, 4, 2), (2, 3))
     """
+    return _fit_many(model, params, x, t, optimizer=optimizer, learning_rate=learning_rate, l2=l2,
+                     l1=l1, folds=folds, loss=loss, epochs=epochs, batch_size=batch_size,
+                     validation_split=validation_split, validation_data=validation_data,
+                     metrics=metrics, key=key, grad=grad, reduction=reduction,
+                     early_stopping=early_stopping, checkpoint=checkpoint, resume=resume,
+                     verbose=verbose, shuffle=shuffle, devices=devices, mesh=mesh, strict=strict,
+                     on_epoch_end=on_epoch_end)
+
+
+def fit_many_as_processes(processes: int, model: MLP, params: Params, x: Any, t: Any,
+                          **kwargs: Any) -> tuple[Params, History]:
+    """:func:`fit_many` in one process exactly as ``processes`` processes would train, each
+    holding one of ``processes`` equal consecutive parts of ``(x, t)``
+    (:func:`jaxmlp.training.fit.fit_as_processes` for N models)."""
+    return _fit_many(model, params, x, t, **{**fit_many.__kwdefaults__, **kwargs},
+                     shards=processes)
+
+
+def _fit_many(model, params, x, t, *, optimizer, learning_rate, l2, l1, folds, loss, epochs,
+              batch_size, validation_split, validation_data, metrics, key, grad, reduction,
+              early_stopping, checkpoint, resume, verbose, shuffle, devices, mesh, strict,
+              on_epoch_end, shards=None):
     models = check_stacked(model, params)
     opt, rates = many_optimizer(optimizer, learning_rate, models)
     rates_l2, rates_l1 = _rates("l2", l2, models), _rates("l1", l1, models)
@@ -115,8 +138,8 @@ def fit_many(
     config = make_config(model, loss, opt, grad, reduction, static["l2"], static["l1"])
     o = options(epochs, batch_size, metrics, key, checkpoint, verbose, on_epoch_end, early_stopping)
     mesh = make_mesh(devices, mesh)
-    if jax.process_count() > 1:  # the models train on every process's rows, as fit
-        layout = processes.layout(None, mesh, o.batch_size)
+    if jax.process_count() > 1 or shards is not None:  # every process's rows, as fit
+        layout = processes.layout(shards, mesh, o.batch_size)
     else:  # the models split over the devices
         layout = Layout(1, models_mesh(mesh, models))
     first = jax.tree.map(lambda a: a[0], params)

@@ -5,7 +5,8 @@ rows, the test rows and the initial parameters (the test writes it: no scikit-le
 Process p keeps only its own 750 training rows (750 p ... 750 p + 749) and its half of the test rows.
 It trains 3 epochs with a checkpoint (written by process 0), resumes from that checkpoint to epoch 4,
 scores the test rows with the global evaluate, predicts its own test rows, tries two bad calls, and
-writes DIR/P.json for the test to compare with the one-process equivalent, fit(..., shards=2).
+tries calls whose settings differ between the processes, trains two models with fit_many, and
+writes DIR/P.json for the test to compare with the one-process equivalents (fit_as_processes).
 """
 
 import json
@@ -26,6 +27,12 @@ def settings():
     """The run's settings (the test's one-process run uses the same); built after initialize."""
     return dict(optimizer=optax.adam(0.02), batch_size=32, validation_split=0.2, key=jax.random.key(3),
                 verbose=0)
+
+
+def many_settings():
+    """Two models, each its own learning rate (the test's one-process run uses the same)."""
+    return dict(optimizer="adam", learning_rate=[0.01, 0.03], epochs=2, batch_size=32,
+                validation_split=0.2, key=jax.random.key(4), verbose=0)
 
 
 def leaves(params):
@@ -55,6 +62,23 @@ def main(process_id: int, port: int, out: Path) -> None:
         jaxmlp.fit(MODEL, params, x[mine], t[mine], **kwargs)
     except ValueError as error:
         errors["no_devices"] = str(error)
+    wider = jaxmlp.MLP((64, 32 + process_id, 10), ("relu", "softmax"))
+    disagreements = {  # one setting differs between the two processes: an error, never a hang
+        "epochs": dict(epochs=2 + process_id),
+        "batch_size": dict(batch_size=32 + 16 * process_id),
+        "validation_split": dict(validation_split=[0.2, 0.25][process_id]),
+        "params": dict(params=MODEL.init(jax.random.key(process_id))),
+        "model": dict(model=wider, params=wider.init(jax.random.key(0))),
+    }
+    for name, change in disagreements.items():
+        call = {"model": MODEL, "params": params, **kwargs, **change}
+        try:
+            jaxmlp.fit(call.pop("model"), call.pop("params"), x[mine], t[mine], devices="all", **call)
+        except ValueError as error:
+            errors[name] = str(error)
+    stacked = MODEL.init(jax.random.split(jax.random.key(5), 2))
+    many, many_history = jaxmlp.fit_many(MODEL, stacked, x[mine], t[mine], devices="all",
+                                         **many_settings())
     result = {
         "devices": len(jax.devices()), "processes": jax.process_count(),
         "epoch3": leaves(first), "epoch4": leaves(resumed),
@@ -62,6 +86,7 @@ def main(process_id: int, port: int, out: Path) -> None:
         "test": jaxmlp.evaluate(MODEL, resumed, x_test[half], t_test[half]),
         "predicted": np.asarray(jaxmlp.predict(MODEL, resumed, x_test[half])).argmax(axis=1).tolist(),
         "errors": errors,
+        "many": leaves(many), "many_history": {k: v.tolist() for k, v in many_history.items()},
     }
     (out / f"{process_id}.json").write_text(json.dumps(result))
     jax.distributed.shutdown()
