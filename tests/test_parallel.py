@@ -47,11 +47,21 @@ def test_sharded_step_splits_inputs_and_replicates_outputs(eight_devices):
     assert eight_devices["step_replicated"]
 
 
+@pytest.mark.parametrize("devices", [2, 8])
+def test_fit_many_over_devices_equals_one_device(eight_devices, devices):
+    assert eight_devices[f"many-float32-{devices}"] <= 1e-5
+    assert eight_devices[f"many-float64-{devices}"] <= 1e-12
+    assert eight_devices[f"many-float32-{devices}-history"] <= 1e-5
+    assert eight_devices[f"many-float64-{devices}-history"] <= 1e-12
+    assert eight_devices[f"many-float32-{devices}-spread"] == devices  # the models are spread
+
+
 def test_bad_device_counts_are_clear_errors(eight_devices):
     errors = eight_devices["errors"]
-    assert "do not split evenly over 3 devices" in errors["3"]
+    assert "batch_size: expected a multiple of 3 (3 devices take equal parts" in errors["3"]
     assert "between 1 and 8" in errors["9"] and "between 1 and 8" in errors["0"]
     assert "expected 'all', a count or a list" in errors["some"]
+    assert "devices: 16 models do not split evenly over 3 devices" in errors["many-3"]
 
 
 def test_mesh_arguments_in_process():

@@ -7,7 +7,6 @@
 
 from jaxmlp.parallel.devices import (
     batch_sharding,
-    check_batch_size,
     global_array,
     initialize,
     make_mesh,
@@ -15,5 +14,5 @@ from jaxmlp.parallel.devices import (
     replicated,
 )
 
-__all__ = ["batch_sharding", "check_batch_size", "global_array", "initialize", "make_mesh",
+__all__ = ["batch_sharding", "global_array", "initialize", "make_mesh",
            "process_mesh", "replicated"]

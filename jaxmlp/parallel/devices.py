@@ -27,7 +27,7 @@ import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-__all__ = ["batch_sharding", "check_batch_size", "global_array", "initialize", "make_mesh", "process_mesh",
+__all__ = ["batch_sharding", "global_array", "initialize", "make_mesh", "process_mesh",
            "replicated"]
 
 AXIS = "data"
@@ -95,13 +95,6 @@ def process_mesh(mesh: Mesh) -> Mesh:
 def replicated(mesh: Mesh) -> NamedSharding:
     """A full copy on every device (parameters, optimizer state, the training rows)."""
     return NamedSharding(mesh, P())
-
-
-def check_batch_size(batch_size: int, mesh: Mesh | None) -> None:
-    """Each device takes ``batch_size / devices`` rows: the batch size must divide evenly."""
-    if mesh is not None and batch_size % mesh.size:
-        raise ValueError(f"batch_size: {batch_size} rows do not split evenly over {mesh.size} devices; "
-                         f"use a multiple of {mesh.size}")
 
 
 def initialize(

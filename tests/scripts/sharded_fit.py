@@ -56,6 +56,27 @@ def main():
             jaxmlp.fit(model, params, x, t, devices=devices, batch_size=16, verbose=0)
         except (ValueError, TypeError) as error:
             errors[str(devices)] = f"{type(error).__name__}: {error}"
+    # N models over devices: each device trains its models, no communication
+    for dtype in ("float32", "float64"):
+        with jax.enable_x64(dtype == "float64"):
+            xd = x.astype(dtype)
+            stacked = jax.tree.map(lambda a: a.astype(dtype),
+                                   model.init(jax.random.split(jax.random.key(3), 16)))
+            kwargs = dict(learning_rate=np.geomspace(1e-3, 1e-1, 16).tolist(),
+                          l2=np.linspace(0.0, 1e-2, 16).tolist(), epochs=3, batch_size=16,
+                          validation_split=0.2, verbose=0, key=jax.random.key(4))
+            one, h1 = jaxmlp.fit_many(model, stacked, xd, t, **kwargs)
+            for devices in (2, 8):
+                split, h2 = jaxmlp.fit_many(model, stacked, xd, t, devices=devices, **kwargs)
+                out[f"many-{dtype}-{devices}"] = max_rel(split, one)
+                out[f"many-{dtype}-{devices}-history"] = max(
+                    float(np.max(np.abs(h1[k] - h2[k]))) for k in h1)
+                out[f"many-{dtype}-{devices}-spread"] = len(split[0]["w"].sharding.device_set)
+    try:
+        jaxmlp.fit_many(model, model.init(jax.random.split(jax.random.key(3), 16)), x, t,
+                        devices=3, verbose=0)
+    except ValueError as error:
+        errors["many-3"] = f"{type(error).__name__}: {error}"
     out["errors"] = errors
     json.dump(out, sys.stdout)
 
