@@ -72,7 +72,6 @@ def assert_close(args, rtol):
     direct comparison misses, the hand gradient must be as accurate as jax.grad's against the
     float64 truth: its error at most twice jax.grad's, plus rtol.
     """
-    jaxmlp.compiles.relieve()  # every draw is a new network: keep the process's mappings bounded
     ((value, out), grads), ((ref_value, ref_out), ref_grads) = hand_and_autodiff(*args)
     # two differently compiled programs: equal to rounding, not bit for bit
     np.testing.assert_allclose(out, ref_out, rtol=rtol, atol=rtol)

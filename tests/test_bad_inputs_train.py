@@ -9,6 +9,7 @@ import optax
 import pytest
 
 import jaxmlp
+from jaxmlp.core.programs import PROGRAMS
 from jaxmlp.data import (
     as_images,
     batches,
@@ -217,7 +218,7 @@ def test_cases_fail_before_compiling(monkeypatch):
     """The tables above never reach XLA: compiling is made to raise, and every case still refuses."""
     def no_compile(*args, **kwargs):
         raise AssertionError("compiled")
-    monkeypatch.setattr(jaxmlp.training.epoch, "epoch_function", no_compile)
+    monkeypatch.setattr(PROGRAMS, "get", no_compile)  # every compiled program jaxmlp builds
     for case in CASES[:60]:
         fn, error, _ = case.values
         with pytest.raises(error):

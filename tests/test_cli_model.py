@@ -11,7 +11,7 @@ import pytest
 
 import jaxmlp
 from jaxmlp import cli, plot
-from jaxmlp.training.progress import Progress
+from jaxmlp.training.progress import Progress, tick
 
 
 @pytest.mark.parametrize("out, words", [
@@ -147,10 +147,23 @@ def test_progress_bar_ignores_late_and_early_ticks(monkeypatch):
     bar = Progress(19, verbose=1, stream=stream)
     bar.start(0, 2)
     for step in (18, 1, 0, 2, 2, 5):  # the partial batch's tick first, then out of order
-        Progress.tick(step)
+        tick(bar.id, step)
     bar.end({"loss": 1.0})
-    Progress.tick(7)  # after the epoch ended: not drawn
+    tick(bar.id, 7)  # after the epoch ended: not drawn
     assert frames(stream.getvalue()) == [(1, 2), (1, 3), (1, 6), (1, 19)]
+
+
+def test_two_runs_each_draw_their_own_bar():
+    streams = Terminal(), Terminal()
+    bars = [Progress(10, verbose=1, stream=s) for s in streams]
+    for bar in bars:
+        bar.start(0, 1)
+    tick(bars[0].id, 3)
+    tick(bars[1].id, 6)
+    for bar in bars:
+        bar.end({})
+    assert frames(streams[0].getvalue()) == [(1, 4), (1, 10)]
+    assert frames(streams[1].getvalue()) == [(1, 7), (1, 10)]
 
 
 def test_progress_bar_of_fit_only_moves_forward(monkeypatch):

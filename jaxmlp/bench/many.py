@@ -13,7 +13,7 @@ depend on the values)::
 
 >>> row = many_table(ns=(2,), epochs=2, rows=640, hidden=4, fits=1)[0]
 >>> sorted(row)
-['fit_s_per_epoch', 'fits_timed', 'many_compile_s', 'many_s_per_epoch', 'models', 'speedup']
+['devices', 'devices_s_per_epoch', 'fit_s_per_epoch', 'fits_timed', 'many_compile_s', 'many_s_per_epoch', 'models', 'speedup']
 """
 
 from __future__ import annotations
@@ -58,6 +58,12 @@ def many_table(ns: Sequence[int] = (1, 4, 16, 64), epochs: int = 3, batch_size: 
         params = model.init(jax.random.split(jax.random.key(1), n))
         clock = _Clock()
         fit_many(model, params, x, y, learning_rate=1e-3, on_epoch_end=clock, **common)
+        spread = None  # the same N models split over every device, where that divides
+        devices = len(jax.devices())
+        if devices > 1 and n % devices == 0:
+            spread = _Clock()
+            fit_many(model, params, x, y, learning_rate=1e-3, on_epoch_end=spread,
+                     devices="all", **common)
         timed = n if fits is None else min(n, fits)
         per_fit = []
         for i in range(timed):
@@ -67,7 +73,8 @@ def many_table(ns: Sequence[int] = (1, 4, 16, 64), epochs: int = 3, batch_size: 
         sequential = float(np.mean(per_fit)) * n
         table.append({"models": n, "many_s_per_epoch": clock.median(), "fit_s_per_epoch": sequential,
                       "speedup": sequential / clock.median(), "many_compile_s": clock.first(),
-                      "fits_timed": timed})
+                      "fits_timed": timed, "devices": devices,
+                      "devices_s_per_epoch": None if spread is None else spread.median()})
     return table
 
 
@@ -76,14 +83,17 @@ def format_many(table: list[dict]) -> str:
 
     >>> print(format_many([{"models": 2, "many_s_per_epoch": 0.1, "fit_s_per_epoch": 0.3, "speedup": 3.0,
     ...                     "many_compile_s": 1.0, "fits_timed": 2}]).splitlines()[2])
-    | 2 | 0.100 | 0.300 | 3.00× | 1.0 |
+    | 2 | 0.100 | 0.300 | 3.00× | 1.0 | — |
     """
+    devices = max((r.get("devices") or 1) for r in table)
     lines = ["| models N | fit_many s/epoch | N × fit s/epoch | throughput ratio | fit_many first "
-             "epoch s |",
-             "|---:|---:|---:|---:|---:|"]
+             f"epoch s | fit_many over {devices} devices s/epoch |",
+             "|---:|---:|---:|---:|---:|---:|"]
     for r in table:
+        spread = r.get("devices_s_per_epoch")
         lines.append(f"| {r['models']} | {r['many_s_per_epoch']:.3f} | {r['fit_s_per_epoch']:.3f} "
-                     f"| {r['speedup']:.2f}× | {r['many_compile_s']:.1f} |")
+                     f"| {r['speedup']:.2f}× | {r['many_compile_s']:.1f} | "
+                     f"{'—' if spread is None else f'{spread:.3f}'} |")
     return "\n".join(lines)
 
 

@@ -53,7 +53,7 @@ def check_fits(name: str, nbytes: int, what: str, device: Any = None) -> None:
 
     >>> check_fits("params", 10**20, "10**20 bytes of weights")
     Traceback (most recent call last):
-    MemoryError: params: 10**20 bytes of weights need 100000.0 TB, more than the ...
+    MemoryError: params: 10**20 bytes of weights need 100000000.0 TB, more than the ...
     """
     free = available(device)
     if free is not None and nbytes > free:
