@@ -12,7 +12,7 @@ from typing import Any
 
 import jax
 
-__all__ = ["available", "check_fits", "describe"]
+__all__ = ["SHARE", "available", "check_fits", "describe"]
 
 
 def available(device: Any = None) -> int | None:
@@ -48,14 +48,19 @@ def describe(nbytes: float) -> str:
     return ""  # pragma: no cover
 
 
+#: the share of a device's free memory one request may take (the rest: XLA's buffers, the host)
+SHARE = 0.8
+
+
 def check_fits(name: str, nbytes: int, what: str, device: Any = None) -> None:
-    """A :class:`MemoryError` naming ``name`` when ``nbytes`` (``what`` they hold) cannot fit.
+    """A :class:`MemoryError` naming ``name`` when ``nbytes`` (``what`` they hold) would take more
+    than :data:`SHARE` of the device's free memory.
 
     >>> check_fits("params", 10**20, "10**20 bytes of weights")
     Traceback (most recent call last):
-    MemoryError: params: 10**20 bytes of weights need 100000000.0 TB, more than the ...
+    MemoryError: params: 10**20 bytes of weights need 100000000.0 TB, more than 80% of the ...
     """
     free = available(device)
-    if free is not None and nbytes > free:
-        raise MemoryError(f"{name}: {what} need {describe(nbytes)}, more than the "
-                          f"{describe(free)} this device has free")
+    if free is not None and nbytes > SHARE * free:
+        raise MemoryError(f"{name}: {what} need {describe(nbytes)}, more than "
+                          f"{SHARE:.0%} of the {describe(free)} this device has free")

@@ -122,7 +122,10 @@ def load(path: str | os.PathLike, optimizer: Any = None) -> Checkpoint:
     if path.is_dir():
         raise IsADirectoryError(f"checkpoint {str(path)!r} is a directory, not a .npz file")
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+        many = path.with_suffix(".0.npz")
+        hint = (f"; {str(many)!r} exists: fit_many writes one checkpoint per model, "
+                f"{path.stem}.0.npz, {path.stem}.1.npz, ...") if many.is_file() else ""
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist{hint}")
     with NpzFile(path, "a jaxmlp checkpoint", _MEMBERS) as archive:
         where = f"checkpoint {archive.label}"
         if "meta" not in archive.headers:

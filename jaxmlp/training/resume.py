@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmlp.core.memory import check_fits
 from jaxmlp.core.programs import PROGRAMS
 from jaxmlp.training.checkpoint import load, save
 
@@ -61,6 +62,10 @@ def start(resume: Any, model: Any, opt: Any, params: Any, models: int | None, ru
 
             return jax.jit(fresh)
 
+        state = jax.eval_shape(opt.init if models is None else jax.vmap(opt.init), params)
+        nbytes = sum(a.size * a.dtype.itemsize for a in jax.tree.leaves((params, state)))
+        check_fits("params", 2 * nbytes, "the parameters and the optimizer state (each kept twice "
+                   "for a replay)")
         params, opt_state = PROGRAMS.get(model, ("start", opt, models), build)(params)
         return params, opt_state, {}, [None] * count
     files = checkpoint_paths(resume, models)
@@ -94,14 +99,10 @@ def save_run(path, model, params, opt_state, step: int, history: dict, run: dict
 
 
 def _read(file: Path, model, opt, run: dict):
-    if not file.is_file() and file.with_suffix(".0.npz").is_file():
-        raise FileNotFoundError(f"resume: {str(file)!r} does not exist, but "
-                                f"{str(file.with_suffix('.0.npz'))!r} does: fit_many writes one "
-                                "checkpoint per model; resume it with fit_many")
-    if not file.is_file():
-        raise FileNotFoundError(f"resume: {str(file)!r} does not exist")
+    """The checkpoint ``file``, once its model and run record match this call (read first without
+    the optimizer, so that another optimizer is named, not reported as a state mismatch)."""
     try:
-        ckpt = load(file, optimizer=opt)
+        ckpt = load(file)
     except (OSError, ValueError) as error:
         raise type(error)(f"resume: {error}") from None
     if ckpt.model != model:
@@ -115,4 +116,7 @@ def _read(file: Path, model, opt, run: dict):
             what = "other training data" if name == "data" else f"{name}={saved!r}"
             raise ValueError(f"resume: checkpoint {str(file)!r} was trained with {what}; this call "
                              f"has {name}={value!r}: resuming would change the run")
-    return ckpt
+    try:
+        return load(file, optimizer=opt)
+    except (OSError, ValueError) as error:
+        raise type(error)(f"resume: {error}") from None

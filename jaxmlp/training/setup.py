@@ -12,6 +12,7 @@ import numpy as np
 
 from jaxmlp.core.checks import check_metrics, check_options, check_output, prepare
 from jaxmlp.core.values import check_int, check_key
+from jaxmlp.core.memory import check_fits
 from jaxmlp.data.split import split_index
 from jaxmlp.parallel import processes
 from jaxmlp.parallel.layout import Layout
@@ -86,6 +87,8 @@ def split_data(layout: Layout, model, params, x, t, c, validation_split, validat
     n_val = None
     if validation:
         n_val = processes.same_rows(layout, "validation_data", len(validation[0]))
+    check_fits("x", xs.nbytes + ts.nbytes + sum(a.nbytes for a in validation),
+               f"{xs.shape[0] * xs.shape[1]:,} training rows and their targets on the device")
     data_digest = digest(layout, xs, ts)
     return Data(*layout.put_rows((_join(xs), _join(ts))), layout.put_rows(validation),
                 xs.shape[1], n_val, data_digest, described)
