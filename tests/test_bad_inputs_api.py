@@ -165,7 +165,7 @@ OTHER = [
     # predict
     refuses("predict-nan-x", lambda: jaxmlp.predict(MODEL, PARAMS, nan_at(X)), ValueError, "x", "NaN"),
     refuses("predict-int-x", lambda: jaxmlp.predict(MODEL, PARAMS, X.astype(int)), TypeError, "x"),
-    refuses("predict-1d-x", lambda: jaxmlp.predict(MODEL, PARAMS, X[0]), ValueError, "x", "(n, 4)"),
+    refuses("predict-1d-x", lambda: jaxmlp.predict(MODEL, PARAMS, X[0]), ValueError, "x", "(B, 4) for a network of input size 4"),
     refuses("predict-str-x", lambda: jaxmlp.predict(MODEL, PARAMS, "x"), TypeError, "x"),
     refuses("predict-nan-params", lambda: jaxmlp.predict(MODEL, layer(b=np.full(5, NAN, np.float32)), X),
             ValueError, "params[0]['b']"),

@@ -176,5 +176,5 @@ def test_bad_loss_reduction_and_rates(setup):
         jaxmlp.loss(DECK002, params, x, t, l2=-0.1)
     with pytest.raises(TypeError, match="model: expected a jaxmlp.MLP"):
         jaxmlp.loss("mlp", params, x, t)
-    with pytest.raises(ValueError, match=r"x: expected shape \(784,\) or \(B, 784\)"):
+    with pytest.raises(ValueError, match=r"x: expected shape \(B, 784\) or \(784,\)"):
         DECK002.apply(params, jnp.zeros((2, 3, 784)))

@@ -191,7 +191,7 @@ def test_evaluate_and_predict():
     result = jaxmlp.evaluate(MODEL, params, x, t)
     assert result["loss"] == pytest.approx(float(jaxmlp.loss(MODEL, params, x, t)), rel=1e-6)
     assert result["accuracy"] == pytest.approx(float(jnp.mean(jnp.argmax(probs, 1) == t)))
-    with pytest.raises(ValueError, match=r"x: expected shape \(n, 6\)"):
+    with pytest.raises(ValueError, match=r"x: expected shape \(B, 6\)"):
         jaxmlp.predict(MODEL, params, x[:, :5])
 
 

@@ -30,6 +30,7 @@ from jaxmlp.core.values import (
     check_int,
     check_key,
     check_rate,
+    check_rows,
 )
 
 __all__ = [
@@ -53,8 +54,7 @@ def check_x(model: MLP, x: Any, name: str = "x") -> Array:
     x = as_array(name, x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(f"{name}: expected floating-point inputs, got dtype {x.dtype}")
-    if x.ndim != 2 or x.shape[1] != model.sizes[0]:
-        raise ValueError(f"{name}: expected shape (n, {model.sizes[0]}), got {x.shape}")
+    check_rows(name, x.shape, model.sizes[0])
     check_finite(name, x)
     return x
 
@@ -129,9 +129,7 @@ def prepare(model, params, x, t, loss="categorical_crossentropy", reduction="mea
         raise TypeError(f"{xname}: expected floating-point inputs, got dtype {x.dtype} (scale to [0, 1])")
     if x.ndim == 1 and x.shape == (n_in,):
         x, t = x[None], t[None]
-    if x.ndim != 2 or x.shape[1] != n_in:
-        raise ValueError(f"{xname}: expected shape (B, {n_in}) for a network of input size {n_in}, "
-                         f"got {x.shape}")
+    check_rows(xname, x.shape, n_in)
     batch = x.shape[0]
     if batch == 0:
         raise ValueError(f"{xname}: the batch is empty")

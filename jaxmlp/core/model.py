@@ -18,7 +18,7 @@ import jax.numpy as jnp
 from jaxmlp.core.activations import PRELU_INIT, get_activation
 from jaxmlp.core.memory import check_fits
 from jaxmlp.core.programs import PROGRAMS
-from jaxmlp.core.values import as_array, check_finite, check_key
+from jaxmlp.core.values import as_array, check_finite, check_key, check_rows
 
 __all__ = ["INITIALIZERS", "MLP", "Params"]
 
@@ -172,10 +172,7 @@ class MLP:
         """
         params = _checked_params(self, params)
         x = jnp.asarray(x)
-        if x.ndim not in (1, 2) or x.shape[-1] != self.sizes[0]:
-            raise ValueError(
-                f"x: expected shape ({self.sizes[0]},) or (B, {self.sizes[0]}), got {x.shape}"
-            )
+        check_rows("x", x.shape, self.sizes[0], one=True)
         if x.ndim == 2:
             return jax.vmap(self.apply, in_axes=(None, 0))(params, x)
         return self.forward(params, x)[1][-1]

@@ -18,7 +18,7 @@ import numpy as np
 from jax.experimental import checkify
 
 __all__ = ["STAGE_VALUE_CHECKS", "as_array", "check_finite", "check_fraction", "check_int",
-           "check_key", "check_rate", "readable"]
+           "check_key", "check_rate", "check_rows", "readable"]
 
 Array = jax.Array
 #: True while :func:`jaxmlp.checked` traces: value checks on tracers become checkify checks
@@ -124,6 +124,21 @@ def check_finite(name: str, array: Any) -> None:
         where = np.argwhere(~finite)[0]
         at = f"row {int(where[0])}" if finite.ndim > 1 else f"entry {int(where[0])}" if finite.ndim else ""
         raise ValueError(f"{name}: contains NaN or infinity{f' (first in {at})' if at else ''}")
+
+
+def check_rows(name: str, shape: tuple, width: int, one: bool = False) -> None:
+    """A ``ValueError`` unless ``shape`` is ``(B, width)`` (or ``(width,)`` with ``one``): rows of
+    a network's inputs.
+
+    >>> check_rows("x", (3, 5), 4)
+    Traceback (most recent call last):
+    ValueError: x: expected shape (B, 4) for a network of input size 4, got (3, 5)
+    """
+    if len(shape) == 2 and shape[1] == width or (one and tuple(shape) == (width,)):
+        return
+    single = f" or ({width},)" if one else ""
+    raise ValueError(f"{name}: expected shape (B, {width}){single} for a network of input size "
+                     f"{width}, got {tuple(shape)}")
 
 
 def readable(array) -> bool:
