@@ -1,4 +1,6 @@
-"""Random test problems ``(params, x, t)`` for a network and a loss, drawn with NumPy (no compilation).
+"""Random test problems ``(params, x, t)`` for a network and a loss, drawn with NumPy.
+
+Nothing is compiled.
 
 Used by the lecture derivations' checks and by ``jaxmlp verify``'s search.
 """
@@ -27,7 +29,8 @@ def random_problem(model: MLP, loss: str, seed: int = 0, batch: int = BATCH, dty
     under ``jax.enable_x64``, else float32.
 
     >>> import jaxmlp
-    >>> params, x, t = random_problem(jaxmlp.MLP((3, 2), ("softmax",)), "categorical_crossentropy", batch=4)
+    >>> model = jaxmlp.MLP((3, 2), ("softmax",))
+    >>> params, x, t = random_problem(model, "categorical_crossentropy", batch=4)
     >>> params[0]["w"].shape, x.shape, t.sum(axis=1).tolist()
     ((2, 3), (4, 3), [1.0, 1.0, 1.0, 1.0])
     """
@@ -36,7 +39,9 @@ def random_problem(model: MLP, loss: str, seed: int = 0, batch: int = BATCH, dty
     params = []
     for fan_in, fan_out, f in zip(model.sizes[:-1], model.sizes[1:], model.activations):
         limit = math.sqrt(6 / (fan_in + fan_out))
-        layer = {"w": rng.uniform(-limit, limit, (fan_out, fan_in)), "b": rng.normal(0, 0.5, fan_out)}
+        w = rng.uniform(-limit, limit, (fan_out, fan_in))
+        b = rng.normal(0, 0.5, fan_out)
+        layer = {"w": w, "b": b}
         if get_activation(f).parametric:
             layer["a"] = np.full(fan_out, PRELU_INIT)
         params.append({k: jnp.asarray(v, dtype) for k, v in layer.items()})

@@ -15,8 +15,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DATA_FILES", "EPSILON", "LEARNING_RATE", "VALIDATION_SPLIT", "Clock", "Workload", "adam",
-           "package_versions", "pin_threads", "split"]
+__all__ = [
+    "DATA_FILES",
+    "EPSILON",
+    "LEARNING_RATE",
+    "VALIDATION_SPLIT",
+    "Clock",
+    "Workload",
+    "adam",
+    "package_versions",
+    "pin_threads",
+    "split",
+]
 
 #: the arrays a child reads, ``NAME.npy`` each: float32 inputs in [0, 1], int32 labels 0..9
 DATA_FILES = ("x", "t", "x_test", "t_test")
@@ -36,8 +46,11 @@ class Workload(dict):
 
 
 def pin_threads(threads: int | None) -> None:
-    """Run this process on its first ``threads`` usable cores (XLA, OpenMP and BLAS size their thread
-    pools from the cores a process may use), and say so in the thread variables for its children."""
+    """Run this process on its first ``threads`` usable cores, and say so to its children.
+
+    XLA, OpenMP and BLAS size their thread pools from the cores a process may use; the thread
+    variables carry the same count to child processes.
+    """
     if not threads:
         return
     if hasattr(os, "sched_setaffinity"):
@@ -47,7 +60,10 @@ def pin_threads(threads: int | None) -> None:
 
 
 def split(data):
-    """Keras's validation_split: the last rows (the rule of :func:`jaxmlp.data.split.split_index`)."""
+    """Keras's validation_split: the last rows.
+
+    The rule is :func:`jaxmlp.data.split.split_index`'s.
+    """
     from jaxmlp.data.split import split_index
 
     (x, t), test = data
@@ -98,7 +114,8 @@ class Clock:
             per_function: dict[str, float] = {}
             for name, _, seconds in _COMPILES[self.seen[0]:self.seen[1]]:
                 per_function[name] = per_function.get(name, 0.0) + seconds
-            later = [name for name, event, _ in _COMPILES[self.seen[1]:self.seen[-1]] if event == "backend"]
+            after_first = _COMPILES[self.seen[1]:self.seen[-1]]
+            later = [name for name, event, _ in after_first if event == "backend"]
             out |= {"compile_s": sum(per_function.values()), "recompiles": len(later),
                     "compile_by_function": per_function, "recompiled": later}
         return out

@@ -59,7 +59,9 @@ def rows(n: int) -> tuple[int, int]:
 
 def usable_cores() -> int:
     """The cores this process may run on (its CPU affinity; all online cores where unknown)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 @contextlib.contextmanager
@@ -105,7 +107,9 @@ def run_child(name: str, config: Workload, data_dir: str | os.PathLike, timeout:
         return {"name": name, "status": "error", "error": f"exit {done.returncode}: {lines[-1]}"}
 
 
-def write_data(directory: str | os.PathLike, dataset: str, rows: int | None = None, seed: int = 0) -> str:
+def write_data(
+    directory: str | os.PathLike, dataset: str, rows: int | None = None, seed: int = 0
+) -> str:
     """Write the data set's arrays as :data:`~jaxmlp.bench.child.DATA_FILES` ``.npy`` files.
 
     ``"synthetic"`` has Fashion-MNIST's shapes (60,000 + 10,000 rows of 784 in [0, 1]), drawn with
@@ -128,7 +132,8 @@ def write_data(directory: str | os.PathLike, dataset: str, rows: int | None = No
         (x, t), (x_test, t_test) = (x[:n_train], t[:n_train]), (x[n_train:], t[n_train:])
     arrays = (x[:n_train], t[:n_train], x_test[:n_test], t_test[:n_test])
     for name, array in zip(DATA_FILES, arrays):
-        np.save(Path(directory, f"{name}.npy"), array.astype(np.int32 if name[0] == "t" else np.float32))
+        dtype = np.int32 if name[0] == "t" else np.float32
+        np.save(Path(directory, f"{name}.npy"), array.astype(dtype))
     return used
 
 

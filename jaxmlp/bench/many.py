@@ -1,7 +1,7 @@
-"""The ``many`` table of ``jaxmlp bench`` (issue 16): N models in one ``fit_many`` against N ``fit`` calls.
+"""The ``many`` table of ``jaxmlp bench`` (issue 16): N models in one ``fit_many``, N ``fit`` calls.
 
-Deck 002's network (784 → 32 relu → 10 softmax, Adam 1e-3, batch 64, ``validation_split=0.2``: 48,000
-training rows) trained as N models, N = 1, 4, 16, 64 by default: once together with
+Deck 002's network (784 → 32 relu → 10 softmax, Adam 1e-3, batch 64, ``validation_split=0.2``:
+48,000 training rows) trained as N models, N = 1, 4, 16, 64 by default: once together with
 :func:`jaxmlp.fit_many`, and once as N :func:`jaxmlp.fit` calls one after another, every model
 with the same batch order. Seconds per epoch are medians over epochs 2..E, read at each epoch's
 end (after the statistics reach the host), so compile time stays out; the sequential figure is the
@@ -9,11 +9,12 @@ sum of the N fits' medians. ``speedup`` is the throughput ratio, sequential over
 Fashion-MNIST when it is on this machine, else random data of the same shape (the timings do not
 depend on the values)::
 
-    python -c "from jaxmlp.bench.many import many_table, format_many; print(format_many(many_table()))"
+    python -c "from jaxmlp.bench import many; print(many.format_many(many.many_table()))"
 
 >>> row = many_table(ns=(2,), epochs=2, rows=640, hidden=4, fits=1)[0]
 >>> sorted(row)
-['devices', 'devices_s_per_epoch', 'fit_s_per_epoch', 'fits_timed', 'many_compile_s', 'many_s_per_epoch', 'models', 'speedup']
+['devices', 'devices_s_per_epoch', 'fit_s_per_epoch', 'fits_timed', 'many_compile_s',
+ 'many_s_per_epoch', 'models', 'speedup']
 """
 
 from __future__ import annotations
@@ -71,18 +72,25 @@ def many_table(ns: Sequence[int] = (1, 4, 16, 64), epochs: int = 3, batch_size: 
             fit(model, jax.tree.map(lambda a, i=i: a[i], params), x, y, on_epoch_end=one, **common)
             per_fit.append(one.median())
         sequential = float(np.mean(per_fit)) * n
-        table.append({"models": n, "many_s_per_epoch": clock.median(), "fit_s_per_epoch": sequential,
-                      "speedup": sequential / clock.median(), "many_compile_s": clock.first(),
-                      "fits_timed": timed, "devices": devices,
-                      "devices_s_per_epoch": None if spread is None else spread.median()})
+        table.append({
+            "models": n,
+            "many_s_per_epoch": clock.median(),
+            "fit_s_per_epoch": sequential,
+            "speedup": sequential / clock.median(),
+            "many_compile_s": clock.first(),
+            "fits_timed": timed,
+            "devices": devices,
+            "devices_s_per_epoch": None if spread is None else spread.median(),
+        })
     return table
 
 
 def format_many(table: list[dict]) -> str:
     """The table as Markdown, one row per N.
 
-    >>> print(format_many([{"models": 2, "many_s_per_epoch": 0.1, "fit_s_per_epoch": 0.3, "speedup": 3.0,
-    ...                     "many_compile_s": 1.0, "fits_timed": 2}]).splitlines()[2])
+    >>> row = {"models": 2, "many_s_per_epoch": 0.1, "fit_s_per_epoch": 0.3, "speedup": 3.0,
+    ...        "many_compile_s": 1.0, "fits_timed": 2}
+    >>> print(format_many([row]).splitlines()[2])
     | 2 | 0.100 | 0.300 | 3.00× | 1.0 | — |
     """
     devices = max((r.get("devices") or 1) for r in table)

@@ -84,14 +84,15 @@ def grad_times(sizes: tuple[int, ...], batch_size: int, repeats: int) -> dict[st
 
     model = jaxmlp.MLP(sizes, ("relu",) * (len(sizes) - 2) + ("softmax",))
     params = model.init(jax.random.key(0))
-    steps = max(4, min(200, int(2e9 / (6 * batch_size * sum(a * b for a, b in itertools.pairwise(sizes))))))
+    weights = sum(a * b for a, b in itertools.pairwise(sizes))
+    steps = max(4, min(200, int(2e9 / (6 * batch_size * weights))))
     xs = jax.random.uniform(jax.random.key(1), (steps, batch_size, sizes[0]))
-    ts = jax.nn.one_hot(jax.random.randint(jax.random.key(2), (steps, batch_size), 0, sizes[-1]),
-                        sizes[-1])
-    grads = {"backprop": functools.partial(loss_and_grads, model, "categorical_crossentropy", "mean"),
-             "autodiff": functools.partial(jax.value_and_grad(objective_and_output, argnums=3,
-                                                              has_aux=True),
-                                           model, "categorical_crossentropy", "mean")}
+    labels = jax.random.randint(jax.random.key(2), (steps, batch_size), 0, sizes[-1])
+    ts = jax.nn.one_hot(labels, sizes[-1])
+    autodiff = jax.value_and_grad(objective_and_output, argnums=3, has_aux=True)
+    loss = ("categorical_crossentropy", "mean")
+    grads = {"backprop": functools.partial(loss_and_grads, model, *loss),
+             "autodiff": functools.partial(autodiff, model, *loss)}
 
     def sgd_scan(grad):
         def body(params, batch):
@@ -106,10 +107,14 @@ def grad_times(sizes: tuple[int, ...], batch_size: int, repeats: int) -> dict[st
     return {**out, "scan_steps": steps}
 
 
-def forward_times(sizes: tuple[int, ...], batch_size: int, rows: int, repeats: int) -> dict[str, float]:
-    """Median seconds of the forward pass over ``rows`` rows in batches (one jitted ``lax.scan``):
+def forward_times(
+    sizes: tuple[int, ...], batch_size: int, rows: int, repeats: int
+) -> dict[str, float]:
+    """Median seconds of the forward pass over ``rows`` rows in batches (one jitted ``lax.scan``).
+
     jaxmlp's per-example ``model.forward`` under ``jax.vmap`` against a plain batched
-    ``x @ w.T + b`` chain."""
+    ``x @ w.T + b`` chain.
+    """
     import jax
 
     import jaxmlp

@@ -45,22 +45,32 @@ from jaxmlp.bench.child import (
 __all__ = ["IMPORTS", "RUNNERS", "main", "run"]
 
 #: implementation -> the module it needs (a missing one makes a "skipped" row)
-IMPORTS = {"jaxmlp-backprop": "jax", "jaxmlp-autodiff": "jax", "jax-step": "optax", "jax-scan": "optax",
-           "jax-scan-host": "optax", "keras": "keras", "torch": "torch", "sklearn": "sklearn"}
+IMPORTS = {
+    "jaxmlp-backprop": "jax",
+    "jaxmlp-autodiff": "jax",
+    "jax-step": "optax",
+    "jax-scan": "optax",
+    "jax-scan-host": "optax",
+    "keras": "keras",
+    "torch": "torch",
+    "sklearn": "sklearn",
+}
 
 
 def run(name: str, config: Workload, data_dir: str | os.PathLike) -> dict[str, Any]:
     """Run implementation ``name`` on ``config`` in this process; return its JSON-ready result.
 
-    ``data_dir`` holds :data:`~jaxmlp.bench.child.DATA_FILES` (``.npy``), written once by the parent.
+    ``data_dir`` holds :data:`~jaxmlp.bench.child.DATA_FILES` (``.npy``), written once by the
+    parent.
     """
     data = tuple(np.load(Path(data_dir) / f"{f}.npy") for f in DATA_FILES)
     clock = Clock()
     accuracy, versions = RUNNERS[name](config, ((data[0], data[1]), (data[2], data[3])), clock)
     result = clock.result()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    result.update(name=name, status="ok", test_accuracy=float(accuracy), versions=versions, cores=cores,
-                  peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result.update(name=name, status="ok", test_accuracy=float(accuracy), versions=versions,
+                  cores=cores, peak_rss_mb=peak_rss_mb)
     return result
 
 
@@ -106,7 +116,8 @@ def _run_jaxmlp(grad: str, config: Workload, data, clock: Clock):
     params, _ = jaxmlp.fit(model, params, x, t, optimizer=adam(), epochs=config["epochs"],
                            batch_size=config["batch_size"], validation_split=VALIDATION_SPLIT,
                            grad=grad, verbose=0, key=jax.random.key(config["seed"]),
-                           devices=config.get("devices"), on_epoch_end=lambda epoch, logs: clock.mark())
+                           devices=config.get("devices"),
+                           on_epoch_end=lambda epoch, logs: clock.mark())
     accuracy = jaxmlp.evaluate(model, params, x_test, t_test)["accuracy"]
     return accuracy, {"jaxmlp": jaxmlp.__version__, **package_versions("jax", "jaxlib", "optax")}
 

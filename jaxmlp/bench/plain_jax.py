@@ -4,8 +4,9 @@ The same workload as every runner (Glorot-uniform weights, ReLU then softmax cro
 1e-3 with ε = 1e-7, the last 20 % of the rows for validation), in three ways a user might write it:
 
 - ``jax-step``: a jitted step called from Python for every batch (the shuffle drawn on the host);
-- ``jax-scan``: the epoch in one jitted ``lax.scan``, shuffled inside with ``jax.random.permutation``
-  (a sort), the validation pass as a second call: the first fused loop one writes;
+- ``jax-scan``: the epoch in one jitted ``lax.scan``, shuffled inside with
+  ``jax.random.permutation`` (a sort), the validation pass as a second call: the first fused loop
+  one writes;
 - ``jax-scan-host``: what an expert writes, and what :func:`jaxmlp.fit` does: the shuffle drawn on
   the host with NumPy and passed in, the scan unrolled by two steps, the validation pass in the
   same compiled call, the parameter and optimizer buffers donated.
@@ -45,7 +46,7 @@ def run_step(config: Workload, data, clock: Clock):
 
 
 def run_scan(config: Workload, data, clock: Clock):
-    """``jax-scan``: the epoch in one ``lax.scan``, shuffled inside with ``jax.random.permutation``."""
+    """``jax-scan``: the epoch in one ``lax.scan``, shuffled with ``jax.random.permutation``."""
     import jax
 
     step, batch = _step(), config["batch_size"]
@@ -155,8 +156,8 @@ def _scan(step, params, state, x, t, order, batch, unroll):
         params, state, _ = step(*carry, x[idx], t[idx])
         return (params, state), None
 
-    (params, state), _ = jax.lax.scan(body, (params, state), order[: full * batch].reshape(full, batch),
-                                      unroll=unroll)
+    batches = order[: full * batch].reshape(full, batch)
+    (params, state), _ = jax.lax.scan(body, (params, state), batches, unroll=unroll)
     if n % batch:
         params, state, _ = step(params, state, x[order[full * batch:]], t[order[full * batch:]])
     return params, state
@@ -168,7 +169,9 @@ def _metrics(params, x, t):
     import optax
 
     out = _logits(params, x)
-    return optax.softmax_cross_entropy_with_integer_labels(out, t).mean(), jnp.mean(jnp.argmax(out, -1) == t)
+    loss = optax.softmax_cross_entropy_with_integer_labels(out, t).mean()
+    accuracy = jnp.mean(jnp.argmax(out, -1) == t)
+    return loss, accuracy
 
 
 @functools.cache

@@ -26,7 +26,10 @@ from jaxmlp.bench.harness import flops, rows, run_child, write_data
 __all__ = ["DEFAULT_EPOCHS", "GROUPS", "IMPLEMENTATIONS", "LABELS", "SUBCOMMANDS", "format_table"]
 
 IMPLEMENTATIONS = tuple(peers.RUNNERS)
-GROUPS = {"jaxmlp": ("jaxmlp-backprop", "jaxmlp-autodiff"), "jax": ("jax-step", "jax-scan", "jax-scan-host")}
+GROUPS = {
+    "jaxmlp": ("jaxmlp-backprop", "jaxmlp-autodiff"),
+    "jax": ("jax-step", "jax-scan", "jax-scan-host"),
+}
 LABELS = {
     "jaxmlp-backprop": "jaxmlp `fit`, hand backprop", "jaxmlp-autodiff": "jaxmlp `fit`, jax.grad",
     "jax-step": "plain JAX+Optax, jitted step from Python",
@@ -127,7 +130,9 @@ def _grad(args) -> dict:
 def _scaling(args) -> dict:
     base_width, base_batch = args.hidden[0], args.batch_size
     grid = (32, 256, 1024) if args.quick else (32, 64, 128, 256, 512, 1024)
-    points = [((w,), base_batch) for w in grid] + [((base_width,), b) for b in grid if b != base_batch]
+    widths = [((w,), base_batch) for w in grid]
+    batches = [((base_width,), b) for b in grid if b != base_batch]
+    points = widths + batches
     lines = ["| network | batch | updates/epoch | s/epoch | rows/s | GFLOP/s | % of matmul | "
              "compile s | vmap forward ms | x @ w.T + b forward ms | vmap / matmul |",
              "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
@@ -137,8 +142,8 @@ def _scaling(args) -> dict:
         n_train, n_val = rows(np.load(Path(tmp, "x.npy"), mmap_mode="r").shape[0])
         for hidden, batch in points:
             _say(f"bench scaling: hidden {hidden}, batch {batch} ...\n")
-            config = Workload(hidden=list(hidden), batch_size=batch, epochs=args.epochs, seed=args.seed,
-                            threads=args.threads)
+            config = Workload(hidden=list(hidden), batch_size=batch, epochs=args.epochs,
+                              seed=args.seed, threads=args.threads)
             results.append({"hidden": hidden, "batch_size": batch,
                             **run_child("jaxmlp-backprop", config, tmp, args.timeout)})
     for r in results:  # this process takes the device only now, after its children
@@ -162,7 +167,8 @@ def _scaling(args) -> dict:
             f"of the {rates['square_n']}² matmul rate ({rates['square'] / 1e9:.0f} GFLOP/s). "
             "Forward: the training rows in batches, in one jitted scan, per-example `vmap` "
             "against batched matmul.")
-    return {"dataset": dataset, "matmul": rates, "results": results, "markdown": [note, "", "\n".join(lines)]}
+    markdown = [note, "", "\n".join(lines)]
+    return {"dataset": dataset, "matmul": rates, "results": results, "markdown": markdown}
 
 
 def _matmul(args) -> dict:
@@ -182,7 +188,8 @@ def _matmul(args) -> dict:
                   *(f"| {labels[key]} | {value:,} |" for key, value in model_flops.items()),
                   "| arithmetic limit = epoch FLOP ÷ square rate | "
                   f"{1e3 * model_flops['epoch'] / square:.1f} ms |"]
-    return {"flops": model_flops, "matmul": rates, "markdown": ["\n".join(lines), "", "\n".join(flop_lines)]}
+    markdown = ["\n".join(lines), "", "\n".join(flop_lines)]
+    return {"flops": model_flops, "matmul": rates, "markdown": markdown}
 
 
 def _devices(args) -> dict:
@@ -195,9 +202,11 @@ def _devices(args) -> dict:
         n_train, n_val = rows(np.load(Path(tmp, "x.npy"), mmap_mode="r").shape[0])
         for count in (1, 2, 4, 8):
             _say(f"bench devices: {count} ...\n")
-            config = Workload(hidden=list(args.hidden), batch_size=args.batch_size, epochs=args.epochs,
-                            seed=args.seed, devices=count, cpu_devices=count, threads=args.threads)
-            results.append({"devices": count, **run_child("jaxmlp-backprop", config, tmp, args.timeout)})
+            config = Workload(hidden=list(args.hidden), batch_size=args.batch_size,
+                              epochs=args.epochs, seed=args.seed, devices=count,
+                              cpu_devices=count, threads=args.threads)
+            result = run_child("jaxmlp-backprop", config, tmp, args.timeout)
+            results.append({"devices": count, **result})
     base = next((r["median_s"] for r in results if r["status"] == "ok"), None)
     for r in results:
         if r["status"] != "ok":
@@ -217,7 +226,8 @@ def _many(args) -> dict:
     from jaxmlp.bench.many import format_many, many_table
 
     table = many_table(ns=args.models, epochs=args.epochs, batch_size=args.batch_size,
-                       rows=args.rows or 60_000, hidden=args.hidden[0], fits=1 if args.quick else None)
+                       rows=args.rows or 60_000, hidden=args.hidden[0],
+                       fits=1 if args.quick else None)
     note = (f"Deck 002's network with {args.hidden[0]} hidden units, Adam 1e-3, batch "
             f"{args.batch_size}, trained as N models: together by `jaxmlp.fit_many` and one after "
             "another by N `jaxmlp.fit` calls with the same batch order; s/epoch: median over "

@@ -41,7 +41,8 @@ def add(commands) -> None:
     p.add_argument("--rows", type=argtypes.int_at_least(10), metavar="ROWS",
                    help="keep only the first ROWS training rows (before the validation split) and "
                    "ROWS/6 test rows")
-    p.add_argument("--only", type=implementations, default=",".join(IMPLEMENTATIONS), metavar="NAME,...",
+    p.add_argument("--only", type=implementations, default=",".join(IMPLEMENTATIONS),
+                   metavar="NAME,...",
                    help=f"implementations, from {', '.join(IMPLEMENTATIONS)} (or the groups "
                         "jaxmlp, jax)")
     p.add_argument("--models", type=argtypes.widths, default="1,4,16,64", metavar="N,N,...",

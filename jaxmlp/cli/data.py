@@ -19,7 +19,8 @@ def add(commands) -> None:
                     "data download NAME' fetches MNIST or Fashion-MNIST.")
     p.add_argument("--dir", metavar="DIR", help="a folder searched first (as --data-dir of train)")
     p.add_argument("-v", "--verbose", action="store_true", help="show every place searched")
-    actions = p.add_subparsers(title="actions", dest="action", metavar="ACTION", parser_class=Parser)
+    actions = p.add_subparsers(title="actions", dest="action", metavar="ACTION",
+                               parser_class=Parser)
     download = actions.add_parser("download", help="download a data set's four IDX files",
                                   formatter_class=Formatter,
                                   description="Download the four gz files, each checked by "
@@ -43,7 +44,10 @@ def run(args: argparse.Namespace) -> int:
     print("Data sets for 'jaxmlp train --dataset NAME':")
     for name, description in DATASETS.items():
         found, searched = locate(name, args.dir)
-        where = f"found: {found}" if found else f"not found; get it with: jaxmlp data download {name}"
+        if found:
+            where = f"found: {found}"
+        else:
+            where = f"not found; get it with: jaxmlp data download {name}"
         print(f"  {name:<14} {where}\n  {'':<14} {description}")
         if args.verbose:
             print("\n".join(f"  {'':<16}{line}" for line in searched))

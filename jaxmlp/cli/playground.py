@@ -36,15 +36,16 @@ def add(commands) -> None:
                    help="hidden layer widths ('none' for no hidden layer)")
     p.add_argument("--activation", choices=PLAYGROUND_ACTIVATIONS, default="tanh",
                    help="activation of the hidden layers")
-    p.add_argument("--lr", type=argtypes.positive_float, default="0.03", metavar="RATE", help="learning rate")
+    p.add_argument("--lr", type=argtypes.positive_float, default="0.03", metavar="RATE",
+                   help="learning rate")
     p.add_argument("--regularization", choices=("none", "l1", "l2"), default="none",
                    help="l1 adds rate sum |w|, l2 adds rate/2 sum w^2 (weights only)")
-    p.add_argument("--rate", type=argtypes.nonnegative_float, default="0", help="regularisation "
-                                                                                "rate")
+    p.add_argument("--rate", type=argtypes.nonnegative_float, default="0",
+                   help="regularisation rate")
     p.add_argument("--noise", type=argtypes.number_in(0, 50), default="0", metavar="PERCENT",
                    help="the noise slider, 0 to 50")
-    p.add_argument("--batch-size", type=argtypes.int_at_least(1), default=10, help="points per "
-                                                                                   "update")
+    p.add_argument("--batch-size", type=argtypes.int_at_least(1), default=10,
+                   help="points per update")
     p.add_argument("--train-ratio", type=argtypes.number_in(1, 99), default="50", metavar="PERCENT",
                    help="percentage of the points used for training")
     p.add_argument("--samples", type=argtypes.int_at_least(4), metavar="N",
@@ -55,14 +56,14 @@ def add(commands) -> None:
                    help="print every K-th epoch (default: about 20 lines)")
     p.add_argument("--seed", type=argtypes.int_at_least(0), default=0,
                    help="the points, weights and shuffles")
-    p.add_argument("--out", metavar="DIR", help="where the pictures go (default: "
-                                                "runs/playground-DATASET)")
+    p.add_argument("--out", metavar="DIR",
+                   help="where the pictures go (default: runs/playground-DATASET)")
     p.add_argument("--force", action="store_true", help="replace the files of an earlier run")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train epoch by epoch, printing the Playground's losses; draw the decision boundary; return 0."""
+    """Train epoch by epoch, printing the Playground's losses; draw the boundary; return 0."""
     import jax
     import numpy as np
     import optax
@@ -76,8 +77,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: --regularization {args.regularization} with --rate 0 has no effect")
     classify = PLAYGROUND_DATASETS[args.dataset][0] == "classification"
     key_data, key_init, key_fit = jax.random.split(jax.random.key(args.seed), 3)
-    (xy, t), (xy_test, t_test) = playground_data(args.dataset, key_data, n=args.samples, noise=args.noise,
-                                                 train_ratio=args.train_ratio, labels="pm1")
+    (xy, t), (xy_test, t_test) = playground_data(args.dataset, key_data, n=args.samples,
+                                                 noise=args.noise, train_ratio=args.train_ratio,
+                                                 labels="pm1")
     x, x_test = features(xy, args.features), features(xy_test, args.features)
     model = MLP((len(args.features), *args.hidden, 1),
                 (args.activation,) * len(args.hidden) + ("tanh" if classify else "identity",))
@@ -91,10 +93,12 @@ def run(args: argparse.Namespace) -> int:
     for epoch in range(args.epochs):
         stop_if_interrupted()
         params, _ = fit(model, params, x, t, optimizer=optax.sgd(args.lr), loss="sse", epochs=1,
-                        batch_size=args.batch_size, metrics=(), key=jax.random.fold_in(key_fit, epoch),
-                        verbose=0, **penalty)
-        history["loss"].append(evaluate(model, params, x, t, loss="sse", metrics=())["loss"])
-        history["test_loss"].append(evaluate(model, params, x_test, t_test, loss="sse", metrics=())["loss"])
+                        batch_size=args.batch_size, metrics=(),
+                        key=jax.random.fold_in(key_fit, epoch), verbose=0, **penalty)
+        train_loss = evaluate(model, params, x, t, loss="sse", metrics=())["loss"]
+        test_loss = evaluate(model, params, x_test, t_test, loss="sse", metrics=())["loss"]
+        history["loss"].append(train_loss)
+        history["test_loss"].append(test_loss)
         if epoch == 0 or (epoch + 1) % every == 0 or epoch + 1 == args.epochs:
             print(f"epoch {epoch + 1:5d}  training loss {history['loss'][-1]:.4f}  "
                   f"test loss {history['test_loss'][-1]:.4f}")
@@ -108,8 +112,8 @@ def run(args: argparse.Namespace) -> int:
     title = (f"{args.dataset}: {','.join(args.features)} → {describe(model)}\nepoch {args.epochs}, "
              f"training loss {history['loss'][-1]:.3f}, test loss {history['test_loss'][-1]:.3f}")
     written = [
-        plot.decision_boundary(surface, out / PLAYGROUND_FILES[0], train=(xy, t), test=(xy_test, t_test),
-                               title=title, regression=not classify),
+        plot.decision_boundary(surface, out / PLAYGROUND_FILES[0], train=(xy, t),
+                               test=(xy_test, t_test), title=title, regression=not classify),
         plot.learning_curves(history, out / PLAYGROUND_FILES[1],
                              title=f"{args.dataset}: mean ½ (o − t)² after each epoch"),
         write_json(history, out / PLAYGROUND_FILES[2]),

@@ -65,7 +65,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def read_rows(path: str, width: int) -> np.ndarray:
-    """The float32 rows ``(n, width)`` of a ``.npy`` or ``.csv`` file; one-line errors name INPUT."""
+    """The float32 rows ``(n, width)`` of a ``.npy`` or ``.csv`` file.
+
+    Its one-line errors name INPUT.
+    """
     file = Path(path)
     if file.suffix not in SUFFIXES:
         raise UsageError(f"INPUT: expected a .npy or .csv file, got {path!r}")

@@ -41,8 +41,8 @@ def add(commands) -> None:
     """The ``train`` parser."""
     from jaxmlp import activation_names, loss_names
     from jaxmlp.data import DATASETS
-    from jaxmlp.training.step import GRADS
     from jaxmlp.training.optimizers import OPTIMIZERS
+    from jaxmlp.training.step import GRADS
 
     p = add_command(
         commands, "train", "deck 002: train an MLP on digits / fashion-mnist / mnist",

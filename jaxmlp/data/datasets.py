@@ -30,7 +30,15 @@ from .digits import DIGITS_FILE, read_digits
 from .idx import read_idx
 from .npz import NpzFile
 
-__all__ = ["DATASETS", "IDX_FILES", "DatasetNotFoundError", "as_images", "load", "locate", "one_hot"]
+__all__ = [
+    "DATASETS",
+    "IDX_FILES",
+    "DatasetNotFoundError",
+    "as_images",
+    "load",
+    "locate",
+    "one_hot",
+]
 
 #: name -> short description (inputs, classes, sizes, source).
 DATASETS: dict[str, str] = {

@@ -25,11 +25,14 @@ import numpy as np
 
 __all__ = ["NpzFile"]
 
-_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
 _DEFLATE_RATIO = 1100  # deflate never expands data more than ~1032 times
-_ERRORS = (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, OverflowError, MemoryError,
-           NotImplementedError, RuntimeError, SyntaxError, UnicodeError, struct.error, zlib.error,
-           zipfile.BadZipFile, zipfile.LargeZipFile)
+_ERRORS = (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, OverflowError,
+           MemoryError, NotImplementedError, RuntimeError, SyntaxError, UnicodeError,
+           struct.error, zlib.error, zipfile.BadZipFile, zipfile.LargeZipFile)
 
 
 class NpzFile:
@@ -67,7 +70,10 @@ class NpzFile:
         self._zip.close()
 
     def refuse(self, reason: str) -> ValueError:
-        """The error for a fault inside the file: ``'<path>' is corrupt or not <what> (<reason>)``."""
+        """The error for a fault inside the file.
+
+        It reads ``'<path>' is corrupt or not <what> (<reason>)``.
+        """
         return ValueError(f"{self.label} is corrupt or not {self.what} ({reason})")
 
     def read(self, name: str) -> np.ndarray:
@@ -75,7 +81,8 @@ class NpzFile:
         if name not in self.headers:
             raise self.refuse(f"no member {name!r}")
         with self._reading(name):
-            return np.lib.format.read_array(io.BytesIO(self._zip.read(f"{name}.npy")), allow_pickle=False)
+            member = io.BytesIO(self._zip.read(f"{name}.npy"))
+            return np.lib.format.read_array(member, allow_pickle=False)
 
     @contextlib.contextmanager
     def _reading(self, what: str):
@@ -92,7 +99,8 @@ class NpzFile:
             name = info.filename.removesuffix(".npy")
             if not members.fullmatch(info.filename) or name in headers:
                 raise self.refuse(f"unexpected member {info.filename!r}")
-            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 1:
+            known = info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+            if not known or info.flag_bits & 1:
                 raise self.refuse(f"{info.filename}: compression {info.compress_type}, "
                                   f"flags {info.flag_bits}")
             stored = info.compress_type == zipfile.ZIP_STORED

@@ -18,7 +18,14 @@ import numpy as np
 
 from jaxmlp.core.values import check_fraction, check_int, check_key
 
-__all__ = ["batches", "kfold", "split_index", "stratified_kfold", "train_val_test_split", "validation_split"]
+__all__ = [
+    "batches",
+    "kfold",
+    "split_index",
+    "stratified_kfold",
+    "train_val_test_split",
+    "validation_split",
+]
 
 
 def validation_split(x: Any, t: Any, fraction: float) -> tuple[tuple[Any, Any], tuple[Any, Any]]:

@@ -1,12 +1,14 @@
-"""``jaxmlp verify``: the lectures' derivations, jaxmlp's backprop, or your derivation, against jax.grad.
+"""``jaxmlp verify``: the lectures' derivations, jaxmlp's backprop, or yours, against jax.grad.
 
-``run()`` checks every transcription in :mod:`jaxmlp.derivations` (decks 000-004: the worked numbers
-and each hand derivation), then jaxmlp's own backprop over random networks (every activation as a
-hidden layer, every output activation × loss pair, both reductions, float64 and float32), printing
-each check as it finishes. ``run("FILE.py")`` is the derivation debugger: it reads the file's MLP
-form or general form (:mod:`jaxmlp.verify.userfile`), searches for a problem where its gradient
-differs from ``jax.grad`` (:mod:`jaxmlp.verify.search`), and prints the shrunk counterexample, the
-first wrong δ (when the file defines ``deltas``), the wrong leaves and one line to reproduce it
+``run()`` checks every transcription in :mod:`jaxmlp.derivations` (decks 000-004: the worked
+numbers and each hand derivation), then jaxmlp's own backprop over random networks (every
+activation as a hidden layer, every output activation × loss pair, both reductions, float64 and
+float32), printing each check as it finishes.
+
+``run("FILE.py")`` is the derivation debugger: it reads the file's MLP form or general form
+(:mod:`jaxmlp.verify.userfile`), searches for a problem where its gradient differs from
+``jax.grad`` (:mod:`jaxmlp.verify.search`), and prints the shrunk counterexample, the first wrong
+δ (when the file defines ``deltas``), the wrong leaves and one line to reproduce it
 (:mod:`jaxmlp.verify.report`). ``derivation(grads, model=..., loss=..., deltas=...)`` (or
 ``objective=``, ``sample=``) is the same search on functions, from Python: it returns a
 :class:`Report` (:mod:`jaxmlp.verify.derivation`), and the file path is a thin reader over it.
@@ -26,7 +28,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp.check import Check, check_close, check_grads, check_line, check_number, reference_grads, table
+from jaxmlp.check import (
+    Check,
+    check_close,
+    check_grads,
+    check_line,
+    check_number,
+    reference_grads,
+    table,
+)
 from jaxmlp.core.activations import LECTURE
 from jaxmlp.core.backprop import backprop
 from jaxmlp.core.losses import REDUCTIONS
@@ -35,12 +45,28 @@ from jaxmlp.problems import random_problem
 from jaxmlp.verify import report
 from jaxmlp.verify.derivation import EXAMPLES, Report, derivation
 from jaxmlp.verify.derivation import check as check_subject
-from jaxmlp.verify.search import Problem, Result, evaluate
+from jaxmlp.verify.problem import Problem
+from jaxmlp.verify.search import Result, evaluate
 from jaxmlp.verify.userfile import BadFileError, one_line, read
 
-__all__ = ["ACTIVATIONS", "EXAMPLES", "PAIRS", "Check", "Report", "check_close", "check_grads",
-           "check_number", "derivation", "derivation_checks", "library_checks", "random_problem", "replay",
-           "run", "table", "verify_file"]
+__all__ = [
+    "ACTIVATIONS",
+    "EXAMPLES",
+    "PAIRS",
+    "Check",
+    "Report",
+    "check_close",
+    "check_grads",
+    "check_number",
+    "derivation",
+    "derivation_checks",
+    "library_checks",
+    "random_problem",
+    "replay",
+    "run",
+    "table",
+    "verify_file",
+]
 
 #: the built-in activations (deck 002's list), each checked as a hidden layer
 ACTIVATIONS = LECTURE
@@ -56,10 +82,11 @@ WIDTH = 100     #: columns of the lines ``jaxmlp verify`` prints
 
 def run(path: str | None = None, *, seed: int = 0, out: Callable[[str], object] = print,
         examples: int = EXAMPLES, dtype: str = "float64", json: bool = False) -> int:
-    """Verify the derivations and the library (no ``path``) or the user file at ``path``; the exit status.
+    """Verify the derivations and the library (no ``path``) or the user file at ``path``.
 
-    ``examples`` and ``dtype`` (``"float64"`` or ``"float32"``) apply to a file; with ``json`` the last
-    line printed is one JSON object (see :func:`jaxmlp.verify.report.summary`).
+    Returns the exit status. ``examples`` and ``dtype`` (``"float64"`` or ``"float32"``) apply to a
+    file; with ``json`` the last line printed is one JSON object (see
+    :func:`jaxmlp.verify.report.summary`).
 
     >>> run("no/such/file.py", out=print)
     jaxmlp: error: no/such/file.py: no such file
@@ -68,34 +95,44 @@ def run(path: str | None = None, *, seed: int = 0, out: Callable[[str], object] 
     if path is not None:
         return verify_file(path, seed=seed, out=out, examples=examples, dtype=dtype, json=json)
     start = time.perf_counter()
-    out(f"jaxmlp verify (seed {seed}): the lecture derivations, then jaxmlp.backprop against jax.grad")
+    out(f"jaxmlp verify (seed {seed}): the lecture derivations, "
+        "then jaxmlp.backprop against jax.grad")
     failed, count = [], 0
     for check in _all_checks(seed, out):
         out(check_line(check, WIDTH))
         count += 1
         failed += [] if check.passed else [check]
     seconds = time.perf_counter() - start
-    out(f"{'FAIL' if failed else 'PASS'}: {count - len(failed)}/{count} checks passed in {seconds:.1f} s")
+    verdict = "FAIL" if failed else "PASS"
+    out(f"{verdict}: {count - len(failed)}/{count} checks passed in {seconds:.1f} s")
     if json:
-        wrong = [{"leaf": c.name, "rel_error": c.max_rel if math.isfinite(c.max_rel) else None,
-                  "problem": c.what} for c in failed]
-        out(dumps({"passed": not failed, "first_wrong_delta": None, "failures": wrong,
-                   "counterexample": None}, ensure_ascii=False))
+        wrong = [{"leaf": c.name,
+                  "rel_error": c.max_rel if math.isfinite(c.max_rel) else None,
+                  "problem": c.what}
+                 for c in failed]
+        summary = {"passed": not failed, "first_wrong_delta": None, "failures": wrong,
+                   "counterexample": None}
+        out(dumps(summary, ensure_ascii=False))
     return 1 if failed else 0
 
 
-def verify_file(path: str, *, seed: int = 0, out: Callable[[str], object] = print, examples: int = EXAMPLES,
-                dtype: str = "float64", json: bool = False) -> int:
+def verify_file(path: str, *, seed: int = 0, out: Callable[[str], object] = print,
+                examples: int = EXAMPLES, dtype: str = "float64", json: bool = False) -> int:
     """Search for a problem where the file's ``grads`` (or ``deltas``) differs from ``jax.grad``.
 
     A thin reader over :func:`derivation`'s search: the file gives the same names as arguments.
-    Returns 0 (correct), 1 (wrong: the report names the first wrong δ or the leaves) or 2 (unusable).
+    Returns 0 (correct), 1 (wrong: the report names the first wrong δ or the leaves) or 2
+    (unusable).
     """
     subject = None
     try:
         subject = read(path)
-        where = "batch 1-5, 1-100×, u = 0, clip bounds" if subject.model else "rows 1-5, 1-100×"
-        out(f"jaxmlp verify {path}\n  {subject.describe()}\n  search: {np.dtype(dtype).name}, seed {seed}, "
+        if subject.model:
+            where = "batch 1-5, 1-100×, u = 0, clip bounds"
+        else:
+            where = "rows 1-5, 1-100×"
+        out(f"jaxmlp verify {path}\n  {subject.describe()}\n"
+            f"  search: {np.dtype(dtype).name}, seed {seed}, "
             f"fixed probes, then {examples} drawn problems ({where})")
         verdict = check_subject(subject, examples=examples, seed=seed, dtype=dtype)
     except BadFileError as error:
@@ -110,8 +147,12 @@ def verify_file(path: str, *, seed: int = 0, out: Callable[[str], object] = prin
     return 0 if verdict.passed else 1
 
 
-def replay(path: str, spec: str, *, dtype: str = "float64", out: Callable[[str], object] = print) -> int:
-    """Judge the file on the one problem ``spec`` (as a counterexample prints it); the exit status."""
+def replay(path: str, spec: str, *, dtype: str = "float64",
+           out: Callable[[str], object] = print) -> int:
+    """Judge the file on the one problem ``spec`` (as a counterexample prints it).
+
+    Returns the exit status.
+    """
     dtype = np.dtype(dtype)
     try:
         subject = read(path)
@@ -132,8 +173,11 @@ def derivation_checks(seed: int = 0, out: Callable[[str], object] = print) -> li
 
 
 def library_checks(seed: int = 0, dtype=jnp.float32) -> list[Check]:
-    """``jaxmlp.backprop`` against ``jax.grad`` for every hidden activation, output × loss pair and
-    reduction: one row per loss, plus a row for each failing network. Call float64 under x64."""
+    """``jaxmlp.backprop`` against ``jax.grad`` for every hidden activation, output × loss pair
+    and reduction.
+
+    One row per loss, plus a row for each failing network. Call float64 under x64.
+    """
     return list(_library_checks(seed, dtype))
 
 
@@ -149,7 +193,8 @@ def _derivation_checks(seed, out) -> Iterator[Check]:
         names = importlib.import_module("jaxmlp.derivations").MODULES
         modules = [importlib.import_module(f"jaxmlp.derivations.{name}") for name in names]
     except ImportError as error:
-        out(f"note: the lecture derivations are not installed ({error}); checking the library alone")
+        out(f"note: the lecture derivations are not installed ({error}); "
+            "checking the library alone")
         return
     for module in modules:
         try:
@@ -162,18 +207,23 @@ def _derivation_checks(seed, out) -> Iterator[Check]:
 
 def _library_checks(seed, dtype) -> Iterator[Check]:
     name = jnp.dtype(dtype).name
-    cases = [(i, f, loss, r) for i, ((f, loss), r) in enumerate((p, r) for p in PAIRS for r in REDUCTIONS)]
+    pairs = ((p, r) for p in PAIRS for r in REDUCTIONS)
+    cases = [(i, f, loss, r) for i, ((f, loss), r) in enumerate(pairs)]
+    what = f"= jax.grad, {name}"
     for loss in dict.fromkeys(case[2] for case in cases):
         rows = []
-        with jax.disable_jit():  # every network has the same shapes: op by op, each op compiles once
+        # every network has the same shapes: op by op, each op compiles once
+        with jax.disable_jit():
             for i, f, _, reduction in (case for case in cases if case[2] == loss):
-                hidden = (ACTIVATIONS[i % len(ACTIVATIONS)], ACTIVATIONS[(i + 5) % len(ACTIVATIONS)])
-                model = MLP((3, 3, 3, 3), (*hidden, f))  # random values, not shapes, catch a wᵀ for w
+                first = ACTIVATIONS[i % len(ACTIVATIONS)]
+                second = ACTIVATIONS[(i + 5) % len(ACTIVATIONS)]
+                # random values, not shapes, catch a wᵀ for w
+                model = MLP((3, 3, 3, 3), (first, second, f))
                 params, x, t = random_problem(model, loss, seed + i, dtype=dtype)
                 hand = backprop(model, params, x, t, loss, reduction)
                 ref = reference_grads(model, loss, reduction, params, x, t)
-                rows.append(check_close(f"jaxmlp.backprop {model.activations} {loss} {reduction}",
-                                        f"= jax.grad, {name}", hand, ref))
-        yield Check(f"jaxmlp.backprop {loss}: {len(rows) // 2} outputs × (mean, sum)", f"= jax.grad, {name}",
+                label = f"jaxmlp.backprop {model.activations} {loss} {reduction}"
+                rows.append(check_close(label, what, hand, ref))
+        yield Check(f"jaxmlp.backprop {loss}: {len(rows) // 2} outputs × (mean, sum)", what,
                     max(c.max_rel for c in rows), all(c.passed for c in rows))
         yield from (c for c in rows if not c.passed)

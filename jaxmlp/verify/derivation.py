@@ -16,7 +16,8 @@ import numpy as np
 
 from jaxmlp.core.model import MLP
 from jaxmlp.verify import report
-from jaxmlp.verify.search import Outcome, Result, draw, search
+from jaxmlp.verify.problem import draw
+from jaxmlp.verify.search import Outcome, Result, search
 from jaxmlp.verify.userfile import Subject, subject
 
 __all__ = ["EXAMPLES", "Report", "check", "derivation"]

@@ -1,4 +1,4 @@
-"""What ``jaxmlp verify FILE`` prints: the verdict, the counterexample, the first wrong δ, and ``--json``."""
+"""What ``jaxmlp verify FILE`` prints: verdict, counterexample, first wrong δ, and ``--json``."""
 
 from __future__ import annotations
 
@@ -10,16 +10,21 @@ import re
 import jax
 import numpy as np
 
-from jaxmlp.check import GradientReport, tolerance
+from jaxmlp.check import GradientReport
 from jaxmlp.core.activations import get_activation
-from jaxmlp.verify.search import KINKED, Outcome, Result
+from jaxmlp.tolerance import tolerance
+from jaxmlp.verify.problem import KINKED
+from jaxmlp.verify.search import Outcome, Result
 from jaxmlp.verify.userfile import Subject
 
 __all__ = ["conventions", "failures", "lines", "summary"]
 
 
 def lines(subject: Subject, result: Result, dtype) -> list[str]:
-    """The text after the search: PASS in one line, or the counterexample and what is wrong; verdict last."""
+    """The text after the search.
+
+    PASS in one line, or the counterexample and what is wrong; the verdict last.
+    """
     tol = tolerance(dtype)
     what = "grads and deltas equal" if subject.deltas else "grads equals"
     found = result.counterexample
@@ -31,47 +36,73 @@ def lines(subject: Subject, result: Result, dtype) -> list[str]:
             for name, value in (("x", found.x), ("t", found.t))]
     for name, leaves in (("grads", found.grads), ("deltas", found.deltas)):
         if leaves and not all(leaf.passed for leaf in leaves):
-            shown = tuple(dataclasses.replace(leaf, path=f"δ{leaf.path}") if name == "deltas" else leaf
-                          for leaf in leaves)
-            out += [f"{name} against jax.grad:", str(GradientReport(shown, tol.normwise, np.dtype(dtype).name,
-                                                                     tol.leaf, tol.floor))]
+            shown = tuple(leaves)
+            if name == "deltas":
+                shown = tuple(dataclasses.replace(leaf, path=f"δ{leaf.path}") for leaf in leaves)
+            report = GradientReport(shown, tol.normwise, np.dtype(dtype).name, tol.leaf, tol.floor)
+            out += [f"{name} against jax.grad:", str(report)]
     layer = found.first_wrong_delta
     if layer is not None:
-        above = f"layers {layer + 1}.. are right" if layer + 1 < len(found.deltas) else "it is the output"
-        out.append(f"δ of layer {layer} (params[{layer}]) is wrong; {above}; layers below inherit the error")
+        if layer + 1 < len(found.deltas):
+            above = f"layers {layer + 1}.. are right"
+        else:
+            above = "it is the output"
+        out.append(f"δ of layer {layer} (params[{layer}]) is wrong; {above}; "
+                   "layers below inherit the error")
     if any(not math.isfinite(leaf.max_abs) for leaf in found.grads + found.deltas):
-        out.append("not finite (NaN or ±inf) where jax.grad is: look for 0 × ∞, ∞ − ∞ or 0/0 at saturation")
+        out.append("not finite (NaN or ±inf) where jax.grad is: "
+                   "look for 0 × ∞, ∞ − ∞ or 0/0 at saturation")
     out.append(f"reproduce: {reproduce(subject.path, found, dtype)}")
     if result.kink_only:
-        out.append("only at u = 0 exactly (all-zero inputs and biases) does it differ; everywhere else it "
-                   "agrees: a difference of convention at the kink, not of calculus.")
-        out.append(f"jax.grad takes {conventions(subject)}; use the forward's own comparison to match it.")
+        out.append("only at u = 0 exactly (all-zero inputs and biases) does it differ; "
+                   "everywhere else it agrees: a difference of convention at the kink, "
+                   "not of calculus.")
+        out.append(f"jax.grad takes {conventions(subject)}; "
+                   "use the forward's own comparison to match it.")
         return [*out, f"FAIL: {what.split()[0]} differs from jax.grad at u = 0 (convention): "
                       f"{_wrong(found)}"]
     return [*out, f"FAIL: {what.split()[0]} differs from jax.grad in {_wrong(found)}"]
 
 
-def summary(subject: Subject | None, result: Result | None, dtype, error: str | None = None) -> str:
-    """The ``--json`` line: passed, first_wrong_delta, failures, counterexample (and error, form, dtype)."""
+def summary(
+    subject: Subject | None, result: Result | None, dtype, error: str | None = None
+) -> str:
+    """The ``--json`` line.
+
+    It holds passed, first_wrong_delta, failures, counterexample (and error, form, dtype).
+    """
     found = result.counterexample if result else None
     record = {
         "passed": error is None and found is None,
         "first_wrong_delta": found.first_wrong_delta if found else None,
-        "failures": failures(found) if found else [], "kink_only": bool(result and result.kink_only),
-        "counterexample": None, "error": error, "form": subject.form if subject else None,
-        "dtype": np.dtype(dtype).name, "problems": result.tried if result else 0,
+        "failures": failures(found) if found else [],
+        "kink_only": bool(result and result.kink_only),
+        "counterexample": None,
+        "error": error,
+        "form": subject.form if subject else None,
+        "dtype": np.dtype(dtype).name,
+        "problems": result.tried if result else 0,
     }
     if found is not None:
         p = found.problem
-        record["counterexample"] = {"batch": p.batch, "scale": p.scale, "kind": p.kind, "seed": p.seed,
-                                    "x": _list(found.x), "t": _list(found.t),
-                                    "reproduce": reproduce(subject.path, found, dtype)}
+        record["counterexample"] = {
+            "batch": p.batch,
+            "scale": p.scale,
+            "kind": p.kind,
+            "seed": p.seed,
+            "x": _list(found.x),
+            "t": _list(found.t),
+            "reproduce": reproduce(subject.path, found, dtype),
+        }
     return json.dumps(record, ensure_ascii=False)
 
 
 def failures(found: Outcome) -> list[dict]:
-    """``[{"leaf", "rel_error", "problem"}]``: each wrong leaf (``grads[0]['w']``, ``deltas[1]``), its
-    own relative error (``null`` when not finite) and the problem's spec."""
+    """``[{"leaf", "rel_error", "problem"}]``, one entry per wrong leaf.
+
+    Each wrong leaf (``grads[0]['w']``, ``deltas[1]``), its own relative error (``null`` when not
+    finite) and the problem's spec.
+    """
     return [{"leaf": f"{name}{leaf.path}",
              "rel_error": leaf.leaf_rel if math.isfinite(leaf.leaf_rel) else None,
              "problem": found.problem.spec()}
@@ -80,8 +111,14 @@ def failures(found: Outcome) -> list[dict]:
 
 
 def conventions(subject: Subject) -> str:
-    """What ``jax.grad`` takes at ``u = 0`` for the model's kinked activations, e.g. ``relu′(0) = 0``."""
-    names = [n for n in dict.fromkeys(subject.model.activations) if n in KINKED] if subject.model else []
+    """What ``jax.grad`` takes at ``u = 0`` for the model's kinked activations.
+
+    For example ``relu′(0) = 0``.
+    """
+    if subject.model:
+        names = [n for n in dict.fromkeys(subject.model.activations) if n in KINKED]
+    else:
+        names = []
     parts = []
     for name in names:
         act = get_activation(name)
@@ -111,7 +148,8 @@ def _layer(path: str) -> str:
 
 
 def _rows(value) -> str:
-    return np.array2string(np.asarray(value), precision=4, max_line_width=90, threshold=20).replace("\n", "")
+    text = np.array2string(np.asarray(value), precision=4, max_line_width=90, threshold=20)
+    return text.replace("\n", "")
 
 
 def _list(value):

@@ -1,12 +1,14 @@
 """Read a user's derivation file: the MLP form or the general form (``jaxmlp verify FILE``).
 
-* **MLP form**: ``model`` (a :class:`jaxmlp.MLP`), ``loss`` (a loss name), optionally ``reduction``
-  (default ``"mean"``), ``l2`` and ``l1``, ``grads(params, x, t)`` returning the gradient pytree and,
-  optionally, ``deltas(params, x, t)`` returning the list of ``(B, fan_out)`` arrays
-  ``δ_l = ∂ℓ_n/∂u_l`` of each example's own loss (the convention of :func:`jaxmlp.deltas`).
+* **MLP form**: ``model`` (a :class:`jaxmlp.MLP`), ``loss`` (a loss name), optionally
+  ``reduction`` (default ``"mean"``), ``l2`` and ``l1``, ``grads(params, x, t)`` returning the
+  gradient pytree and, optionally, ``deltas(params, x, t)`` returning the list of
+  ``(B, fan_out)`` arrays ``δ_l = ∂ℓ_n/∂u_l`` of each example's own loss (the convention of
+  :func:`jaxmlp.deltas`).
 * **General form** (a file that defines ``objective``): ``objective(params, x, t)`` → a scalar,
-  ``grads(params, x, t)`` → a pytree shaped like ``params``, and ``sample(key)`` → ``(params, x, t)``,
-  one random problem (rows of ``x`` and ``t`` are examples, when they have rows).
+  ``grads(params, x, t)`` → a pytree shaped like ``params``, and ``sample(key)`` →
+  ``(params, x, t)``, one random problem (rows of ``x`` and ``t`` are examples, when they have
+  rows).
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ __all__ = ["BadFileError", "Subject", "one_line", "read", "subject"]
 
 
 class BadFileError(ValueError):
-    """A derivation that cannot be verified (a file or functions); the message is one line (exit status 2)."""
+    """A derivation that cannot be verified (a file or functions).
+
+    The message is one line (exit status 2).
+    """
 
 
 @dataclasses.dataclass(frozen=True)
 class Subject:
-    """What a user file claims: ``grads`` (and ``deltas``) of an MLP, or of a general ``objective``."""
+    """What a user file claims: ``grads`` (and ``deltas``) of an MLP, or of an ``objective``."""
 
     path: str
     grads: Callable
@@ -54,7 +59,8 @@ class Subject:
         acts = " → ".join(self.model.activations)
         penalties = "".join(f", {k} {v:g}" for k, v in (("l2", self.l2), ("l1", self.l1)) if v)
         what = "grads and deltas" if self.deltas else "grads"
-        return f"MLP form: {what} of {self.model.sizes} {acts}, {self.loss}, {self.reduction}{penalties}"
+        loss = f"{self.loss}, {self.reduction}{penalties}"
+        return f"MLP form: {what} of {self.model.sizes} {acts}, {loss}"
 
 
 def read(path: str) -> Subject:
@@ -68,13 +74,18 @@ def read(path: str) -> Subject:
             if not hasattr(module, needed):
                 raise BadFileError(f"{path}: missing `{needed}` (define {meaning})")
     else:
-        for needed, meaning in (("model", "a jaxmlp.MLP"), ("loss", f"a loss name, one of {loss_names()}"),
-                                ("grads", "a function grads(params, x, t) returning the gradient pytree")):
+        mlp_form = (
+            ("model", "a jaxmlp.MLP"),
+            ("loss", f"a loss name, one of {loss_names()}"),
+            ("grads", "a function grads(params, x, t) returning the gradient pytree"),
+        )
+        for needed, meaning in mlp_form:
             if not hasattr(module, needed):
                 raise BadFileError(f"{path}: missing `{needed}` (define {meaning}, "
                                    "or objective, grads and sample for the general form)")
     names = ("grads", "model", "loss", "reduction", "l2", "l1", "deltas", "objective", "sample")
-    return subject(path, **{name: getattr(module, name) for name in names if hasattr(module, name)})
+    found = {name: getattr(module, name) for name in names if hasattr(module, name)}
+    return subject(path, **found)
 
 
 #: what the general form defines, and what each must be
@@ -84,8 +95,9 @@ GENERAL = (("objective", "objective(params, x, t) returning a scalar"),
 
 
 def subject(where: str, grads: Callable, *, model: MLP | None = None, loss: str | None = None,
-            reduction: str = "mean", l2: float = 0.0, l1: float = 0.0, deltas: Callable | None = None,
-            objective: Callable | None = None, sample: Callable | None = None) -> Subject:
+            reduction: str = "mean", l2: float = 0.0, l1: float = 0.0,
+            deltas: Callable | None = None, objective: Callable | None = None,
+            sample: Callable | None = None) -> Subject:
     """The :class:`Subject` of a derivation given as functions (``where`` names it in messages).
 
     The general form has ``objective`` (with ``sample``); the MLP form has ``model`` and ``loss``.
@@ -101,7 +113,8 @@ def subject(where: str, grads: Callable, *, model: MLP | None = None, loss: str 
     if loss not in loss_names():
         raise BadFileError(f"{where}: `loss` must be one of {loss_names()}, got {loss!r}")
     if reduction not in REDUCTIONS:
-        raise BadFileError(f"{where}: `reduction` must be one of {REDUCTIONS}, got {reduction!r}")
+        raise BadFileError(f"{where}: `reduction` must be one of {REDUCTIONS}, "
+                           f"got {reduction!r}")
     for name, value in (("l2", l2), ("l1", l1)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
             raise BadFileError(f"{where}: `{name}` must be a non-negative number, got {value!r}")
@@ -128,9 +141,11 @@ def _import(path: str):
         raise BadFileError(f"{path}: no such file")
     module = types.ModuleType(f"_jaxmlp_verify_{re.sub(r'[^0-9A-Za-z_]', '_', file.stem)}")
     module.__file__ = str(file)
-    try:  # compiled from the text each time: no stale bytecode, no __pycache__ beside the file
+    # compiled from the text each time: no stale bytecode, no __pycache__ beside the file
+    try:
         exec(compile(file.read_bytes(), str(file), "exec"), module.__dict__)
-    except (Exception, SystemExit) as error:  # SyntaxError, ImportError, sys.exit(), anything it raises
+    # SyntaxError, ImportError, sys.exit(), anything it raises
+    except (Exception, SystemExit) as error:
         raise BadFileError(f"{path}: failed to import: {one_line(error)}") from None
     return module
 
@@ -139,4 +154,5 @@ def _need_function(where, value, name, meaning):
     if value is None:
         raise BadFileError(f"{where}: missing `{name}` (define {meaning})")
     if not callable(value):
-        raise BadFileError(f"{where}: `{name}` must be a function {meaning}, got {type(value).__name__}")
+        raise BadFileError(f"{where}: `{name}` must be a function {meaning}, "
+                           f"got {type(value).__name__}")

@@ -5,7 +5,10 @@ Every function draws one figure, writes it as a PNG to ``path`` (creating the fo
 partial image), and returns the path. matplotlib is optional (``pip install 'jaxmlp[examples]'``):
 it is imported inside the functions, and figures are drawn on matplotlib's Agg canvas
 (``matplotlib.figure.Figure``, never ``pyplot``), so nothing needs a display, no global backend is
-switched, and no figure is left open.
+switched, and no figure is left open (:mod:`jaxmlp.plot.figure`).
+
+The curves by epoch are :mod:`jaxmlp.plot.curves`'s; the pictures of a network and its data
+(decision boundary, confusion matrix, weight images) are here.
 
 The colours of :func:`decision_boundary` are the TensorFlow Playground's (deck 004): orange for
 -1, blue for +1, grey-white in between, named in the legend; training points have a white edge,
@@ -14,13 +17,17 @@ test points a black one.
 
 from __future__ import annotations
 
-import io
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from jaxmlp.plot.curves import curves, learning_curves
+from jaxmlp.plot.figure import figure_class as _figure_class
+from jaxmlp.plot.figure import require_matplotlib
+from jaxmlp.plot.figure import save as _save
 
 __all__ = [
     "PLAYGROUND_COLORS",
@@ -34,70 +41,6 @@ __all__ = [
 
 #: The Playground's colour scale for outputs -1, 0, +1.
 PLAYGROUND_COLORS = ("#f59322", "#e8eaeb", "#0877bd")
-_SPLITS = (("val_", "validation"), ("test_", "test"))
-
-
-def require_matplotlib() -> None:
-    """Raise ``ModuleNotFoundError`` with the install command when matplotlib is missing."""
-    _figure_class()
-
-
-def learning_curves(history: Mapping[str, Sequence[float]], path: str | Path, title: str | None = None
-                    ) -> Path:
-    """Plot a training history: one panel per metric, training vs validation (and test) per epoch.
-
-    Arguments:
-        history: ``{"loss": [...], "val_loss": [...], "accuracy": [...], ...}`` as returned by
-            :func:`jaxmlp.fit`; a ``val_`` key is drawn as "validation", a ``test_`` key as "test"
-            in the panel of the metric it prefixes. :func:`jaxmlp.fit_many`'s ``(epochs, N)``
-            arrays draw one thin line per model and the mean over the models with a ±1 std band
-            (NaN, a model that stopped early, is left out).
-        path: the PNG to write.
-        title: the figure's title.
-
-    >>> import tempfile, os
-    >>> path = learning_curves({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]},
-    ...                        os.path.join(tempfile.mkdtemp(), "curves.png"))
-    >>> path.suffix
-    '.png'
-    """
-    panels: dict[str, dict[str, Sequence[float]]] = {}
-    for key, values in history.items():
-        base, label = key, "training"
-        for prefix, name in _SPLITS:
-            if key.startswith(prefix):
-                base, label = key[len(prefix):], name
-        panels.setdefault(base, {})[label] = values
-    if not panels or not any(len(v) for lines in panels.values() for v in lines.values()):
-        raise ValueError("history: expected at least one non-empty list of per-epoch values")
-    fig = _figure_class()(figsize=(5.2 * len(panels), 4.0), layout="constrained")
-    for ax, (metric, lines) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels.items()):
-        if any(np.ndim(v) == 2 for v in lines.values()):
-            _draw_bands(ax, lines, metric.replace("_", " "), metric)
-        else:
-            _draw_lines(ax, lines, metric.replace("_", " "), "epoch", metric)
-    if title:
-        fig.suptitle(title)
-    return _save(fig, path)
-
-
-def curves(series: Mapping[str, Sequence[float]], path: str | Path, title: str | None = None,
-           xlabel: str = "epoch", ylabel: str = "loss", logy: bool = False) -> Path:
-    """Plot several named series against epochs 1, 2, ... on one set of axes (e.g. to compare runs).
-
-    Arguments:
-        series: ``{label: values}``; each list is drawn against ``1 .. len(values)``.
-        path: the PNG to write.
-        title, xlabel, ylabel: the axes' texts; logy: a logarithmic y axis.
-    """
-    if not series or not all(len(v) for v in series.values()):
-        raise ValueError("series: expected at least one non-empty list of values")
-    fig = _figure_class()(figsize=(6.4, 4.2), layout="constrained")
-    ax = fig.subplots()
-    _draw_lines(ax, series, title or "", xlabel, ylabel)
-    if logy:
-        ax.set_yscale("log")
-    return _save(fig, path)
 
 
 def decision_boundary(
@@ -105,7 +48,7 @@ def decision_boundary(
     test: tuple[Any, Any] | None = None, extent: float = 6.0, resolution: int = 200,
     title: str | None = None, regression: bool = False,
 ) -> Path:
-    """The Playground's picture: the network's output over the plane ``[-extent, extent]²`` with points.
+    """The Playground's picture: the network's output over ``[-extent, extent]²``, with points.
 
     Arguments:
         predict: maps points ``(m, 2)`` to outputs ``(m,)`` or ``(m, 1)`` on the Playground's scale
@@ -135,11 +78,12 @@ def decision_boundary(
                       vmin=-1, vmax=1, interpolation="bilinear", alpha=0.7)
     if not regression and z.min() < 0 < z.max():
         ax.contour(gx, gy, z, levels=[0.0], colors="#444444", linewidths=1.2)
-    handles = [] if regression else [
-        Line2D([], [], ls="", marker="o", markerfacecolor=PLAYGROUND_COLORS[2], markeredgecolor="#777777",
-               label="class +1 (blue)"),
-        Line2D([], [], ls="", marker="o", markerfacecolor=PLAYGROUND_COLORS[0], markeredgecolor="#777777",
-               label="class −1 (orange)")]
+    handles = []
+    if not regression:
+        for colour, label in ((PLAYGROUND_COLORS[2], "class +1 (blue)"),
+                              (PLAYGROUND_COLORS[0], "class −1 (orange)")):
+            handles.append(Line2D([], [], ls="", marker="o", markerfacecolor=colour,
+                                  markeredgecolor="#777777", label=label))
     for points, edge, name in ((train, "white", "training"), (test, "black", "test")):
         if points is None:
             continue
@@ -150,14 +94,16 @@ def decision_boundary(
         points_xy = np.asarray(points_xy)
         ax.scatter(points_xy[:, 0], points_xy[:, 1], c=targets, cmap=cmap, vmin=-1, vmax=1,
                    s=min(20.0, 5000 / len(points_xy)), edgecolors=edge, linewidths=0.9)
-        handles.append(Line2D([], [], ls="", marker="o", markerfacecolor="#777777", markeredgecolor=edge,
+        handles.append(Line2D([], [], ls="", marker="o", markerfacecolor="#777777",
+                              markeredgecolor=edge,
                               label=f"{name} points ({len(points_xy)}, {edge} edge)"))
     fig.colorbar(image, ax=ax, shrink=0.8, label="network output")
-    ax.set(xlim=(-extent, extent), ylim=(-extent, extent), xlabel="x", ylabel="y", aspect="equal",
+    ax.set(xlim=(-extent, extent), ylim=(-extent, extent), xlabel="x", ylabel="y",
+           aspect="equal",
            title=title or ("regression surface" if regression else "decision boundary"))
     if handles:
-        fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 2), fontsize="small",
-                   frameon=False)
+        fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 2),
+                   fontsize="small", frameon=False)
     return _save(fig, path)
 
 
@@ -171,11 +117,13 @@ def confusion_matrix(labels: Any, predictions: Any, path: str | Path,
         class_names: one name per class (default ``0 .. k-1``).
         title: the axes' title (default: the accuracy).
     """
-    labels, predictions = np.asarray(labels).reshape(-1), np.asarray(predictions).reshape(-1)
+    labels = np.asarray(labels).reshape(-1)
+    predictions = np.asarray(predictions).reshape(-1)
     integers = labels.dtype.kind in "iu" and predictions.dtype.kind in "iu"
     if labels.shape != predictions.shape or not integers:
-        raise ValueError(f"labels and predictions: expected integer classes of one shape (n,), got "
-                         f"{labels.dtype} {labels.shape} and {predictions.dtype} {predictions.shape}")
+        raise ValueError(f"labels and predictions: expected integer classes of one shape (n,), "
+                         f"got {labels.dtype} {labels.shape} and "
+                         f"{predictions.dtype} {predictions.shape}")
     if labels.size == 0 or min(labels.min(), predictions.min()) < 0:
         raise ValueError("labels and predictions: expected non-empty classes >= 0")
     k = int(max(labels.max(), predictions.max())) + 1
@@ -199,15 +147,18 @@ def confusion_matrix(labels: Any, predictions: Any, path: str | Path,
     accuracy = np.trace(counts) / labels.size
     ax.set(xticks=range(k), yticks=range(k), xlabel="predicted class", ylabel="true class",
            title=title or f"confusion matrix (accuracy {accuracy:.1%}, n = {labels.size})")
-    ax.set_xticklabels(names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right"
-                       if max(map(len, names)) > 2 else "center")
+    long_names = max(map(len, names)) > 2
+    ax.set_xticklabels(names, rotation=45 if long_names else 0,
+                       ha="right" if long_names else "center")
     ax.set_yticklabels(names)
     fig.colorbar(image, ax=ax, shrink=0.8, label="count")
     return _save(fig, path)
 
 
-def weight_images(w: Any, path: str | Path, title: str | None = None, max_images: int = 64) -> Path:
-    """Each neuron's incoming weights as an image: ``w (fan_out, s*s)`` -> a grid of ``s × s`` tiles.
+def weight_images(
+    w: Any, path: str | Path, title: str | None = None, max_images: int = 64
+) -> Path:
+    """Each neuron's incoming weights as an image: ``w (fan_out, s*s)`` -> ``s × s`` tiles.
 
     The first layer's ``w`` of an MNIST network gives 28×28 tiles, of a digits network 8×8, eight
     tiles to a row, each labelled with its neuron's index. All tiles share one symmetric colour
@@ -215,7 +166,7 @@ def weight_images(w: Any, path: str | Path, title: str | None = None, max_images
     dead unit looks pale, not loud.
 
     Arguments:
-        w: a weight matrix ``(fan_out, fan_in)`` with ``fan_in`` a square number (a row per neuron).
+        w: a weight matrix ``(fan_out, fan_in)``, a row per neuron, ``fan_in`` a square number.
         path: the PNG to write.
         title: the figure's title.
         max_images: draw at most this many neurons (the first ones).
@@ -234,66 +185,21 @@ def weight_images(w: Any, path: str | Path, title: str | None = None, max_images
     mosaic = np.full((rows * (side + gap) - gap, cols * (side + gap) - gap), np.nan)
     for i, tile in enumerate(w):
         r, c = divmod(i, cols)
-        mosaic[r * (side + gap):r * (side + gap) + side, c * (side + gap):c * (side + gap) + side] = (
-            tile.reshape(side, side))
+        top = r * (side + gap)
+        left = c * (side + gap)
+        mosaic[top:top + side, left:left + side] = tile.reshape(side, side)
     scale = float(np.abs(w).max()) or 1.0
     cmap = colormaps["RdBu_r"].with_extremes(bad="white")
     fig = figure_class(figsize=(1.2 * cols + 1.4, 1.2 * rows + 0.5), layout="constrained")
     ax = fig.subplots()
     image = ax.imshow(mosaic, cmap=cmap, vmin=-scale, vmax=scale, interpolation="nearest")
-    fig.colorbar(image, ax=ax, shrink=min(1.0, 0.4 + 0.15 * rows), label="weight (one scale for all tiles)")
+    fig.colorbar(image, ax=ax, shrink=min(1.0, 0.4 + 0.15 * rows),
+                 label="weight (one scale for all tiles)")
     for i in range(len(w)):
         r, c = divmod(i, cols)
-        ax.text(c * (side + gap), r * (side + gap), str(i), fontsize="x-small", va="top", ha="left",
-                color="black", bbox={"facecolor": "white", "alpha": 0.6, "pad": 0.5, "linewidth": 0})
+        label_box = {"facecolor": "white", "alpha": 0.6, "pad": 0.5, "linewidth": 0}
+        ax.text(c * (side + gap), r * (side + gap), str(i), fontsize="x-small", va="top",
+                ha="left", color="black", bbox=label_box)
     ax.set_axis_off()
     ax.set_title(title or f"first-layer weights as {side}×{side} images", fontsize="medium")
     return _save(fig, path)
-
-
-# --- helpers ------------------------------------------------------------------------------
-
-
-def _figure_class():
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ModuleNotFoundError(
-            "jaxmlp's plots need matplotlib, which is not installed: pip install 'jaxmlp[examples]'"
-        ) from None
-    return Figure
-
-
-def _draw_lines(ax, lines: Mapping[str, Sequence[float]], title: str, xlabel: str, ylabel: str) -> None:
-    for label, values in lines.items():
-        epochs = np.arange(1, len(values) + 1)
-        ax.plot(epochs, values, marker="o" if len(values) <= 30 else None, markersize=3, label=label)
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.grid(alpha=0.3)
-    ax.legend()
-
-
-def _draw_bands(ax, lines: Mapping[str, Any], title: str, ylabel: str) -> None:
-    """Each split's ``(epochs, N)`` models as thin lines, their mean as a line, ±1 std as a band."""
-    for colour, (label, values) in enumerate(lines.items()):
-        runs = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
-        epochs, colour = np.arange(1, len(runs) + 1), f"C{colour}"
-        ax.plot(epochs, runs, color=colour, alpha=0.3, linewidth=0.7)
-        mean, std = np.nanmean(runs, axis=1), np.nanstd(runs, axis=1)  # every epoch has a model training
-        ax.plot(epochs, mean, color=colour, linewidth=2, label=f"{label}, mean ± std of {runs.shape[1]}")
-        ax.fill_between(epochs, mean - std, mean + std, color=colour, alpha=0.2, linewidth=0)
-    ax.set(title=title, xlabel="epoch", ylabel=ylabel)
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.grid(alpha=0.3)
-    ax.legend()
-
-
-def _save(fig, path: str | Path) -> Path:
-    """Render ``fig`` as PNG bytes in memory, then write them atomically to ``path``."""
-    from jaxmlp.atomic import write_atomic
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    fig.clear()
-    return write_atomic(path, buffer.getvalue())
