@@ -113,14 +113,14 @@ def test_apply_one_example_and_a_batch_agree():
 
 
 @pytest.mark.parametrize("kwargs,error,match", [
-    (dict(sizes=(784,), activations=()), ValueError, "sizes: need at least"),
-    (dict(sizes=(784, 0, 10), activations=("relu", "softmax")), ValueError, "must be >= 1"),
+    (dict(sizes=(784,), activations=()), ValueError, "sizes: expected at least"),
+    (dict(sizes=(784, 0, 10), activations=("relu", "softmax")), ValueError, "expected every size >= 1"),
     (dict(sizes=(784, 2.5, 10), activations=("relu", "softmax")), TypeError, "integers"),
     (dict(sizes=(784, True), activations=("relu",)), TypeError, "integers"),
     (dict(sizes=(784, 32, 10), activations=("relu",)), ValueError, "expected 2 .one per layer"),
     (dict(sizes=(784, 10), activations="softmax"), TypeError, "one per layer"),
     (dict(sizes=(784, 10), activations=("sofmax",)), ValueError, "unknown name 'sofmax'"),
-    (dict(sizes=784, activations=("relu",)), TypeError, "sizes must be a sequence"),
+    (dict(sizes=784, activations=("relu",)), TypeError, "sizes: expected a sequence"),
 ])
 def test_bad_descriptions(kwargs, error, match):
     with pytest.raises(error, match=match):

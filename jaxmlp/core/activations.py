@@ -194,11 +194,12 @@ def register_activation(
     12.0
     """
     if not isinstance(name, str) or not name:
-        raise TypeError(f"name must be a non-empty string, got {name!r}")
+        raise TypeError(f"name: expected a non-empty string, got {name!r}")
     if name in _REGISTRY or name == "linear":
-        raise ValueError(f"name: activation {name!r} is already registered")
+        raise ValueError(f"name: expected a new name, got {name!r}, which is already registered")
     if not callable(f) or not callable(df):
-        raise TypeError(f"f and df must be callable, got {type(f).__name__}, {type(df).__name__}")
+        raise TypeError(f"f and df: expected two callables, got {type(f).__name__}, "
+                        f"{type(df).__name__}")
     act = Activation(name, f, df)
     _REGISTRY[name] = act
     return act

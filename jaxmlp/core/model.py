@@ -53,18 +53,18 @@ class MLP:
 
     def __post_init__(self) -> None:
         if isinstance(self.sizes, (str, bytes)) or not hasattr(self.sizes, "__iter__"):
-            raise TypeError(f"sizes must be a sequence of integers, got {self.sizes!r}")
+            raise TypeError(f"sizes: expected a sequence of integers, got {self.sizes!r}")
         sizes = tuple(self.sizes)
         if len(sizes) < 2:
-            raise ValueError(f"sizes: need at least (n_in, n_out), got {sizes!r}")
+            raise ValueError(f"sizes: expected at least (n_in, n_out), got {sizes!r}")
         for n in sizes:
             if isinstance(n, bool) or (not isinstance(n, int) and not hasattr(n, "__index__")):
-                raise TypeError(f"sizes must hold integers, got {n!r} in {sizes!r}")
+                raise TypeError(f"sizes: expected integers, got {n!r} in {sizes!r}")
             if int(n) < 1:
-                raise ValueError(f"sizes: every size must be >= 1, got {n!r} in {sizes!r}")
+                raise ValueError(f"sizes: expected every size >= 1, got {n!r} in {sizes!r}")
         if isinstance(self.activations, str):
             raise TypeError(
-                f"activations must be a sequence of names, one per layer, got the string "
+                f"activations: expected a sequence of names, one per layer, got the string "
                 f"{self.activations!r}; write ({self.activations!r},)"
             )
         activations = tuple(self.activations)
