@@ -33,9 +33,8 @@ from jaxmlp.core.values import (
     check_rows,
 )
 
-__all__ = [
-    "as_array", "check_finite", "check_fraction", "check_int", "check_key", "check_metrics", "check_model",
-    "check_options", "check_output", "check_params", "check_rate", "check_reduction", "check_x", "prepare"]
+__all__ = ["METRICS", "check_metrics", "check_model", "check_output", "check_reduction", "check_x",
+           "prepare"]
 
 Array = jax.Array
 METRICS = ("accuracy",)
@@ -93,17 +92,6 @@ def check_metrics(metrics: Any) -> tuple[str, ...]:
         if m not in METRICS:
             raise ValueError(f"metrics: expected names from {METRICS}, got {m!r}")
     return metrics
-
-
-def check_options(verbose: Any, on_epoch_end: Any, early_stopping: Any) -> None:
-    """``fit``'s plain options: ``verbose`` 0/1/2, a callable ``on_epoch_end``, an ``EarlyStopping``."""
-    from jaxmlp.training.stopping import EarlyStopping  # stopping sits above this module
-    if verbose not in (0, 1, 2):
-        raise ValueError(f"verbose: expected 0, 1 or 2, got {verbose!r}")
-    if on_epoch_end is not None and not callable(on_epoch_end):
-        raise TypeError(f"on_epoch_end: expected a callable (epoch, logs), got {on_epoch_end!r}")
-    if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
-        raise TypeError(f"early_stopping: expected a jaxmlp.EarlyStopping, got {early_stopping!r}")
 
 
 def prepare(model, params, x, t, loss="categorical_crossentropy", reduction="mean", l2=0.0, l1=0.0,

@@ -10,12 +10,13 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxmlp.core.checks import check_metrics, check_options, check_output, prepare
+from jaxmlp.core.checks import check_metrics, check_output, prepare
 from jaxmlp.core.values import check_int, check_key
 from jaxmlp.core.memory import check_fits
 from jaxmlp.data.split import split_index
 from jaxmlp.parallel import processes
 from jaxmlp.parallel.layout import Layout
+from jaxmlp.training.stopping import EarlyStopping
 
 __all__ = ["Data", "Options", "agreed_settings", "describe_optimizer", "digest", "key_data",
            "options", "params_digest", "split_data"]
@@ -37,7 +38,12 @@ def options(epochs, batch_size, metrics, key, checkpoint, verbose, on_epoch_end,
     """Check the options every run shares (errors name the argument)."""
     epochs, batch_size = check_int("epochs", epochs, 0), check_int("batch_size", batch_size, 1)
     metrics = check_metrics(metrics)
-    check_options(verbose, on_epoch_end, early_stopping)
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose: expected 0, 1 or 2, got {verbose!r}")
+    if on_epoch_end is not None and not callable(on_epoch_end):
+        raise TypeError(f"on_epoch_end: expected a callable (epoch, logs), got {on_epoch_end!r}")
+    if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
+        raise TypeError(f"early_stopping: expected a jaxmlp.EarlyStopping, got {early_stopping!r}")
     key = jax.random.key(0) if key is None else check_key(key)
     checkpoint = None if checkpoint is None else check_output("checkpoint", checkpoint, ".npz")
     return Options(epochs, batch_size, metrics, key, checkpoint)
