@@ -223,7 +223,7 @@ def test_idx_paths_and_argument_types(tmp_path):
         read_idx(tmp_path)
     with pytest.raises(TypeError, match="data"):
         read_idx_bytes("a string")
-    with pytest.raises(ValueError, match="unknown data set 'mnits'"):
+    with pytest.raises(ValueError, match="name: expected a data set name, .*got 'mnits'"):
         load("mnits")
 
 

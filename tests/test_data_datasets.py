@@ -204,7 +204,7 @@ def test_not_found_mentions_unset_environment(home):
 
 @pytest.mark.parametrize("call", [load, locate, download])
 def test_unknown_name(call):
-    with pytest.raises(ValueError, match=r"unknown data set 'cifar'.*mnist"):
+    with pytest.raises(ValueError, match=r"name: expected a data set name, one of mnist.*got 'cifar'"):
         call("cifar")
 
 
@@ -309,13 +309,13 @@ def test_one_hot_values():
 @pytest.mark.parametrize(
     ("t", "num_classes", "error", "message"),
     [
-        ([0.0, 1.0], None, TypeError, "t must hold integer"),
-        ([True], None, TypeError, "t must hold integer"),
+        ([0.0, 1.0], None, TypeError, "t: expected integer"),
+        ([True], None, TypeError, "t: expected integer"),
         ([0, -1], 3, ValueError, "got label -1"),
         ([0, 3], 3, ValueError, r"0\.\.2 \(num_classes=3\), got label 3"),
-        ([0], 0, ValueError, "num_classes must be at least 1"),
-        ([0], 2.0, TypeError, "num_classes must be an integer"),
-        (np.zeros(0, int), None, ValueError, "num_classes must be given"),
+        ([0], 0, ValueError, "num_classes: expected an integer >= 1, got 0"),
+        ([0], 2.0, TypeError, "num_classes: expected an integer"),
+        (np.zeros(0, int), None, ValueError, "num_classes: expected an integer >= 1 when t is empty"),
     ],
 )
 def test_one_hot_errors(t, num_classes, error, message):

@@ -136,7 +136,7 @@ def test_features_columns():
 @pytest.mark.parametrize(
     ("xy", "names", "error", "message"),
     [
-        (np.zeros((3, 2)), ("x", "cosx"), ValueError, r"unknown feature name\(s\) \['cosx'\]"),
+        (np.zeros((3, 2)), ("x", "cosx"), ValueError, r"names: expected feature names .*got unknown feature name\(s\) \['cosx'\]"),
         (np.zeros((3, 2)), ("x", "x"), ValueError, "without repeats"),
         (np.zeros((3, 2)), (), ValueError, "non-empty"),
         (np.zeros((3, 2)), "x", TypeError, "sequence"),
@@ -151,17 +151,17 @@ def test_features_errors(xy, names, error, message):
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        (dict(name="moons"), ValueError, "unknown playground data set 'moons'"),
-        (dict(noise=-1), ValueError, "noise must be between 0 and 50"),
+        (dict(name="moons"), ValueError, "name: expected a playground data set, .*got 'moons'"),
+        (dict(noise=-1), ValueError, "noise: expected a number between 0 and 50"),
         (dict(noise=51), ValueError, "got 51"),
-        (dict(noise="5"), TypeError, "noise must be a number"),
-        (dict(noise=float("nan")), ValueError, "noise must be finite"),
-        (dict(train_ratio=0), ValueError, "train_ratio must be a percentage"),
+        (dict(noise="5"), TypeError, "noise: expected a number"),
+        (dict(noise=float("nan")), ValueError, "noise: expected a finite number"),
+        (dict(train_ratio=0), ValueError, "train_ratio: expected a percentage"),
         (dict(train_ratio=100), ValueError, "strictly between 0 and 100"),
         (dict(n=1), ValueError, "n: expected an integer >= 2"),
         (dict(n=10.0), TypeError, "n: expected an integer"),
         (dict(n=2, train_ratio=10), ValueError, "empty training set"),
-        (dict(labels="bool"), ValueError, "labels must be '01' or 'pm1'"),
+        (dict(labels="bool"), ValueError, "labels: expected '01' or 'pm1'"),
         (dict(key=0), TypeError, "key: expected one jax.random key"),
     ],
 )

@@ -1,6 +1,8 @@
-"""Every argument check, once: models, parameters, arrays, labels, keys, integers and rates.
+"""The argument checks that know a model: inputs, targets and labels, metrics, output paths.
 
-The public functions of jaxmlp call these before any tracing, so that a bad argument raises a
+(Plain values, keys, integers and rates: :mod:`jaxmlp.core.values`; a model's parameters:
+:func:`jaxmlp.core.model.check_params`.) The public functions of jaxmlp call these before any
+tracing, so that a bad argument raises a
 ``TypeError`` (wrong kind of thing) or ``ValueError`` (right kind, wrong value) whose message
 starts with the argument's name and states what was expected and what was given. Values cannot
 be checked on a tracer (under ``jax.jit``): there the checks of shapes and dtypes still run and
@@ -26,9 +28,6 @@ from jaxmlp.core.values import (
     _unreadable,
     as_array,
     check_finite,
-    check_fraction,
-    check_int,
-    check_key,
     check_rate,
     check_rows,
 )

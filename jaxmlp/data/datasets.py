@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from jaxmlp.core.values import check_int
+
 from .digits import DIGITS_FILE, read_digits
 from .idx import read_idx
 from .npz import NpzFile
@@ -144,19 +146,16 @@ def one_hot(t: Any, num_classes: int | None = None) -> np.ndarray:
     """
     t = np.asarray(t)
     if t.dtype.kind not in "iu":
-        raise TypeError(f"t must hold integer class labels, got dtype {t.dtype}")
+        raise TypeError(f"t: expected integer class labels, got dtype {t.dtype}")
     if num_classes is None:
         if t.size == 0:
-            raise ValueError("num_classes must be given when t is empty")
+            raise ValueError("num_classes: expected an integer >= 1 when t is empty, got None")
         num_classes = int(t.max()) + 1
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
-        raise TypeError(f"num_classes must be an integer, got {num_classes!r}")
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be at least 1, got {num_classes}")
+    num_classes = check_int("num_classes", num_classes, 1)
     if t.size and (t.min() < 0 or t.max() >= num_classes):
         bad = t[(t < 0) | (t >= num_classes)].flat[0]
-        raise ValueError(f"t must lie in 0..{num_classes - 1} (num_classes={num_classes}), "
-                         f"got label {bad}")
+        raise ValueError(f"t: expected labels in 0..{num_classes - 1} "
+                         f"(num_classes={num_classes}), got label {bad}")
     return np.eye(num_classes, dtype=np.float32)[t]
 
 
@@ -169,10 +168,11 @@ def as_images(x: Any) -> Any:
     """
     shape = getattr(x, "shape", None)
     if shape is None or len(shape) not in (1, 2):
-        raise ValueError(f"x must have shape (n, d) or (d,), got {shape}")
+        raise ValueError(f"x: expected shape (n, d) or (d,), got {shape}")
     side = math.isqrt(shape[-1])
     if side * side != shape[-1]:
-        raise ValueError(f"x's last axis must be a square number of pixels, got {shape[-1]}")
+        raise ValueError(f"x: expected a square number of pixels on the last axis, "
+                         f"got {shape[-1]}")
     return x.reshape(*shape[:-1], side, side)
 
 
@@ -181,7 +181,8 @@ def as_images(x: Any) -> Any:
 
 def _check_name(name: Any) -> None:
     if name not in DATASETS:
-        raise ValueError(f"unknown data set {name!r}; choose from {', '.join(DATASETS)}")
+        raise ValueError(f"name: expected a data set name, one of {', '.join(DATASETS)}, "
+                         f"got {name!r}")
 
 
 def _cache_dir() -> Path:

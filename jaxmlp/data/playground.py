@@ -83,10 +83,10 @@ def playground_data(
     n = _DEFAULT_N[problem] if n is None else check_int("n", n, 2)
     train_ratio = _check_real("train_ratio", train_ratio)
     if not 0 < train_ratio < 100:
-        raise ValueError(f"train_ratio must be a percentage strictly between 0 and 100, "
+        raise ValueError(f"train_ratio: expected a percentage strictly between 0 and 100, "
                          f"got {train_ratio}")
     if labels not in ("01", "pm1"):
-        raise ValueError(f"labels must be '01' or 'pm1', got {labels!r}")
+        raise ValueError(f"labels: expected '01' or 'pm1', got {labels!r}")
     key_points, key_shuffle = jax.random.split(key)
     xy, t = playground_points(name, key_points, n, noise)
     if problem == "classification" and labels == "01":
@@ -94,8 +94,9 @@ def playground_data(
     order = np.asarray(jax.random.permutation(key_shuffle, n))
     split_at = math.floor(n * train_ratio / 100)
     if split_at == 0 or split_at == n:
-        raise ValueError(f"train_ratio={train_ratio} of n={n} points leaves an empty "
-                         f"{'training' if split_at == 0 else 'test'} set")
+        empty = "training" if split_at == 0 else "test"
+        raise ValueError(f"train_ratio: expected a share of n={n} points that leaves both sets "
+                         f"non-empty, got {train_ratio}, which leaves an empty {empty} set")
     xy, t = xy[order], t[order, None]
     return (xy[:split_at], t[:split_at]), (xy[split_at:], t[split_at:])
 
@@ -127,7 +128,8 @@ def playground_points(
     n = check_int("n", n, 2)
     noise = _check_real("noise", noise)
     if not 0 <= noise <= 50:
-        raise ValueError(f"noise must be between 0 and 50 (the Playground's slider), got {noise}")
+        raise ValueError(f"noise: expected a number between 0 and 50 (the Playground's slider), "
+                         f"got {noise}")
     xy, t = _GENERATORS[name](key, n, noise / 100)
     return xy.astype(np.float32), t.astype(np.float32)
 
@@ -150,14 +152,16 @@ def features(xy: Any, names: Sequence[str] = ("x", "y")) -> np.ndarray:
     """
     xy = np.asarray(xy, dtype=np.float64)
     if xy.ndim != 2 or xy.shape[1] != 2:
-        raise ValueError(f"xy must have shape (n, 2), got {xy.shape}")
+        raise ValueError(f"xy: expected shape (n, 2), got {xy.shape}")
     if isinstance(names, str) or not isinstance(names, Sequence):
-        raise TypeError(f"names must be a sequence of feature names, got {names!r}")
+        raise TypeError(f"names: expected a sequence of feature names, got {names!r}")
     unknown = [f for f in names if f not in FEATURES]
     if unknown:
-        raise ValueError(f"unknown feature name(s) {unknown}; choose from {list(FEATURES)}")
+        raise ValueError(f"names: expected feature names from {list(FEATURES)}, "
+                         f"got unknown feature name(s) {unknown}")
     if not names or len(set(names)) != len(names):
-        raise ValueError(f"names must be non-empty without repeats, got {list(names)}")
+        raise ValueError(f"names: expected a non-empty sequence without repeats, "
+                         f"got {list(names)}")
     x, y = xy[:, 0], xy[:, 1]
     columns = {"x": x, "y": y, "x2": x * x, "y2": y * y, "xy": x * y,
                "sinx": np.sin(x), "siny": np.sin(y)}
@@ -245,14 +249,14 @@ def _uniform(key: jax.Array, shape: tuple[int, ...]) -> np.ndarray:
 
 def _problem(name: Any) -> str:
     if name not in PLAYGROUND_DATASETS:
-        raise ValueError(f"unknown playground data set {name!r}; choose from "
-                         f"{', '.join(PLAYGROUND_DATASETS)}")
+        raise ValueError(f"name: expected a playground data set, one of "
+                         f"{', '.join(PLAYGROUND_DATASETS)}, got {name!r}")
     return PLAYGROUND_DATASETS[name][0]
 
 
 def _check_real(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+        raise TypeError(f"{name}: expected a number, got {value!r} ({type(value).__name__})")
     if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
+        raise ValueError(f"{name}: expected a finite number, got {value}")
     return float(value)
