@@ -101,12 +101,16 @@ def test_train_then_evaluate_and_predict_the_model_file(tmp_path, capsys, error_
     (["predict", "model.npz", "rows.npy", "--output", "p.json"], 2, "--output"),
     (["evaluate", "model.npz"], 2, "--dataset"),  # a plain jaxmlp.save records no data set
     (["evaluate", "model.npz", "--dataset", "digits"], 1, "--dataset: digits has 64 inputs"),
+    (["evaluate", "narrow.npz", "--dataset", "digits"], 1,
+     "--dataset: digits has 10 classes, but the model in narrow.npz has 5 outputs"),
 ])
 def test_evaluate_and_predict_errors_name_the_argument(argv, status, words, tmp_path, monkeypatch,
                                                        error_line):
     monkeypatch.chdir(tmp_path)
     model = jaxmlp.MLP((3, 2), ("softmax",))
     jaxmlp.save("model.npz", model, model.init(jax_key()))
+    narrow = jaxmlp.MLP((64, 5), ("softmax",))
+    jaxmlp.save("narrow.npz", narrow, narrow.init(jax_key()))
     np.save("rows.npy", np.zeros((2, 3), np.float32))
     np.save("wide.npy", np.zeros((2, 4), np.float32))
     (tmp_path / "nan.csv").write_text("1,2,3\n1,nan,3\n")

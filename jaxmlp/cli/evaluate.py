@@ -48,6 +48,11 @@ def run(args: argparse.Namespace) -> int:
     if x_test.shape[1] != model.sizes[0]:
         raise CLIError(f"--dataset: {dataset} has {x_test.shape[1]} inputs per row, but the model "
                        f"in {args.model} takes {model.sizes[0]}")
+    classes = int(t_test.max()) + 1 if t_test.ndim == 1 else t_test.shape[1]
+    outputs = max(model.sizes[-1], 2)  # one sigmoid output scores two classes
+    if classes > outputs:
+        raise CLIError(f"--dataset: {dataset} has {classes} classes, but the model in "
+                       f"{args.model} has {model.sizes[-1]} outputs")
     result = evaluate(model, checkpoint.params, x_test, t_test,
                       loss=settings.get("loss", "categorical_crossentropy"),
                       l2=settings.get("l2", 0.0), l1=settings.get("l1", 0.0))
