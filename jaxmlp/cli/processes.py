@@ -67,8 +67,9 @@ def join(args: argparse.Namespace) -> tuple[int, int]:
         raise CLIError(f"--batch-size: {args.batch_size} rows do not split evenly over {count} "
                        f"processes; use a multiple of {count}")
     if count > 1 and many.requested(args):
-        raise CLIError("--num-processes: several processes train one model; --seeds, --folds and "
-                       "lists for --lr / --l2 are not supported across processes")
+        raise CLIError("--num-processes: the command line trains one model across processes; "
+                       "for --seeds, --folds or lists for --lr / --l2 call jaxmlp.fit_many from "
+                       "Python, which runs across processes")
     return rank, count
 
 
