@@ -67,7 +67,7 @@ def test_validation_split_errors(n, fraction, error, message):
 def test_validation_split_row_mismatch():
     with pytest.raises(ValueError, match="same number of rows, got 4 and 3"):
         validation_split(np.zeros((4, 2)), np.zeros(3), 0.5)
-    with pytest.raises(TypeError, match="x must be an array"):
+    with pytest.raises(TypeError, match="x: expected an array"):
         validation_split([1, 2], np.zeros(2), 0.5)
 
 
@@ -109,7 +109,7 @@ def test_stratified_split_keeps_class_proportions():
         (dict(n=2), ValueError, "n: expected an integer >= 3"),
         (dict(n=10.0), TypeError, "n: expected an integer"),
         (dict(n=4, fractions=(0.5, 0.1, 0.4)), ValueError, "empty validation set"),
-        (dict(n=5, stratify=np.zeros(4)), ValueError, "stratify must have n=5 entries"),
+        (dict(n=5, stratify=np.zeros(4)), ValueError, "stratify: expected n=5 entries"),
         (dict(n=4, stratify=np.zeros((4, 1))), ValueError, "one-dimensional"),
     ],
 )
@@ -152,7 +152,7 @@ def test_kfold_shuffle_and_determinism():
 @pytest.mark.parametrize(
     ("args", "kwargs", "error", "message"),
     [((KEY, 10, 1), {}, ValueError, "k: expected an integer >= 2"),
-     ((KEY, 3, 4), {}, ValueError, "k must be at most n=3, got k=4"),
+     ((KEY, 3, 4), {}, ValueError, "k: expected at most n=3, got k=4"),
      ((KEY, 10, 2.5), {}, TypeError, "k: expected an integer"),
      ((None, 10, 2), {}, TypeError, "key"),
      ((KEY, 1, 2), {}, ValueError, "n: expected an integer >= 2")],
@@ -181,9 +181,9 @@ def test_stratified_kfold_errors():
         stratified_kfold(KEY, LABELS, 21)
     with pytest.raises(ValueError, match="k: expected an integer >= 2"):
         stratified_kfold(KEY, LABELS, 1)
-    with pytest.raises(ValueError, match="labels must be one-dimensional"):
+    with pytest.raises(ValueError, match="labels: expected one-dimensional"):
         stratified_kfold(KEY, LABELS[:, None], 2)
-    with pytest.raises(ValueError, match="labels must not be empty"):
+    with pytest.raises(ValueError, match="labels: expected at least one label, got none"):
         stratified_kfold(KEY, [], 2)
 
 

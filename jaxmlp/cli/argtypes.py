@@ -23,7 +23,7 @@ def widths(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError("expected widths such as 32 or 128,64, got "
                                          f"{text!r}") from None
     if min(widths) < 1:
-        raise argparse.ArgumentTypeError(f"every width must be >= 1, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected every width >= 1, got {text!r}")
     return widths
 
 

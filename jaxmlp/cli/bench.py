@@ -91,8 +91,8 @@ def implementations(text: str) -> tuple[str, ...]:
     for name in filter(None, text.split(",")):
         if name not in IMPLEMENTATIONS and name not in GROUPS:
             raise argparse.ArgumentTypeError(
-                f"unknown implementation {name!r}; expected "
-                f"{', '.join((*IMPLEMENTATIONS, *GROUPS))}")
+                f"expected implementations from {', '.join((*IMPLEMENTATIONS, *GROUPS))}, "
+                f"got {name!r}")
         names += GROUPS.get(name, (name,))
     if not names:
         raise argparse.ArgumentTypeError("expected at least one implementation")

@@ -84,7 +84,7 @@ def read_idx_bytes(data: bytes, name: str = "<bytes>") -> np.ndarray:
     array([7, 9], dtype=uint8)
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(f"data must be bytes, got {type(data).__name__}")
+        raise TypeError(f"data: expected bytes, got {type(data).__name__}")
     data = bytes(data)
     if data[:2] == _GZIP_MAGIC:
         return _parse(_Gunzip(data, name), name)
@@ -112,9 +112,9 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None 
     array = np.asarray(array)
     code = _type_code(array.dtype)
     if not 1 <= array.ndim <= _MAX_NDIM:
-        raise ValueError(f"array must have 1 to {_MAX_NDIM} dimensions, got shape {array.shape}")
+        raise ValueError(f"array: expected 1 to {_MAX_NDIM} dimensions, got shape {array.shape}")
     if any(d >= 2**32 for d in array.shape):
-        raise ValueError(f"array dimensions must be below 2**32, got shape {array.shape}")
+        raise ValueError(f"array: expected dimensions below 2**32, got shape {array.shape}")
     header = bytes([0, 0, code, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
     payload = header + np.ascontiguousarray(array, dtype=DTYPES[code]).tobytes()
     if compress is None:
@@ -133,7 +133,7 @@ def _type_code(dtype: np.dtype) -> int:
         if dtype.kind == idx_dtype.kind and dtype.itemsize == idx_dtype.itemsize:
             return code
     allowed = ", ".join(str(d.newbyteorder("=")) for d in DTYPES.values())
-    raise TypeError(f"array dtype must be one of {allowed}; got {dtype}")
+    raise TypeError(f"array: expected a dtype of {allowed}, got dtype {dtype}")
 
 
 def _parse(stream: _Raw | _Gunzip, name: str) -> np.ndarray:

@@ -50,7 +50,7 @@ def validation_split(x: Any, t: Any, fraction: float) -> tuple[tuple[Any, Any], 
     """
     n = _num_rows("x", x)
     if _num_rows("t", t) != n:
-        raise ValueError(f"x and t must have the same number of rows, got {n} and {len(t)}")
+        raise ValueError(f"x and t: expected the same number of rows, got {n} and {len(t)}")
     split_at = split_index(n, fraction)
     return (x[:split_at], t[:split_at]), (x[split_at:], t[split_at:])
 
@@ -68,8 +68,9 @@ def split_index(n: int, fraction: float, name: str = "validation_split") -> int:
     fraction = check_fraction(name, fraction)
     split_at = math.floor(n * (1.0 - fraction))
     if split_at == 0 or split_at == n:
-        raise ValueError(f"{name}: {fraction} of {n} rows leaves an empty "
-                         f"{'training' if split_at == 0 else 'validation'} set")
+        empty = "training" if split_at == 0 else "validation"
+        raise ValueError(f"{name}: expected a fraction of n={n} rows that leaves both sets "
+                         f"non-empty, got {fraction}, which leaves an empty {empty} set")
     return split_at
 
 
@@ -118,7 +119,8 @@ def train_val_test_split(
     result = tuple(np.sort(np.concatenate(p)) for p in parts)
     for name, part in zip(("training", "validation", "test"), result, strict=True):
         if len(part) == 0:
-            raise ValueError(f"fractions={tuple(fractions)} of n={n} rows leave an empty {name} "
+            raise ValueError(f"fractions: expected shares of n={n} rows that leave every set "
+                             f"non-empty, got {tuple(fractions)}, which leaves an empty {name} "
                              f"set")
     return result
 
@@ -144,7 +146,7 @@ def kfold(
     n = check_int("n", n, 2)
     k = check_int("k", k, 2)
     if k > n:
-        raise ValueError(f"k must be at most n={n}, got k={k}")
+        raise ValueError(f"k: expected at most n={n}, got k={k}")
     if shuffle:
         check_key(key)
         order = _permutation(key, n)
@@ -180,7 +182,7 @@ def stratified_kfold(
     k = check_int("k", k, 2)
     classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     if k > counts.min():
-        raise ValueError(f"k must be at most the smallest class count {counts.min()} "
+        raise ValueError(f"k: expected at most the smallest class count {counts.min()} "
                          f"(class {classes[counts.argmin()]!r}), got k={k}")
     fold = np.empty(len(labels), dtype=np.int64)
     fold[_shuffle_within_classes(key, inverse)] = np.arange(len(labels)) % k
@@ -208,7 +210,8 @@ def batches(
     n = check_int("n", n, 1)
     batch_size = check_int("batch_size", batch_size, 1)
     if drop_last and batch_size > n:
-        raise ValueError(f"drop_last=True with batch_size={batch_size} > n={n} leaves no batch")
+        raise ValueError(f"batch_size: expected at most n={n} with drop_last=True, "
+                         f"got {batch_size}, which leaves no batch")
     if key is None:
         order = np.arange(n, dtype=np.int64)
     else:
@@ -241,28 +244,30 @@ def _shuffle_within_classes(key: jax.Array, inverse: np.ndarray) -> np.ndarray:
 
 def _check_fractions(fractions: Any) -> tuple[float, float]:
     if isinstance(fractions, (str, bytes)) or not isinstance(fractions, Sequence):
-        raise TypeError(f"fractions must be a sequence (train, val, test), got {fractions!r}")
+        raise TypeError(f"fractions: expected a sequence (train, val, test), got {fractions!r}")
     if len(fractions) != 3:
-        raise ValueError(f"fractions must have 3 entries (train, val, test), got {fractions!r}")
+        raise ValueError(f"fractions: expected 3 entries (train, val, test), got {fractions!r}")
     f = [check_fraction(f"fractions[{i}]", v) for i, v in enumerate(fractions)]
     if abs(sum(f) - 1.0) > 1e-6:
-        raise ValueError(f"fractions must sum to 1, got {tuple(fractions)} (sum {sum(f):.6g})")
+        raise ValueError(f"fractions: expected three fractions that sum to 1, "
+                         f"got {tuple(fractions)} (sum {sum(f):.6g})")
     return f[0], f[0] + f[1]
 
 
 def _check_labels(name: str, labels: Any, n: int | None) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional (n,), got shape {labels.shape}")
+        raise ValueError(f"{name}: expected one-dimensional labels (n,), got shape {labels.shape}")
     if n is not None and len(labels) != n:
-        raise ValueError(f"{name} must have n={n} entries, got {len(labels)}")
+        raise ValueError(f"{name}: expected n={n} entries, got {len(labels)}")
     if len(labels) == 0:
-        raise ValueError(f"{name} must not be empty")
+        raise ValueError(f"{name}: expected at least one label, got none")
     return labels
 
 
 def _num_rows(name: str, a: Any) -> int:
     shape = getattr(a, "shape", None)
     if shape is None or len(shape) == 0:
-        raise TypeError(f"{name} must be an array with a leading row axis, got {type(a).__name__}")
+        raise TypeError(f"{name}: expected an array with a leading row axis, "
+                        f"got {type(a).__name__}")
     return int(shape[0])
