@@ -24,6 +24,8 @@ import stat
 import warnings
 from pathlib import Path
 
+from jaxmlp.core.values import check_int
+
 __all__ = ["DEFAULT_MAX_SIZE", "compile_cache", "default_folder", "prune"]
 
 #: the size bound of :func:`compile_cache` (bytes); a small network's programs take ~0.1 MB each
@@ -53,8 +55,7 @@ def compile_cache(path: str | os.PathLike | None = None, max_size: int = DEFAULT
     >>> oct(stat.S_IMODE(folder.stat().st_mode))  # doctest: +SKIP
     '0o700'
     """
-    if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
-        raise ValueError(f"max_size: expected a number of bytes >= 1, got {max_size!r}")
+    max_size = check_int("max_size", max_size, 1)  # bytes
     folder = Path(default_folder() if path is None else path).expanduser()
     problem = _unsafe(folder)
     if problem is not None:

@@ -112,7 +112,7 @@ def test_the_size_bound_removes_the_least_recently_used_entries(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == ["middle-cache", "newest-cache", "sub"]
     cache.compile_cache(folder, max_size=100)
     assert sorted(p.name for p in folder.iterdir()) == ["newest-cache", "sub"]
-    with pytest.raises(ValueError, match="max_size: expected a number of bytes >= 1, got 0"):
+    with pytest.raises(ValueError, match="max_size: expected an integer >= 1, got 0"):
         cache.compile_cache(folder, max_size=0)
 
 

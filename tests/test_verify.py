@@ -217,9 +217,9 @@ RETURN = 'return [{"w": d1.T @ x, "b": d1.sum(0)}, {"w": d2.T @ h, "b": d2.sum(0
 UNUSABLE = {
     "no grads": (TWO_LAYERS.replace("def grads(", "def gradients("), "missing `grads`"),
     "no model": (TWO_LAYERS.replace("model = jaxmlp.MLP(", "net = jaxmlp.MLP("), "missing `model`"),
-    "unknown loss": (TWO_LAYERS.replace('loss = "sse"', 'loss = "hinge"'), "`loss` must be one of"),
-    "unknown reduction": (TWO_LAYERS.replace('"sum"', '"max"'), "`reduction` must be one of"),
-    "grads not callable": (TWO_LAYERS + "\ngrads = 3\n", "`grads` must be a function"),
+    "unknown loss": (TWO_LAYERS.replace('loss = "sse"', 'loss = "hinge"'), "`loss`: expected one of"),
+    "unknown reduction": (TWO_LAYERS.replace('"sum"', '"max"'), "`reduction`: expected one of"),
+    "grads not callable": (TWO_LAYERS + "\ngrads = 3\n", "`grads`: expected a function"),
     "grads raises": (TWO_LAYERS.replace("u1 = x", "u1 = 1 / 0 + x"), "grads(params, x, t) raised Zero"),
     "a tuple": (TWO_LAYERS.replace(RETURN, "return tuple(" + RETURN[7:] + ")"), "does not match"),
     "w transposed": (TWO_LAYERS.replace('"w": d1.T @ x', '"w": x.T @ d1'), "shape (3, 4), expected (4, 3)"),

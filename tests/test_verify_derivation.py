@@ -90,10 +90,10 @@ def test_the_general_form_names_the_wrong_leaf():
 
 
 @pytest.mark.parametrize("arguments, words", [
-    ({"model": None, "loss": "sse"}, "`model` must be a jaxmlp.MLP, got NoneType"),
-    ({"loss": "hinge"}, "`loss` must be one of"),
+    ({"model": None, "loss": "sse"}, "`model`: expected a jaxmlp.MLP, got NoneType"),
+    ({"loss": "hinge"}, "`loss`: expected one of"),
     ({"objective": lambda p, x, t: 0.0}, "missing `sample`"),
-    ({"deltas": 3}, "`deltas` must be a function"),
+    ({"deltas": 3}, "`deltas`: expected a function"),
     ({"dtype": "float16"}, "dtype: expected one of ('float64', 'float32'), got 'float16'"),
 ])
 def test_unusable_functions_raise_one_clear_value_error(arguments, words):

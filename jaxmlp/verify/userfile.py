@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from jaxmlp.core.losses import REDUCTIONS, loss_names
 from jaxmlp.core.model import MLP
+from jaxmlp.core.values import check_rate
 
 __all__ = ["BadFileError", "Subject", "one_line", "read", "subject"]
 
@@ -109,15 +110,17 @@ def subject(where: str, grads: Callable, *, model: MLP | None = None, loss: str 
                            name, meaning)
         return Subject(where, grads, objective=objective, sample=sample)
     if not isinstance(model, MLP):
-        raise BadFileError(f"{where}: `model` must be a jaxmlp.MLP, got {type(model).__name__}")
+        raise BadFileError(f"{where}: `model`: expected a jaxmlp.MLP, got {type(model).__name__}")
     if loss not in loss_names():
-        raise BadFileError(f"{where}: `loss` must be one of {loss_names()}, got {loss!r}")
+        raise BadFileError(f"{where}: `loss`: expected one of {loss_names()}, got {loss!r}")
     if reduction not in REDUCTIONS:
-        raise BadFileError(f"{where}: `reduction` must be one of {REDUCTIONS}, "
+        raise BadFileError(f"{where}: `reduction`: expected one of {REDUCTIONS}, "
                            f"got {reduction!r}")
     for name, value in (("l2", l2), ("l1", l1)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-            raise BadFileError(f"{where}: `{name}` must be a non-negative number, got {value!r}")
+        try:
+            check_rate(f"`{name}`", value)
+        except (TypeError, ValueError) as error:
+            raise BadFileError(f"{where}: {error}") from None
     _need_function(where, grads, "grads", "grads(params, x, t)")
     if deltas is not None:
         _need_function(where, deltas, "deltas",
@@ -154,5 +157,5 @@ def _need_function(where, value, name, meaning):
     if value is None:
         raise BadFileError(f"{where}: missing `{name}` (define {meaning})")
     if not callable(value):
-        raise BadFileError(f"{where}: `{name}` must be a function {meaning}, "
+        raise BadFileError(f"{where}: `{name}`: expected a function {meaning}, "
                            f"got {type(value).__name__}")
