@@ -10,7 +10,12 @@
 from jaxmlp import data, parallel, plot
 from jaxmlp.cache import compile_cache
 from jaxmlp.check import GradientReport, check_gradients
-from jaxmlp.core.activations import Activation, activation_names, get_activation, register_activation
+from jaxmlp.core.activations import (
+    Activation,
+    activation_names,
+    get_activation,
+    register_activation,
+)
 from jaxmlp.core.backprop import backprop, checked, deltas, loss
 from jaxmlp.core.losses import get_loss, loss_names, penalty
 from jaxmlp.core.model import INITIALIZERS, MLP

@@ -24,9 +24,12 @@ __all__ = ["LECTURE", "Activation", "activation_names", "get_activation", "regis
 Array = jax.Array
 
 LEAKY_SLOPE = 0.01  #: negative slope of ``leaky_relu`` (as ``jax.nn.leaky_relu`` and PyTorch)
-#: deck 002's activation list, in the deck's order: every one is built in (and tested against jax.grad)
-LECTURE = ("identity", "step", "sigmoid", "tanh", "relu", "softplus", "leaky_relu", "prelu", "elu", "selu",
-           "swish", "mish", "softmax")
+#: deck 002's activation list, in the deck's order: every one is built in
+#: (and tested against jax.grad)
+LECTURE = (
+    "identity", "step", "sigmoid", "tanh", "relu", "softplus", "leaky_relu", "prelu", "elu",
+    "selu", "swish", "mish", "softmax",
+)
 PRELU_INIT = 0.25  #: initial learnable slope ``a`` of ``prelu`` (He et al. 2015)
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -57,7 +60,10 @@ class Activation:
         return self.df_da is not None
 
     def backward(self, u: Array, o: Array, g: Array, *a: Array) -> Array:
-        """Return ``g ⊙ f'(u)`` (or ``J_f(u)^T g``): the error at ``u`` given the error ``g`` at ``o``."""
+        """Return ``g ⊙ f'(u)`` (or ``J_f(u)^T g``).
+
+        That is the error at ``u`` given the error ``g`` at ``o``.
+        """
         if self.df is None:
             return self.vjp(u, o, g)
         return g * self.df(u, *a)

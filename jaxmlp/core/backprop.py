@@ -68,9 +68,10 @@ def backprop(
     model: MLP, params: Params, x: Array, t: Array, loss: str = "categorical_crossentropy",
     reduction: str = "mean", l2: float = 0.0, l1: float = 0.0,
 ) -> Params:
-    """``∂E/∂params`` by the hand-written δ rule, with the structure of ``jax.grad`` of :func:`loss`.
+    """``∂E/∂params`` by the hand-written δ rule.
 
-    Arguments are those of :func:`loss`; so are the checks (values only eagerly or in :func:`checked`).
+    The result has the structure of ``jax.grad`` of :func:`loss`. Arguments are those of
+    :func:`loss`; so are the checks (values only eagerly or in :func:`checked`).
 
     >>> m = MLP((3, 4, 2), ("tanh", "softmax"))
     >>> p = m.init(jax.random.key(0))
@@ -100,7 +101,9 @@ def deltas(
 
 
 def checked(fn: Callable, **jit_kwargs: Any) -> Callable:
-    """``jax.jit(fn)`` keeping the value checks that tracing skips; a failed one raises after the call.
+    """``jax.jit(fn)`` keeping the value checks that tracing skips.
+
+    A failed check raises after the call.
 
     Inside ``fn``, the checks of :func:`loss`, :func:`backprop`, :func:`deltas` (and of every
     function that prepares its arguments the same way) that need values (NaN or infinity in

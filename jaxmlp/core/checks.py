@@ -1,7 +1,7 @@
 """The argument checks that know a model: inputs, targets and labels, metrics, output paths.
 
 (Plain values, keys, integers and rates: :mod:`jaxmlp.core.values`; a model's parameters:
-:func:`jaxmlp.core.model.check_params`.) The public functions of jaxmlp call these before any
+:func:`jaxmlp.core.params.check_params`.) The public functions of jaxmlp call these before any
 tracing, so that a bad argument raises a
 ``TypeError`` (wrong kind of thing) or ``ValueError`` (right kind, wrong value) whose message
 starts with the argument's name and states what was expected and what was given. Values cannot
@@ -21,7 +21,8 @@ import numpy as np
 from jax.experimental import checkify
 
 from jaxmlp.core.losses import REDUCTIONS, get_loss
-from jaxmlp.core.model import MLP, check_params
+from jaxmlp.core.model import MLP
+from jaxmlp.core.params import check_params
 from jaxmlp.core.values import (
     _braces,
     _staged,
@@ -113,7 +114,9 @@ def prepare(model, params, x, t, loss="categorical_crossentropy", reduction="mea
     x, t = as_array(xname, x, xp), as_array(tname, t, xp)
     n_in, n_out = model.sizes[0], model.sizes[-1]
     if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise TypeError(f"{xname}: expected floating-point inputs, got dtype {x.dtype} (scale to [0, 1])")
+        raise TypeError(
+            f"{xname}: expected floating-point inputs, got dtype {x.dtype} (scale to [0, 1])"
+        )
     if x.ndim == 1 and x.shape == (n_in,):
         x, t = x[None], t[None]
     check_rows(xname, x.shape, n_in)
@@ -128,8 +131,10 @@ def prepare(model, params, x, t, loss="categorical_crossentropy", reduction="mea
     if t.shape == (batch,) and n_out == 1:
         t = t[:, None]
     if t.shape != (batch, n_out):
-        raise ValueError(f"{tname}: expected shape ({batch}, {n_out}) or integer labels ({batch},), "
-                         f"got {t.shape}")
+        raise ValueError(
+            f"{tname}: expected shape ({batch}, {n_out}) or integer labels ({batch},), "
+            f"got {t.shape}"
+        )
     check_finite(xname, x)
     check_finite(tname, t)
     return jnp.asarray(x.astype(dtype)), jnp.asarray(t.astype(dtype))
@@ -139,11 +144,16 @@ def _check_labels(name, t, num_classes):
     if _unreadable(t):
         if _staged(t):
             bad = (t < 0) | (t >= num_classes)
-            checkify.check(~jnp.any(bad), f"{_braces(name)}: labels must lie in [0, {num_classes - 1}] for "
-                           f"{num_classes} classes, got {{}}", t[jnp.argmax(bad)])
+            message = (
+                f"{_braces(name)}: labels must lie in [0, {num_classes - 1}] for "
+                f"{num_classes} classes, got {{}}"
+            )
+            checkify.check(~jnp.any(bad), message, t[jnp.argmax(bad)])
         return
     tn = np.asarray(t)
     if tn.size and (tn.min() < 0 or tn.max() >= num_classes):
         bad = tn[(tn < 0) | (tn >= num_classes)][0]
-        raise ValueError(f"{name}: labels must lie in [0, {num_classes - 1}] for {num_classes} classes, "
-                         f"got {bad}")
+        raise ValueError(
+            f"{name}: labels must lie in [0, {num_classes - 1}] for {num_classes} classes, "
+            f"got {bad}"
+        )

@@ -1,9 +1,9 @@
 """Per-example losses, each next to its derivative with respect to the network output.
 
-A loss ``ℓ(o, t)`` compares one output vector ``o`` (shape ``(N,)``) with its target ``t``; the batch
-objective reduces the per-example values by ``"mean"`` (Keras's default) or ``"sum"`` (the
-lectures' ``E = ½ Σ``). ``d(o, t) = ∂ℓ/∂o`` is what the general output-δ rule multiplies by
-``f'(u)``.
+A loss ``ℓ(o, t)`` compares one output vector ``o`` (shape ``(N,)``) with its target ``t``;
+the batch objective reduces the per-example values by ``"mean"`` (Keras's default) or
+``"sum"`` (the lectures' ``E = ½ Σ``). ``d(o, t) = ∂ℓ/∂o`` is what the general output-δ rule
+multiplies by ``f'(u)``.
 
 Three (activation, loss) pairs are *canonical*: softmax + categorical cross-entropy, sigmoid +
 binary cross-entropy and identity + sse. For them ``∂ℓ/∂u = o − t`` (deck 003's ŷ − y), and the
@@ -179,7 +179,8 @@ def penalty(params: list[dict[str, Array]], l2: float = 0.0, l1: float = 0.0) ->
         if not _is_zero(l2):
             total = total + 0.5 * l2 * jnp.sum(w * w)
         if not _is_zero(l1):
-            # |w| written as w·sign(w): jax.grad then gives sign(0) = 0 at w = 0, as penalty_grad does
+            # |w| written as w·sign(w): jax.grad then gives sign(0) = 0 at w = 0,
+            # as penalty_grad does
             total = total + l1 * jnp.sum(w * jnp.sign(w))
     return total.astype(params[0]["w"].dtype) if params else total
 

@@ -17,8 +17,9 @@ import jax.numpy as jnp
 
 from jaxmlp.core.activations import PRELU_INIT, get_activation
 from jaxmlp.core.memory import check_fits
+from jaxmlp.core.params import check_params
 from jaxmlp.core.programs import PROGRAMS
-from jaxmlp.core.values import as_array, check_finite, check_key, check_rows
+from jaxmlp.core.values import check_key, check_rows
 
 __all__ = ["INITIALIZERS", "MLP", "Params"]
 
@@ -101,12 +102,14 @@ class MLP:
         Arguments:
             key: a ``jax.random`` key (``jax.random.key(0)``), or a batch of N keys
                 (``jax.random.split(key, N)``) for N models stacked on a leading axis: every leaf
-                gets shape ``(N, ...)`` and model i equals ``init(keys[i])`` (see :func:`jaxmlp.fit_many`).
+                gets shape ``(N, ...)`` and model i equals ``init(keys[i])``
+                (see :func:`jaxmlp.fit_many`).
             init: ``"glorot_uniform"`` (default, Keras's), ``"he_uniform"``, ``"he_normal"``,
                 ``"lecun_normal"`` or ``"normal"`` (``N(0, sigma²)``). Biases start at zero; a PReLU
                 layer's slopes ``"a"`` (shape ``(fan_out,)``) at 0.25.
             sigma: the standard deviation for ``init="normal"``.
-            dtype: float dtype of the parameters (default: float32, float64 under ``jax.enable_x64``).
+            dtype: float dtype of the parameters (default: float32, float64 under
+                ``jax.enable_x64``).
 
         >>> MLP((3, 2), ("softmax",)).init(jax.random.split(jax.random.key(0), 5))[0]["w"].shape
         (5, 2, 3)
@@ -149,10 +152,11 @@ class MLP:
             params: the parameter pytree.
             x: one input vector, shape ``(n_in,)``.
 
-        Returns ``(us, os)``: ``us[l]`` is layer ``l``'s pre-activation ``(fan_out,)`` and ``os`` the
-        outputs, with ``os[0] = x`` and ``os[-1]`` the network output ``(n_out,)``. The structure,
-        shapes and dtypes of ``params`` are checked first (also under ``jit``: it costs nothing at
-        run time), a ``ValueError`` / ``TypeError`` naming ``params[i]['w']``; their values are not.
+        Returns ``(us, os)``: ``us[l]`` is layer ``l``'s pre-activation ``(fan_out,)`` and
+        ``os`` the outputs, with ``os[0] = x`` and ``os[-1]`` the network output ``(n_out,)``.
+        The structure, shapes and dtypes of ``params`` are checked first (also under ``jit``: it
+        costs nothing at run time), a ``ValueError`` / ``TypeError`` naming ``params[i]['w']``;
+        their values are not.
         """
         params = _checked_params(self, params)
         us, os = [], [x]
@@ -234,7 +238,10 @@ class MLP:
 
 
 class Summary(str):
-    """:meth:`MLP.summary`'s table: a ``str`` whose ``repr`` is the table itself, as Keras prints it."""
+    """:meth:`MLP.summary`'s table: a ``str`` whose ``repr`` is the table itself.
+
+    The table is printed as Keras prints it.
+    """
 
     def __repr__(self) -> str:
         return str(self)
@@ -266,39 +273,3 @@ def _draw(key: Array, init: str, shape: tuple[int, int], sigma: float, dtype: An
     scale = 2.0 if init == "he_normal" else 1.0  # he_normal or lecun_normal: truncated normal
     std = math.sqrt(scale / fan_in) / _TRUNCATED_STD
     return std * jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype)
-
-
-def check_params(model: MLP, params: Params, name: str = "params", finite: bool = True) -> Any:
-    """Check that ``params`` fits ``model`` (one dict per layer, right shapes, float leaves, and
-    finite values unless ``finite=False``: :meth:`MLP.apply` checks the structure alone).
-
-    Returns the parameters' float dtype.
-    """
-    if not isinstance(model, MLP):
-        raise TypeError(f"model: expected a jaxmlp.MLP, got {type(model).__name__}")
-    if not isinstance(params, (list, tuple)) or len(params) != model.num_layers:
-        got = f"{len(params)} entries" if isinstance(params, (list, tuple)) else type(params).__name__
-        raise ValueError(f"{name}: expected a list of {model.num_layers} layer dicts "
-                         f"(one per layer of {model.sizes}), got {got}")
-    dtype = None
-    for i, layer in enumerate(params):
-        fan_in, fan_out = model.sizes[i], model.sizes[i + 1]
-        expected = {"w": (fan_out, fan_in), "b": (fan_out,)}
-        if get_activation(model.activations[i]).parametric:
-            expected["a"] = (fan_out,)
-        if not isinstance(layer, dict) or set(layer) != set(expected):
-            keys = sorted(layer) if isinstance(layer, dict) else type(layer).__name__
-            raise ValueError(f"{name}[{i}]: expected keys {sorted(expected)}, got {keys}")
-        for leaf, shape in expected.items():
-            value = as_array(f"{name}[{i}][{leaf!r}]", layer[leaf])
-            if tuple(value.shape) != shape:
-                raise ValueError(f"{name}[{i}][{leaf!r}]: expected shape {shape} (fan_out, fan_in) "
-                                 f"of layer {i}, got {tuple(value.shape)}")
-            if not jnp.issubdtype(value.dtype, jnp.floating):
-                raise TypeError(f"{name}[{i}][{leaf!r}]: expected a float dtype, got {value.dtype}")
-            if finite:
-                check_finite(f"{name}[{i}][{leaf!r}]", layer[leaf])
-            dtype = dtype or value.dtype
-    return dtype
-
-

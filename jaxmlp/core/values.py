@@ -54,14 +54,18 @@ def check_key(key: Any, name: str = "key", batch: bool = False) -> Array:
 
 
 def check_int(name: str, value: Any, low: int) -> int:
-    """An integer ``>= low`` (``TypeError`` for a non-integer or bool, ``ValueError`` below ``low``).
+    """An integer ``>= low``.
+
+    A ``TypeError`` for a non-integer or bool, a ``ValueError`` below ``low``.
 
     >>> check_int("epochs", 0, 1)
     Traceback (most recent call last):
     ValueError: epochs: expected an integer >= 1, got 0
     """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: expected an integer >= {low}, got {value!r} ({type(value).__name__})")
+        raise TypeError(
+            f"{name}: expected an integer >= {low}, got {value!r} ({type(value).__name__})"
+        )
     if value < low:
         raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
     return int(value)
@@ -79,7 +83,9 @@ def check_rate(name: str, value: Any) -> float:
     if isinstance(value, (jax.Array, np.ndarray)) and np.ndim(value) == 0:
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name}: expected a finite number >= 0, got {value!r} ({type(value).__name__})")
+        raise TypeError(
+            f"{name}: expected a finite number >= 0, got {value!r} ({type(value).__name__})"
+        )
     if not (math.isfinite(value) and value >= 0):
         raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
     return float(value)
@@ -117,12 +123,18 @@ def check_finite(name: str, array: Any) -> None:
     """
     if _unreadable(array):
         if _staged(array):
-            checkify.check(jnp.all(jnp.isfinite(array)), f"{_braces(name)}: contains NaN or infinity")
+            message = f"{_braces(name)}: contains NaN or infinity"
+            checkify.check(jnp.all(jnp.isfinite(array)), message)
         return
     finite = np.isfinite(np.asarray(array))
     if not finite.all():
         where = np.argwhere(~finite)[0]
-        at = f"row {int(where[0])}" if finite.ndim > 1 else f"entry {int(where[0])}" if finite.ndim else ""
+        if finite.ndim > 1:
+            at = f"row {int(where[0])}"
+        elif finite.ndim:
+            at = f"entry {int(where[0])}"
+        else:
+            at = ""
         raise ValueError(f"{name}: contains NaN or infinity{f' (first in {at})' if at else ''}")
 
 
@@ -134,7 +146,7 @@ def check_rows(name: str, shape: tuple, width: int, one: bool = False) -> None:
     Traceback (most recent call last):
     ValueError: x: expected shape (B, 4) for a network of input size 4, got (3, 5)
     """
-    if len(shape) == 2 and shape[1] == width or (one and tuple(shape) == (width,)):
+    if (len(shape) == 2 and shape[1] == width) or (one and tuple(shape) == (width,)):
         return
     single = f" or ({width},)" if one else ""
     raise ValueError(f"{name}: expected shape (B, {width}){single} for a network of input size "

@@ -1,4 +1,5 @@
-"""Data-parallel training over every device with ``jax.sharding`` (and over hosts with jax.distributed).
+"""Data-parallel training over every device with ``jax.sharding`` (and over hosts with
+jax.distributed).
 
 A one-axis mesh named ``"data"`` splits each mini-batch by rows, ``NamedSharding(mesh, P("data"))``,
 while the parameters and the optimizer state are replicated, ``P()``. The training step is the
@@ -11,10 +12,10 @@ On one machine::
     params, history = jaxmlp.fit(model, params, x, t, devices="all")   # or devices=4, or a list
 
 Across processes (and hosts), run the same script in every process after :func:`initialize` and
-pass each process's own rows to ``fit(..., devices="all")`` (:mod:`jaxmlp.parallel.processes` says how the
-global batches are formed); for a custom loop, build each global batch from the process's own rows
-with :func:`global_array`. Such a run uses the two-axis view :func:`process_mesh` of the mesh:
-``("process", "data")``, one row of devices per process.
+pass each process's own rows to ``fit(..., devices="all")`` (:mod:`jaxmlp.parallel.processes`
+says how the global batches are formed); for a custom loop, build each global batch from the
+process's own rows with :func:`global_array`. Such a run uses the two-axis view
+:func:`process_mesh` of the mesh: ``("process", "data")``, one row of devices per process.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ AXIS = "data"
 PROCESS = "process"
 
 
-def make_mesh(devices: str | int | Sequence[Any] | None = "all", mesh: Mesh | None = None) -> Mesh | None:
+def make_mesh(
+    devices: str | int | Sequence[Any] | None = "all", mesh: Mesh | None = None
+) -> Mesh | None:
     """A one-axis ``"data"`` mesh over ``devices``: ``"all"``, a count, or a list of devices.
 
     ``devices=None`` (and no ``mesh``) means no mesh: plain single-device training. A given ``mesh``
@@ -45,7 +48,9 @@ def make_mesh(devices: str | int | Sequence[Any] | None = "all", mesh: Mesh | No
     """
     if mesh is not None:
         if not isinstance(mesh, Mesh) or AXIS not in mesh.axis_names:
-            raise ValueError(f"mesh: expected a jax.sharding.Mesh with a {AXIS!r} axis, got {mesh!r}")
+            raise ValueError(
+                f"mesh: expected a jax.sharding.Mesh with a {AXIS!r} axis, got {mesh!r}"
+            )
         if devices not in (None, "all"):
             raise ValueError("devices and mesh: give one of them, not both")
         return mesh
@@ -54,31 +59,43 @@ def make_mesh(devices: str | int | Sequence[Any] | None = "all", mesh: Mesh | No
     available = jax.devices()
     if isinstance(devices, str):
         if devices != "all":
-            raise ValueError(f"devices: expected 'all', a count or a list of devices, got {devices!r}")
+            raise ValueError(
+                f"devices: expected 'all', a count or a list of devices, got {devices!r}"
+            )
         chosen = available
     elif isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
         if not 1 <= devices <= len(available):
             raise ValueError(f"devices: expected a count between 1 and {len(available)} "
                              f"(the devices present), got {devices}")
         chosen = available[:devices]
-    elif isinstance(devices, Sequence) and devices and all(isinstance(d, jax.Device) for d in devices):
+    elif (
+        isinstance(devices, Sequence)
+        and devices
+        and all(isinstance(d, jax.Device) for d in devices)
+    ):
         if len(set(devices)) != len(devices):
             raise ValueError("devices: the list names a device twice")
         chosen = list(devices)
     else:
-        raise TypeError(f"devices: expected 'all', a count or a list of jax devices, got {devices!r}")
+        raise TypeError(
+            f"devices: expected 'all', a count or a list of jax devices, got {devices!r}"
+        )
     return Mesh(np.array(chosen), (AXIS,), axis_types=(AxisType.Auto,))
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:
-    """Rows split over the ``"data"`` axis (over ``("process", "data")`` on a :func:`process_mesh`)."""
+    """Rows split over the ``"data"`` axis.
+
+    On a :func:`process_mesh`, rows split over ``("process", "data")``.
+    """
     return NamedSharding(mesh, P((PROCESS, AXIS)) if PROCESS in mesh.axis_names else P(AXIS))
 
 
 def process_mesh(mesh: Mesh) -> Mesh:
-    """The ``("process", "data")`` view of a mesh over several processes' devices: row ``p`` holds
-    process ``p``'s devices, so an array split over ``"process"`` keeps each process's rows on its own
-    devices. Every process must bring the same number of devices.
+    """The ``("process", "data")`` view of a mesh over several processes' devices.
+
+    Row ``p`` holds process ``p``'s devices, so an array split over ``"process"`` keeps each
+    process's rows on its own devices. Every process must bring the same number of devices.
 
     >>> dict(process_mesh(make_mesh(1)).shape)
     {'process': 1, 'data': 1}
@@ -87,9 +104,12 @@ def process_mesh(mesh: Mesh) -> Mesh:
     count = jax.process_count()
     per = [sum(d.process_index == p for d in devices) for p in range(count)]
     if len(set(per)) != 1 or per[0] == 0:
-        raise ValueError(f"devices: every process must bring the same number of devices to the mesh; "
-                         f"got {per} (devices per process, in process order)")
-    return Mesh(np.array(devices).reshape(count, per[0]), (PROCESS, AXIS), axis_types=(AxisType.Auto,) * 2)
+        raise ValueError(
+            "devices: every process must bring the same number of devices to the mesh; "
+            f"got {per} (devices per process, in process order)"
+        )
+    grid = np.array(devices).reshape(count, per[0])
+    return Mesh(grid, (PROCESS, AXIS), axis_types=(AxisType.Auto,) * 2)
 
 
 def replicated(mesh: Mesh) -> NamedSharding:

@@ -1,4 +1,5 @@
-"""Where a run's arrays live: one device, rows over devices, models over devices, shards over processes.
+"""Where a run's arrays live: one device, rows over devices, models over devices, shards over
+processes.
 
 The epoch (:mod:`jaxmlp.training.epoch`) is one function; a :class:`Layout` decides where its
 arguments are put and how the host forms the epoch's row order, so every feature combines:
@@ -116,7 +117,9 @@ class Layout:
             return tree
         if self.over_models:
             return jax.device_put(tree, NamedSharding(self.mesh, P(MODELS)))
-        return self.put_shared(tree) if self.processes else jax.device_put(tree, replicated(self.mesh))
+        if self.processes:
+            return self.put_shared(tree)
+        return jax.device_put(tree, replicated(self.mesh))
 
     def local(self, tree: Any) -> Any:
         """This process's copy of every leaf replicated across processes (others unchanged)."""
@@ -135,7 +138,9 @@ def models_mesh(mesh: Mesh | None, models: int) -> Mesh | None:
         return None
     count = mesh.devices.size
     if models % count:
-        raise ValueError(f"devices: {models} models do not split evenly over {count} devices; use a "
-                         f"device count that divides {models}, or stack a multiple of {count} models")
+        raise ValueError(
+            f"devices: {models} models do not split evenly over {count} devices; use a "
+            f"device count that divides {models}, or stack a multiple of {count} models"
+        )
     return Mesh(mesh.devices.reshape(-1), (MODELS,), axis_types=(AxisType.Auto,))
 

@@ -18,8 +18,9 @@ shards of ``m`` rows each, and:
   value, never a hang.
 - Process 0 alone prints and writes the checkpoints; every process gets the same parameters.
 
-In one process, ``jaxmlp.training.fit.fit_as_processes(P, ...)`` (and ``fit_many_as_processes``) forms the same batches from ``x``,
-the concatenation of the ``P`` shards, and gives the same parameters and history.
+In one process, ``jaxmlp.training.fit.fit_as_processes(P, ...)`` (and ``fit_many_as_processes``)
+forms the same batches from ``x``, the concatenation of the ``P`` shards, and gives the same
+parameters and history.
 """
 
 from __future__ import annotations

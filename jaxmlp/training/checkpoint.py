@@ -1,4 +1,5 @@
-"""Checkpoints: the model description, parameters, optimizer state, step and history in one ``.npz``.
+"""Checkpoints: the model description, parameters, optimizer state, step and history in one
+``.npz``.
 
 Written with ``allow_pickle=False`` to a temporary file beside the target and renamed into place,
 so a crash never leaves half a checkpoint; read back with every shape checked against the model.
@@ -23,8 +24,9 @@ import numpy as np
 
 from jaxmlp.atomic import write_atomic
 from jaxmlp.core.activations import get_activation
-from jaxmlp.core.checks import check_model, check_params
+from jaxmlp.core.checks import check_model
 from jaxmlp.core.model import MLP, Params
+from jaxmlp.core.params import check_params
 from jaxmlp.core.values import check_int
 from jaxmlp.data.npz import NpzFile
 
@@ -64,7 +66,8 @@ def save(
 
     >>> import jax, tempfile, os
     >>> model = MLP((3, 2), ("softmax",))
-    >>> path = save(os.path.join(tempfile.mkdtemp(), "run.npz"), model, model.init(jax.random.key(0)))
+    >>> path = os.path.join(tempfile.mkdtemp(), "run.npz")
+    >>> path = save(path, model, model.init(jax.random.key(0)))
     >>> load(path).model == model
     True
     """
@@ -136,8 +139,13 @@ def load(path: str | os.PathLike, optimizer: Any = None) -> Checkpoint:
         meta = _meta(where, str(archive.read("meta")))
         model = _model(where, meta)
         template = _expect(where, archive.headers, model, meta["opt_state_leaves"], optimizer)
-        params = [{leaf: jnp.asarray(archive.read(f"params/{i}/{leaf}")) for leaf in _layer_shapes(model, i)}
-                  for i in range(model.num_layers)]
+        params = [
+            {
+                leaf: jnp.asarray(archive.read(f"params/{i}/{leaf}"))
+                for leaf in _layer_shapes(model, i)
+            }
+            for i in range(model.num_layers)
+        ]
         try:
             check_params(model, params)
         except (TypeError, ValueError) as error:
@@ -148,7 +156,8 @@ def load(path: str | os.PathLike, optimizer: Any = None) -> Checkpoint:
             opt_state = tuple(jnp.asarray(leaf) for leaf in leaves)
             if template is not None:
                 want, tree = jax.tree.flatten(template)
-                opt_state = jax.tree.unflatten(tree, [jnp.asarray(v, w.dtype) for w, v in zip(want, leaves)])
+                cast = [jnp.asarray(v, w.dtype) for w, v in zip(want, leaves)]
+                opt_state = jax.tree.unflatten(tree, cast)
     return Checkpoint(model, params, opt_state, meta["step"], meta["history"], meta["run"])
 
 
@@ -176,11 +185,16 @@ def _history(history: Any) -> dict[str, list[float]]:
     if history is None:
         return {}
     if not isinstance(history, dict):
-        raise TypeError("history: expected a dict of lists of numbers such as {'loss': [0.5, 0.3]}, "
-                        f"got {type(history).__name__}")
+        raise TypeError(
+            "history: expected a dict of lists of numbers such as {'loss': [0.5, 0.3]}, "
+            f"got {type(history).__name__}"
+        )
     out = {}
     for name, values in history.items():
-        column = np.asarray(values) if not isinstance(values, (str, bytes, dict)) else np.asarray(None)
+        if isinstance(values, (str, bytes, dict)):
+            column = np.asarray(None)
+        else:
+            column = np.asarray(values)
         if not isinstance(name, str) or column.ndim != 1 or column.dtype.kind not in "iuf":
             raise TypeError(f"history[{name!r}]: expected a list of numbers, got {values!r:.80}")
         out[name] = [float(v) for v in column]
@@ -204,36 +218,55 @@ def _expect(where: str, headers: dict, model: MLP, count: int | None, optimizer:
     found = {name for name in headers if name.startswith("params/")}
     if found != set(expected):
         missing, extra = sorted(set(expected) - found), sorted(found - set(expected))
-        raise ValueError(f"{where} does not fit its model {model.sizes}: parameters missing {missing}, "
-                         f"unexpected {extra}")
+        raise ValueError(
+            f"{where} does not fit its model {model.sizes}: parameters missing {missing}, "
+            f"unexpected {extra}"
+        )
     for name, shape in expected.items():
         got, dtype = headers[name]
         if got != shape or dtype.kind != "f":
             _, i, leaf = name.split("/")
-            raise ValueError(f"{where} does not fit its model: params[{i}][{leaf!r}] is declared {dtype} "
-                             f"{got}, expected a float array of shape {shape}")
+            raise ValueError(
+                f"{where} does not fit its model: params[{i}][{leaf!r}] is declared {dtype} "
+                f"{got}, expected a float array of shape {shape}"
+            )
     leaves = sorted(name for name in headers if name.startswith("opt_state/"))
-    if len(leaves) != (count or 0) or any(f"opt_state/{i}" not in headers for i in range(len(leaves))):
-        raise ValueError(f"{where}: the metadata declares {count} optimizer state leaves, the file holds "
-                         f"{len(leaves)}")
+    numbered = all(f"opt_state/{i}" in headers for i in range(len(leaves)))
+    if len(leaves) != (count or 0) or not numbered:
+        raise ValueError(
+            f"{where}: the metadata declares {count} optimizer state leaves, the file holds "
+            f"{len(leaves)}"
+        )
     for name in leaves:
         shape, dtype = headers[name]
         if dtype.kind not in "biuf" or math.prod(shape) > max(model.num_params, 1):
-            raise ValueError(f"{where}: optimizer state leaf {name} is declared {dtype} {shape}, larger "
-                             "than the model or not numeric")
+            raise ValueError(
+                f"{where}: optimizer state leaf {name} is declared {dtype} {shape}, larger "
+                "than the model or not numeric"
+            )
     if optimizer is None or count is None:
         return None
-    abstract = [{leaf: jax.ShapeDtypeStruct(shape, headers[f"params/{i}/{leaf}"][1])
-                 for leaf, shape in _layer_shapes(model, i).items()} for i in range(model.num_layers)]
+    abstract = [
+        {
+            leaf: jax.ShapeDtypeStruct(shape, headers[f"params/{i}/{leaf}"][1])
+            for leaf, shape in _layer_shapes(model, i).items()
+        }
+        for i in range(model.num_layers)
+    ]
     template = jax.eval_shape(optimizer.init, abstract)
     want = jax.tree.leaves(template)
     if len(want) != count:
-        raise ValueError(f"{where}: the optimizer state has {count} leaves, but this optimizer's has "
-                         f"{len(want)}")
+        raise ValueError(
+            f"{where}: the optimizer state has {count} leaves, but this optimizer's has "
+            f"{len(want)}"
+        )
     for i, leaf in enumerate(want):
-        if tuple(leaf.shape) != headers[f"opt_state/{i}"][0]:
-            raise ValueError(f"{where}: optimizer state leaf {i} has shape {headers[f'opt_state/{i}'][0]}, "
-                             f"expected {tuple(leaf.shape)}")
+        declared = headers[f"opt_state/{i}"][0]
+        if tuple(leaf.shape) != declared:
+            raise ValueError(
+                f"{where}: optimizer state leaf {i} has shape {declared}, "
+                f"expected {tuple(leaf.shape)}"
+            )
     return template
 
 
@@ -257,7 +290,9 @@ def _meta(where: str, text: str) -> dict:
     history = meta.get("history") or {}
     if not isinstance(history, dict) or not all(
             isinstance(v, list) and all(_number(x) for x in v) for v in history.values()):
-        raise ValueError(f"{where}: metadata history must map names to lists of numbers, got {history!r:.80}")
+        raise ValueError(
+            f"{where}: metadata history must map names to lists of numbers, got {history!r:.80}"
+        )
     run = meta.get("run")
     if run is not None and not isinstance(run, dict):
         raise ValueError(f"{where}: metadata run must be a mapping of settings, got {run!r:.80}")
@@ -282,5 +317,6 @@ def _count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _number(value: Any) -> bool:  # NaN marks a model fit_many stopped; any float is a fact of the run
+def _number(value: Any) -> bool:
+    # NaN marks a model fit_many stopped; any float is a fact of the run
     return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -16,8 +16,9 @@ from typing import Any
 import jax
 import optax
 
-from jaxmlp.core.checks import check_metrics, check_params, check_x, prepare
+from jaxmlp.core.checks import check_metrics, check_model, check_x, prepare
 from jaxmlp.core.model import MLP, Params
+from jaxmlp.core.params import check_params
 from jaxmlp.parallel import processes
 from jaxmlp.parallel.devices import make_mesh
 from jaxmlp.parallel.layout import Layout
@@ -52,7 +53,9 @@ def fit(
     devices: str | int | Sequence[Any] | None = None, mesh: Any = None,
     on_epoch_end: Callable[[int, dict[str, float]], Any] | None = None,
 ) -> tuple[Params, History]:
-    """Train ``params`` on ``(x, t)`` for ``epochs`` epochs of mini-batch updates (as Keras's ``fit``).
+    """Train ``params`` on ``(x, t)`` for ``epochs`` epochs of mini-batch updates.
+
+    As Keras's ``fit``.
 
     Arguments:
         model, params: the network and its initial parameters (not modified).
@@ -116,8 +119,10 @@ def _fit(model, params, x, t, *, optimizer, loss, epochs, batch_size, validation
     o = options(epochs, batch_size, metrics, key, checkpoint, verbose, on_epoch_end, early_stopping)
     layout = processes.layout(shards, make_mesh(devices, mesh), o.batch_size)
     check_params(model, params)
-    processes.agree(layout, agreed_settings(model, params, config, o, validation_split, resume, shuffle,
-                                    early_stopping))
+    agreed = agreed_settings(
+        model, params, config, o, validation_split, resume, shuffle, early_stopping
+    )
+    processes.agree(layout, agreed)
     data = split_data(layout, model, params, x, t, config, validation_split, validation_data)
     names = data.names(o.metrics)
     if early_stopping is not None:
@@ -178,5 +183,6 @@ def predict(model: MLP, params: Params, x: Any) -> Array:
 
     Across processes each process predicts its own rows, with its copy of the parameters."""
     params = Layout().local(params)
+    check_model(model)
     check_params(model, params)
     return outputs(model, params, check_x(model, x), None)

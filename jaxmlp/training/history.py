@@ -20,7 +20,9 @@ __all__ = ["History", "hyperparameters", "run_history"]
 
 
 class History(dict):
-    """A training history: ``{"loss": [...], "accuracy": [...], "val_loss": [...], ...}`` plus settings.
+    """A training history plus settings.
+
+    The history maps names to lists: ``{"loss": [...], "accuracy": [...], "val_loss": [...], ...}``.
 
     Attributes:
         params: the run's settings, as Keras's ``History.params``: ``epochs`` (asked for), ``steps``
@@ -44,7 +46,9 @@ class History(dict):
         epoch: ``[0, 1, ...]``, the epochs recorded (Keras's ``History.epoch``).
         history: the History itself, so Keras's ``history.history["loss"]`` works too.
 
-    >>> h = History({"loss": [0.9, 0.5]}, params={"epochs": 2}, per_epoch={"learning_rate": [0.1, 0.05]})
+    >>> h = History(
+    ...     {"loss": [0.9, 0.5]}, params={"epochs": 2}, per_epoch={"learning_rate": [0.1, 0.05]}
+    ... )
     >>> h["loss"], h.params["epochs"], h.per_epoch["learning_rate"][1], h.epoch
     ([0.9, 0.5], 2, 0.05, [0, 1])
     >>> import json; json.dumps(h)
@@ -70,7 +74,9 @@ class History(dict):
 
 
 def hyperparameters(opt_state: Any) -> dict[str, Any]:
-    """Every hyperparameter of the ``optax.inject_hyperparams`` states in ``opt_state``, on the host.
+    """Every hyperparameter of the ``optax.inject_hyperparams`` states in ``opt_state``.
+
+    The values are returned on the host.
 
     A name held by two states (a chain of two injected transformations) is reported once, from the
     first; ``lr`` (the argument of :data:`jaxmlp.OPTIMIZERS`' functions) is called
@@ -109,19 +115,32 @@ def run_history(values: Mapping[str, Any], per_epoch: Sequence[Mapping[str, Any]
     if models is not None:
         values = {name: np.array(v, np.float64).reshape(-1, models) for name, v in values.items()}
     rate = settings.pop("learning_rate", None)
-    params = {"optimizer": optimizer if isinstance(optimizer, str) else "optax",
-              "learning_rate": _default_rate(optimizer) if rate is None else rate,
-              "loss": config.loss, "grad": config.grad, "reduction": config.reduction, "l2": config.l2,
-              "l1": config.l1, "metrics": [k for k in values if k != "loss" and not k.startswith("val_")]}
+    params = {
+        "optimizer": optimizer if isinstance(optimizer, str) else "optax",
+        "learning_rate": _default_rate(optimizer) if rate is None else rate,
+        "loss": config.loss,
+        "grad": config.grad,
+        "reduction": config.reduction,
+        "l2": config.l2,
+        "l1": config.l1,
+        "metrics": [k for k in values if k != "loss" and not k.startswith("val_")],
+    }
     params.update(settings)
     params = {k: v.tolist() if isinstance(v, np.ndarray) else list(v) if isinstance(v, tuple) else v
               for k, v in params.items()}
     missing = len(values.get("loss", ())) - len(per_epoch)
     names = list(dict.fromkeys(name for row in per_epoch for name in row))
     if models is not None:
-        rows = [[np.broadcast_to(row.get(name, np.nan), (models,)) for row in per_epoch] for name in names]
-        record = {name: np.concatenate([np.full((missing, models), np.nan), np.reshape(r, (-1, models))])
-                  for name, r in zip(names, rows)}
+        rows = [
+            [np.broadcast_to(row.get(name, np.nan), (models,)) for row in per_epoch]
+            for name in names
+        ]
+        record = {
+            name: np.concatenate(
+                [np.full((missing, models), np.nan), np.reshape(r, (-1, models))]
+            )
+            for name, r in zip(names, rows)
+        }
     else:
         record = {name: [None] * missing + [row.get(name) for row in per_epoch] for name in names}
     return History(values, params, record, stopped)

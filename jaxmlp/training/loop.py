@@ -145,7 +145,8 @@ def _stop_diverged(run, start, limit, order, progress, stats, failed, epoch, sto
         more = np.flatnonzero((stats["bad_step"] >= 0) & active & (limit > 0))
         if not more.size:
             break
-        failed, bad = np.union1d(failed, more), np.where(stats["bad_step"] >= 0, stats["bad_step"], bad)
+        failed = np.union1d(failed, more)
+        bad = np.where(stats["bad_step"] >= 0, stats["bad_step"], bad)
     for i in failed:
         active[i] = False
         stopped[i] = {"epoch": epoch + 1, "step": int(bad[i]) + 1, "reason": "non-finite loss"}
@@ -153,8 +154,11 @@ def _stop_diverged(run, start, limit, order, progress, stats, failed, epoch, sto
         first = min(int(bad[i]) for i in failed)
         which = "" if run.models is None else f" in models {[int(i) for i in failed]}"
         last = jax.device_get(run.layout.local(params))
-        raise TrainingError(f"non-finite loss at epoch {epoch + 1}{which}, step {first + 1}; the last "
-                            "finite parameters are in this error's .params", last, epoch + 1, first + 1)
+        message = (
+            f"non-finite loss at epoch {epoch + 1}{which}, step {first + 1}; the last "
+            "finite parameters are in this error's .params"
+        )
+        raise TrainingError(message, last, epoch + 1, first + 1)
     return params, opt_state, stats
 
 

@@ -19,8 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxmlp.core.checks import check_metrics, check_params, check_x, prepare
+from jaxmlp.core.checks import check_metrics, check_model, check_x, prepare
 from jaxmlp.core.model import MLP, Params
+from jaxmlp.core.params import check_params
 from jaxmlp.core.values import check_int, check_rate
 from jaxmlp.parallel import processes
 from jaxmlp.parallel.devices import make_mesh
@@ -143,11 +144,14 @@ def _fit_many(model, params, x, t, *, optimizer, learning_rate, l2, l1, folds, l
     else:  # the models split over the devices
         layout = Layout(1, models_mesh(mesh, models))
     first = jax.tree.map(lambda a: a[0], params)
-    processes.agree(layout, agreed_settings(model, params, config, o, validation_split, resume, shuffle,
-                                    early_stopping) | {"learning_rate": np.ravel(
-                                        learning_rate if learning_rate is not None else []).tolist(),
-                                        "folds": folds, "rates": [list(np.ravel(rates_l2)),
-                                                                  list(np.ravel(rates_l1))]})
+    agreed = agreed_settings(
+        model, params, config, o, validation_split, resume, shuffle, early_stopping
+    )
+    given_rates = learning_rate if learning_rate is not None else []
+    agreed["learning_rate"] = np.ravel(given_rates).tolist()
+    agreed["folds"] = folds
+    agreed["rates"] = [list(np.ravel(rates_l2)), list(np.ravel(rates_l1))]
+    processes.agree(layout, agreed)
     if folds is not None:
         folds = check_int("folds", folds, 2)
         if folds != models:
@@ -170,7 +174,8 @@ def _fit_many(model, params, x, t, *, optimizer, learning_rate, l2, l1, folds, l
         early_stopping.check_monitor(names)
     settings = record(batch_size=o.batch_size, shuffle=bool(shuffle), key=key_data(o.key),
                       data=data.digest, loss=loss, reduction=reduction, l2=rates_l2, l1=rates_l1,
-                      optimizer=describe_optimizer(optimizer, opt, first), validation=data.described,
+                      optimizer=describe_optimizer(optimizer, opt, first),
+                      validation=data.described,
                       metrics=list(o.metrics), models=models, shards=layout.shards,
                       learning_rate=None if rates is None else next(iter(rates.values())))
     hyper = layout.put_shared({k: jnp.asarray(v, data.x.dtype) for k, v in per_model.items()})
@@ -178,7 +183,9 @@ def _fit_many(model, params, x, t, *, optimizer, learning_rate, l2, l1, folds, l
               n if rows is not None else data.m, n, data.n_val, o.batch_size, o.epochs,
               bool(shuffle), o.key, names, models, hyper, early_stopping, verbose, on_epoch_end,
               o.checkpoint, resume, settings, strict)
-    params, history, changing, stopped = train(run, params, lambda s: init_state(opt, None, rates, s))
+    params, history, changing, stopped = train(
+        run, params, lambda s: init_state(opt, None, rates, s)
+    )
     processes.finish(layout, o.checkpoint)
     return params, run_history(history, changing, config, optimizer, stopped, epochs=o.epochs,
                                steps=math.ceil(n / o.batch_size), rows=n, models=models,
@@ -197,7 +204,8 @@ def evaluate_many(
     >>> model = MLP((2, 2), ("softmax",))
     >>> b = jnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
     >>> params = [{"w": jnp.zeros((3, 2, 2)), "b": b}]
-    >>> evaluate_many(model, params, jnp.zeros((4, 2)), jnp.array([0, 0, 0, 1]))["accuracy"].tolist()
+    >>> scores = evaluate_many(model, params, jnp.zeros((4, 2)), jnp.array([0, 0, 0, 1]))
+    >>> scores["accuracy"].tolist()
     [0.75, 0.25, 0.75]
     """
     models = check_stacked(model, params)
@@ -244,6 +252,7 @@ def check_stacked(model: MLP, params: Params, name: str = "params") -> int:
                          f"sizes {sorted(s[0] for s in leading if s)}")
     models = leading.pop()[0]
     try:
+        check_model(model)
         check_params(model, jax.tree.map(lambda a: a[0], params), name)
     except (TypeError, ValueError) as error:
         raise type(error)(f"{error} (in model 0 of the {models} stacked models)") from None

@@ -51,7 +51,9 @@ def get_optimizer(
         return OPTIMIZERS[optimizer](learning_rate)
     if learning_rate is not None:
         raise ValueError("learning_rate: only for an optimizer given by name")
-    if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))):
+    init = getattr(optimizer, "init", None)
+    update = getattr(optimizer, "update", None)
+    if not (callable(init) and callable(update)):
         raise TypeError(f"optimizer: expected an optax.GradientTransformation or a name, "
                         f"got {type(optimizer).__name__}")
     return optimizer
@@ -65,7 +67,9 @@ def check_learning_rate(name: str, value: Any) -> float:
     TypeError: learning_rate[1]: expected a positive number, got 'fast' (str)
     """
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name}: expected a positive number, got {value!r} ({type(value).__name__})")
+        raise TypeError(
+            f"{name}: expected a positive number, got {value!r} ({type(value).__name__})"
+        )
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name}: expected a positive number, got {value!r}")
     return float(value)
@@ -81,7 +85,8 @@ def many_optimizer(optimizer: Any, learning_rate: Any, models: int
     i's rate into its state.
     """
     sequence = isinstance(learning_rate, (list, tuple, np.ndarray, jax.Array))
-    alias = callable(optimizer) and not (hasattr(optimizer, "init") and hasattr(optimizer, "update"))
+    transformation = hasattr(optimizer, "init") and hasattr(optimizer, "update")
+    alias = callable(optimizer) and not transformation
     if not sequence and not alias:
         return get_optimizer(optimizer, learning_rate), None
     if isinstance(optimizer, str):
@@ -102,8 +107,11 @@ def many_optimizer(optimizer: Any, learning_rate: Any, models: int
         raise ValueError(f"learning_rate: expected one rate per model ({models}), got shape "
                          f"{np.shape(learning_rate)}")
     else:
-        rates = np.array([check_learning_rate(f"learning_rate[{i}]", getattr(v, "item", lambda: v)())
-                          for i, v in enumerate(learning_rate)])
+        checked = []
+        for i, v in enumerate(learning_rate):
+            value = v.item() if hasattr(v, "item") else v
+            checked.append(check_learning_rate(f"learning_rate[{i}]", value))
+        rates = np.array(checked)
     name = next(iter(inspect.signature(factory).parameters))  # an alias's first argument: its rate
     return _injected(factory), {name: rates}
 

@@ -11,6 +11,7 @@ that is not whole (a missing file, a file of a larger set, files of different le
 from __future__ import annotations
 
 import functools
+import operator
 import os
 from pathlib import Path
 from typing import Any
@@ -72,12 +73,16 @@ def start(resume: Any, model: Any, opt: Any, params: Any, models: int | None, ru
     if models is not None:
         beyond = checkpoint_paths(resume, models + 1)[-1]
         if beyond.is_file():
-            raise ValueError(f"resume: {beyond} exists: the checkpoints hold more than the {models} "
-                             "models of this call")
+            raise ValueError(
+                f"resume: {beyond} exists: the checkpoints hold more than the {models} "
+                "models of this call"
+            )
     ckpts = [_read(file, model, opt, run) for file in files]
     lengths = sorted({len(c.history.get("loss", [])) for c in ckpts})
     if len(lengths) != 1:
-        raise ValueError(f"resume: the {count} checkpoints hold different numbers of epochs {lengths}")
+        raise ValueError(
+            f"resume: the {count} checkpoints hold different numbers of epochs {lengths}"
+        )
     names = ckpts[0].history
     history = {name: [np.array([c.history[name][e] for c in ckpts]) for e in range(lengths[0])]
                for name in names}
@@ -93,8 +98,10 @@ def save_run(path, model, params, opt_state, step: int, history: dict, run: dict
     """Write every model's checkpoint: its parameters, optimizer state and history column."""
     for i, file in enumerate(checkpoint_paths(path, models)):
         own = {name: [float(row[i]) for row in rows] for name, rows in history.items()}
-        mine = (params, opt_state) if models is None else jax.tree.map(lambda a: a[i],
-                                                                      (params, opt_state))
+        if models is None:
+            mine = (params, opt_state)
+        else:
+            mine = jax.tree.map(operator.itemgetter(i), (params, opt_state))
         save(file, model, *mine, step=step, history=own, run=run | {"stopped": stopped[i]})
 
 

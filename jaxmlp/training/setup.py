@@ -11,8 +11,8 @@ import jax
 import numpy as np
 
 from jaxmlp.core.checks import check_metrics, check_output, prepare
-from jaxmlp.core.values import check_int, check_key
 from jaxmlp.core.memory import check_fits
+from jaxmlp.core.values import check_int, check_key
 from jaxmlp.data.split import split_index
 from jaxmlp.parallel import processes
 from jaxmlp.parallel.layout import Layout
@@ -140,10 +140,22 @@ def describe_optimizer(optimizer, opt, params) -> str:
 
 def agreed_settings(model, params, config, o, validation_split, resume, shuffle, early_stopping):
     """The settings every process of one run must share (compared before any collective)."""
-    return {"model": [list(model.sizes), list(model.activations)], "params": params_digest(params),
-            "loss": config.loss, "reduction": config.reduction, "l2": config.l2, "l1": config.l1,
-            "grad": config.grad, "optimizer": describe_optimizer(config.optimizer, config.optimizer, params),
-            "epochs": o.epochs, "batch_size": o.batch_size, "metrics": list(o.metrics),
-            "key": key_data(o.key), "validation_split": validation_split, "shuffle": bool(shuffle),
-            "resume": None if resume is None else str(resume), "checkpoint": str(o.checkpoint),
-            "early_stopping": repr(early_stopping)}
+    return {
+        "model": [list(model.sizes), list(model.activations)],
+        "params": params_digest(params),
+        "loss": config.loss,
+        "reduction": config.reduction,
+        "l2": config.l2,
+        "l1": config.l1,
+        "grad": config.grad,
+        "optimizer": describe_optimizer(config.optimizer, config.optimizer, params),
+        "epochs": o.epochs,
+        "batch_size": o.batch_size,
+        "metrics": list(o.metrics),
+        "key": key_data(o.key),
+        "validation_split": validation_split,
+        "shuffle": bool(shuffle),
+        "resume": None if resume is None else str(resume),
+        "checkpoint": str(o.checkpoint),
+        "early_stopping": repr(early_stopping),
+    }

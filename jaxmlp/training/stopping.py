@@ -51,8 +51,12 @@ class EarlyStopping:
     def check_monitor(self, names: list[str]) -> None:
         """A ``ValueError`` unless ``monitor`` is one of the run's history ``names``."""
         if self.monitor not in names:
-            hint = " (set validation_split or validation_data)" if self.monitor.startswith("val_") else ""
-            raise ValueError(f"early_stopping: monitors {self.monitor!r}, which is not one of {names}{hint}")
+            hint = ""
+            if self.monitor.startswith("val_"):
+                hint = " (set validation_split or validation_data)"
+            raise ValueError(
+                f"early_stopping: monitors {self.monitor!r}, which is not one of {names}{hint}"
+            )
 
     def better(self, value: float, best: float) -> bool:
         """Whether ``value`` improves on ``best`` by more than ``min_delta``."""
