@@ -104,7 +104,9 @@ def sum_of_squares(outputs, targets) -> float:
     return sum((t - y) ** 2 for y, t in zip(outputs, targets))
 
 
-def gradient(p: dict[str, Array], x1: Array, x2: Array, t: Array, f: str = "sigmoid") -> dict[str, Array]:
+def gradient(
+    p: dict[str, Array], x1: Array, x2: Array, t: Array, f: str = "sigmoid"
+) -> dict[str, Array]:
     """``∂E/∂w1 … ∂E/∂w9, ∂E/∂b1 … ∂E/∂b4`` by the chain rule, one scalar at a time.
 
     Backprop runs output → hidden → input (the deck's 誤差逆伝播法): first ``∂E/∂u4``, then the
@@ -155,7 +157,9 @@ def step(p: dict[str, Array], x1: Array, x2: Array, t: Array, f: str = "sigmoid"
     }
 
 
-def grads(params: list[dict[str, Array]], x: Array, t: Array, f: str = "sigmoid") -> list[dict[str, Array]]:
+def grads(
+    params: list[dict[str, Array]], x: Array, t: Array, f: str = "sigmoid"
+) -> list[dict[str, Array]]:
     """:func:`gradient` in jaxmlp's layout: ``x (n, 2)``, ``t (n, 1)`` → the gradient pytree.
 
     Wrap it for :func:`jaxmlp.check_gradients` as ``lambda p, x, t: grads(p, x, t, f)`` with
@@ -165,7 +169,10 @@ def grads(params: list[dict[str, Array]], x: Array, t: Array, f: str = "sigmoid"
 
 
 def to_deck(params: list[dict[str, Array]]) -> dict[str, Array]:
-    """jaxmlp's ``[{"w": (3, 2), "b": (3,)}, {"w": (1, 3), "b": (1,)}]`` → ``{"w1": …, "b4": …}``."""
+    """jaxmlp's layers → the deck's scalars.
+
+    ``[{"w": (3, 2), "b": (3,)}, {"w": (1, 3), "b": (1,)}]`` → ``{"w1": …, "b4": …}``.
+    """
     (w1, w2), (w3, w4), (w5, w6) = params[0]["w"]
     b1, b2, b3 = params[0]["b"]
     ((w7, w8, w9),), (b4,) = params[1]["w"], params[1]["b"]
@@ -185,10 +192,13 @@ def from_deck(p: dict[str, Array]) -> list[dict[str, Array]]:
 
 def checks(seed: int = 0) -> list[Check]:
     """The deck's worked numbers and the chain rule against ``jax.grad``."""
-    out = [check_number("deck 000 E = ½ Σ_k (y(k) − t(k))²", E([0.3, 0.8, 0.2], [0.0, 1.0, 0.0]), 0.085)]
+    error = E([0.3, 0.8, 0.2], [0.0, 1.0, 0.0])
+    out = [check_number("deck 000 E = ½ Σ_k (y(k) − t(k))²", error, 0.085)]
     for (label, (y, t)), diff, square in zip(TABLES.items(), (0.0, 0.2, 0.2), (0.0, 0.18, 1.50)):
-        out.append(check_number(f"deck 000 table {label}: Σ (t − y)", sum_of_differences(y, t), diff))
-        out.append(check_number(f"deck 000 table {label}: Σ (t − y)²", sum_of_squares(y, t), square))
+        out.append(check_number(f"deck 000 table {label}: Σ (t − y)",
+                                sum_of_differences(y, t), diff))
+        out.append(check_number(f"deck 000 table {label}: Σ (t − y)²",
+                                sum_of_squares(y, t), square))
     for f in ("sigmoid", "tanh"):
         model = jaxmlp.MLP((2, 3, 1), (f, f))
         params, x, t = random_problem(model, "sse", seed, batch=6)

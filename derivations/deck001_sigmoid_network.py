@@ -1,4 +1,4 @@
-"""Deck 001 (学習理論の練習 1): the sigmoid network M → H1 → H2 → N, three ways, and steepest descent.
+"""Deck 001 (学習理論の練習 1): the sigmoid network M → H1 → H2 → N, three ways, and descent.
 
 Forward, one sample (indices m = 1 … M, k = 1 … H1, j = 1 … H2, i = 1 … N)::
 
@@ -36,9 +36,10 @@ with ``σ(u) = 1 / (1 + e^{−u})`` and the squared error ``E(w) = ½ Σ_i (o_i 
   η shrink little by little (η > 0 を少しずつ小さくしていく) (:func:`descend`). The deck gives no
   formula for the shrinking; the schedule ``η(t) = η0 / (1 + t/τ)`` of :func:`eta` is OURS.
 
-* **Training and test error** (学習誤差とテスト誤差): with ``E(w) = ½ Σ_i (o_i − y_i)²`` the error of
-  one sample, the training error is its mean over the training data and the test error its mean
-  over the test data (:func:`mean_error`; jaxmlp's loss ``"sse"`` with reduction ``"mean"``).
+* **Training and test error** (学習誤差とテスト誤差): with ``E(w) = ½ Σ_i (o_i − y_i)²`` the
+  error of one sample, the training error is its mean over the training data and the test error
+  its mean over the test data (:func:`mean_error`; jaxmlp's loss ``"sse"`` with reduction
+  ``"mean"``).
 
 In jaxmlp this is ``MLP((M, H1, H2, N), ("sigmoid",) * 3)`` with ``w_km, θ_k = params[0]``,
 ``w_jk, θ_j = params[1]``, ``w_ij, θ_i = params[2]``; the deck's teacher ``y`` is jaxmlp's ``t``
@@ -70,7 +71,10 @@ def σ(u: Array) -> Array:
 
 
 def index_form(params: Params, x_m: Array, y_i: Array, η: float) -> dict[str, Array]:
-    """Equations (4)(5)(6) for ONE sample: ``{"Δw_ij": (N, H2), "Δθ_i": (N,), …, "Δθ_k": (H1,)}``."""
+    """Equations (4)(5)(6) for ONE sample.
+
+    Returns ``{"Δw_ij": (N, H2), "Δθ_i": (N,), …, "Δθ_k": (H1,)}``.
+    """
     (w_km, θ_k), (w_jk, θ_j), (w_ij, θ_i) = ((layer["w"], layer["b"]) for layer in params)
     o_k = σ(einsum("km,m->k", w_km, x_m) + θ_k)
     o_j = σ(einsum("jk,k->j", w_jk, o_k) + θ_j)
@@ -109,7 +113,7 @@ def matrix_form(params: Params, x: Array, y: Array, η: float) -> dict[str, Arra
 
 
 def chain_rule(params: Params, x_m: Array, y_i: Array) -> dict[str, Array]:
-    """Derivations (1)(2)(3) for ONE sample: ``∂E/∂w`` and ``∂E/∂θ`` as the deck's explicit products."""
+    """Derivations (1)(2)(3) for ONE sample: ``∂E/∂w``, ``∂E/∂θ``, the deck's explicit products."""
     (w_km, θ_k), (w_jk, θ_j), (w_ij, θ_i) = ((layer["w"], layer["b"]) for layer in params)
     o_k = σ(einsum("km,m->k", w_km, x_m) + θ_k)
     o_j = σ(einsum("jk,k->j", w_jk, o_k) + θ_j)
@@ -126,14 +130,20 @@ def chain_rule(params: Params, x_m: Array, y_i: Array) -> dict[str, Array]:
 
 
 def grads_index(params: Params, x: Array, t: Array) -> Params:
-    """``∂E/∂params`` from the index form: ``−Δ/η`` summed over the samples (rows of ``x (B, M)``)."""
+    """``∂E/∂params`` from the index form: ``−Δ/η`` summed over the samples (rows of ``x``).
+
+    ``x`` is ``(B, M)``.
+    """
     per_sample = jax.vmap(index_form, (None, 0, 0, None))(params, x, t, 1.0)
     Δ = jax.tree.map(lambda a: jnp.sum(a, axis=0), per_sample)
     return [{"w": -Δ[f"Δw_{n}"], "b": -Δ[f"Δθ_{n[0]}"]} for n in ("km", "jk", "ij")]
 
 
 def grads_matrix(params: Params, x: Array, t: Array) -> Params:
-    """``∂E/∂params`` from the matrix form; ``x (B, M)`` rows become the deck's columns ``x (M, B)``."""
+    """``∂E/∂params`` from the matrix form.
+
+    The rows of ``x (B, M)`` become the deck's columns ``x (M, B)``.
+    """
     Δ = matrix_form(params, x.T, t.T, 1.0)
     return [{"w": -Δ[f"Δw{n}"], "b": -Δ[f"Δθ{n}"][:, 0]} for n in (1, 2, 3)]
 
@@ -167,13 +177,14 @@ def mean_error(params: Params, x: Array, y: Array) -> Array:
     """
     w1, w2, w3 = (layer["w"] for layer in params)
     θ1, θ2, θ3 = (layer["b"][:, None] for layer in params)
-    o3 = σ(w3 @ σ(w2 @ σ(w1 @ x + θ1) + θ2) + θ3)    # θ I_k: the column broadcast over the k samples
+    # θ I_k: the column broadcast over the k samples
+    o3 = σ(w3 @ σ(w2 @ σ(w1 @ x + θ1) + θ2) + θ3)
     return jnp.mean(0.5 * jnp.sum((o3 - y) ** 2, axis=0))
 
 
 def descend(params: Params, batches: Iterable[tuple[Array, Array]],
             η: Callable[[int], float] = eta) -> Params:
-    """Stochastic descent: for t = 0, 1, …, ``w(t+1) = w(t) + Δw`` on the t-th mini-batch with ``η(t)``.
+    """Stochastic descent: for t = 0, 1, …, ``w(t+1) = w(t) + Δw`` on the t-th mini-batch, ``η(t)``.
 
     Each batch is ``(x (B, M), y (B, N))``; ``Δw`` comes from the matrix form (4)(5)(6).
     """
@@ -194,9 +205,16 @@ def checks(seed: int = 0) -> list[Check]:
                              ("matrix form, samples as columns", grads_matrix),
                              ("(1)(2)(3) chain rule", grads_chain))]
     η = 0.1
-    step = jax.jit(lambda p, x, t: (descend(p, [(x, t)], lambda _: η),
-                                    euler_step(p, jaxmlp.backprop(model, p, x, t, "sse", "sum"), η)))
-    out.append(check_close("deck 001 w + Δw (matrix form)", "= w − η · jaxmlp.backprop", *step(params, x, t)))
-    out.append(check_close("deck 001 training error: mean of ½ Σ (o − y)²", "= jaxmlp.loss(\"sse\", mean)",
-                           mean_error(params, x.T, t.T), jaxmlp.loss(model, params, x, t, "sse", "mean")))
+
+    def both_steps(p, x, t):
+        by_deck = descend(p, [(x, t)], lambda _: η)
+        by_jaxmlp = euler_step(p, jaxmlp.backprop(model, p, x, t, "sse", "sum"), η)
+        return by_deck, by_jaxmlp
+
+    out.append(check_close("deck 001 w + Δw (matrix form)", "= w − η · jaxmlp.backprop",
+                           *jax.jit(both_steps)(params, x, t)))
+    out.append(check_close("deck 001 training error: mean of ½ Σ (o − y)²",
+                           "= jaxmlp.loss(\"sse\", mean)",
+                           mean_error(params, x.T, t.T),
+                           jaxmlp.loss(model, params, x, t, "sse", "mean")))
     return out

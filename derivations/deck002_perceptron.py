@@ -1,4 +1,4 @@
-"""Deck 002 (4MLP): the data's shapes, the step-function perceptron, the parameter counts, fit, softmax.
+"""Deck 002 (4MLP): the data's shapes, the step perceptron, the parameter counts, fit, softmax.
 
 * **The data** (データを読み込む, データを加工する): MNIST loads as ``x_train (60000, 28, 28)``,
   ``y_train (60000,)``, ``x_test (10000, 28, 28)``, ``y_test (10000,)``;
@@ -38,26 +38,54 @@ from jaxmlp import data
 from jaxmlp.check import Check, check_number
 from jaxmlp.core.activations import get_activation
 
-__all__ = ["DECK_SHAPES", "LOADED", "TEST2_1", "TEST_1", "W", "X", "checks", "fit_arithmetic",
-           "keras_mnist_model", "largest", "mu", "perceptron", "preprocess", "shapes_after_preprocessing",
-           "softmax", "to_categorical"]
+__all__ = [
+    "DECK_SHAPES",
+    "LOADED",
+    "TEST2_1",
+    "TEST_1",
+    "W",
+    "X",
+    "checks",
+    "fit_arithmetic",
+    "keras_mnist_model",
+    "largest",
+    "mu",
+    "perceptron",
+    "preprocess",
+    "shapes_after_preprocessing",
+    "softmax",
+    "to_categorical",
+]
 
 Array = jax.Array
 X = (1.0, 2.0, 0.5)    #: the deck's inputs x_1, x_2, x_3
 W = (0.5, 0.2, -1.0)   #: the deck's weights w_1, w_2, w_3
 #: the shapes mnist.load_data() prints
-LOADED = {"x_train": (60000, 28, 28), "y_train": (60000,), "x_test": (10000, 28, 28), "y_test": (10000,)}
+LOADED = {
+    "x_train": (60000, 28, 28),
+    "y_train": (60000,),
+    "x_test": (10000, 28, 28),
+    "y_test": (10000,),
+}
 #: the shapes after reshape(n, 784) / 255 and to_categorical(y, 10)
-DECK_SHAPES = {"x_train": (60000, 784), "y_train": (60000, 10), "x_test": (10000, 784), "y_test": (10000, 10)}
+DECK_SHAPES = {
+    "x_train": (60000, 784),
+    "y_train": (60000, 10),
+    "x_test": (10000, 784),
+    "y_test": (10000, 10),
+}
 #: print(test[1]) before training, and print(test2[1]) after (the true class is 2)
-TEST_1 = (0.06218787, 0.13608842, 0.06215866, 0.06640156, 0.28793582, 0.04967605, 0.067972, 0.10699823,
-          0.11715493, 0.04342646)
+TEST_1 = (0.06218787, 0.13608842, 0.06215866, 0.06640156, 0.28793582, 0.04967605, 0.067972,
+          0.10699823, 0.11715493, 0.04342646)
 TEST2_1 = (8.0701529e-11, 3.9249046e-10, 9.9999940e-01, 8.3521821e-09, 1.4485680e-28, 6.2819618e-07,
            2.5197353e-11, 1.3647900e-22, 2.3160052e-10, 1.9060435e-24)
 
 
 def preprocess(x: Array) -> Array:
-    """``x.reshape(x.shape[0], 784) / 255``: 28×28 images of 0 … 255 → rows of 784 values in [0, 1]."""
+    """``x.reshape(x.shape[0], 784) / 255``.
+
+    28×28 images of 0 … 255 become rows of 784 values in [0, 1].
+    """
     return jnp.reshape(x, (x.shape[0], 784)) / 255
 
 
@@ -72,10 +100,13 @@ def to_categorical(y: Array, num_classes: int = 10) -> Array:
 
 
 def shapes_after_preprocessing() -> dict[str, tuple[int, ...]]:
-    """The shapes :func:`preprocess` and :func:`to_categorical` give for :data:`LOADED` (traced, not run).
+    """The shapes :func:`preprocess` and :func:`to_categorical` give for :data:`LOADED`.
+
+    Traced, not run.
 
     >>> shapes_after_preprocessing()
-    {'x_train': (60000, 784), 'y_train': (60000, 10), 'x_test': (10000, 784), 'y_test': (10000, 10)}
+    {'x_train': (60000, 784), 'y_train': (60000, 10),
+     'x_test': (10000, 784), 'y_test': (10000, 10)}
     """
     steps = {"x": preprocess, "y": to_categorical}
     return {name: jax.eval_shape(steps[name[0]], jax.ShapeDtypeStruct(shape, jnp.uint8)).shape
@@ -117,19 +148,25 @@ def keras_mnist_model():
     return jaxmlp.MLP((784, 32, 10), ("relu", "softmax"))
 
 
-def fit_arithmetic(n: int = 60_000, validation_split: float = 0.2, batch_size: int = 64) -> dict[str, int]:
+def fit_arithmetic(
+    n: int = 60_000, validation_split: float = 0.2, batch_size: int = 64
+) -> dict[str, int]:
     """How ``fit`` splits ``n`` rows: ``{"train", "validation", "updates_per_epoch"}``.
 
     >>> fit_arithmetic()
     {'train': 48000, 'validation': 12000, 'updates_per_epoch': 750}
     """
-    (x_train, _), (x_val, _) = data.validation_split(np.zeros((n, 0)), np.zeros(n), validation_split)
+    rows, labels = np.zeros((n, 0)), np.zeros(n)
+    (x_train, _), (x_val, _) = data.validation_split(rows, labels, validation_split)
     return {"train": len(x_train), "validation": len(x_val),
             "updates_per_epoch": math.ceil(len(x_train) / batch_size)}
 
 
 def checks(seed: int = 0) -> list[Check]:
-    """The deck's numbers: shapes, μ = 0.4 (fires), 25,120 / 330 / 25,450, 48,000 / 12,000, 750, Σ p = 1."""
+    """The deck's numbers.
+
+    Shapes, μ = 0.4 (fires), 25,120 / 330 / 25,450, 48,000 / 12,000, 750, Σ p = 1.
+    """
     _, z = perceptron(X, W)
     neuron = jaxmlp.MLP((3, 1), ("step",)).apply([{"w": jnp.asarray([W]), "b": jnp.zeros(1)}],
                                                  jnp.asarray(X))[0]
@@ -143,7 +180,8 @@ def checks(seed: int = 0) -> list[Check]:
     weather = softmax(jnp.log(jnp.asarray([0.7, 0.2, 0.1])))
     labels = jnp.arange(10)
     return [
-        *(check_number(f"deck 002 {name} {LOADED[name]} → {want}", shapes[name] == want, 1.0, rtol=0.0)
+        *(check_number(f"deck 002 {name} {LOADED[name]} → {want}", shapes[name] == want, 1.0,
+                       rtol=0.0)
           for name, want in DECK_SHAPES.items()),
         check_number("deck 002 x.reshape(n, 784) / 255: 255, 51, 0 → 1, 0.2, 0",
                      largest(preprocess(image), row), 0.0, rtol=1e-7),
@@ -163,8 +201,10 @@ def checks(seed: int = 0) -> list[Check]:
         check_number("deck 002 (32 + 1) × 10", model.layer_params(1), 330, rtol=0.0),
         check_number("deck 002 total params", model.num_params, 25_450, rtol=0.0),
         check_number("deck 002 validation_split 0.2: train", fit["train"], 48_000, rtol=0.0),
-        check_number("deck 002 validation_split 0.2: validation", fit["validation"], 12_000, rtol=0.0),
-        check_number("deck 002 updates per epoch (batch 64)", fit["updates_per_epoch"], 750, rtol=0.0),
+        check_number("deck 002 validation_split 0.2: validation", fit["validation"], 12_000,
+                     rtol=0.0),
+        check_number("deck 002 updates per epoch (batch 64)", fit["updates_per_epoch"], 750,
+                     rtol=0.0),
     ]
 
 

@@ -55,9 +55,23 @@ import jaxmlp
 from jaxmlp.check import Check, check_close, check_grads
 from jaxmlp.problems import random_problem
 
-__all__ = ["Add", "Dot", "SoftmaxCrossEntropy", "Tanh", "backprop_graph", "chain_rule_2", "chain_rule_4",
-           "checks", "delta_rule", "from_deck", "general_output_delta", "grads", "logistic_regression",
-           "logistic_regression_grad", "to_deck"]
+__all__ = [
+    "Add",
+    "Dot",
+    "SoftmaxCrossEntropy",
+    "Tanh",
+    "backprop_graph",
+    "chain_rule_2",
+    "chain_rule_4",
+    "checks",
+    "delta_rule",
+    "from_deck",
+    "general_output_delta",
+    "grads",
+    "logistic_regression",
+    "logistic_regression_grad",
+    "to_deck",
+]
 
 Array = jax.Array
 Layers = list[dict[str, Array]]
@@ -153,10 +167,13 @@ def chain_rule_2(dy_du: Array, du_dx: Array) -> Array:
 
 
 def chain_rule_4(df_dy: Array, dy_dx: Array) -> Array:
-    """Equation (4): ``∂z/∂x_i = Σ_j ∂f/∂y_j · ∂y_j/∂x_i`` for ``z = f(y_1 … y_m)``, ``y_j = g_j(x_1 … x_n)``.
+    """Equation (4): ``∂z/∂x_i = Σ_j ∂f/∂y_j · ∂y_j/∂x_i``.
+
+    For ``z = f(y_1 … y_m)``, ``y_j = g_j(x_1 … x_n)``. Returns ``(n,)``.
 
     Arguments:
-        df_dy: ``(m,)``, the ``∂f/∂y_j``; dy_dx: ``(m, n)``, ``dy_dx[j, i] = ∂y_j/∂x_i``. Returns ``(n,)``.
+        df_dy: ``(m,)``, the ``∂f/∂y_j``.
+        dy_dx: ``(m, n)``, ``dy_dx[j, i] = ∂y_j/∂x_i``.
     """
     return jnp.einsum("j,ji->i", df_dy, dy_dx)
 
@@ -167,16 +184,19 @@ def delta_rule(w: Layers, Δw: Layers) -> Layers:
 
 
 def logistic_regression(W: Array, X: Array) -> Array:
-    """``Y = sigmoid(W_0 X_0 + W_1 X_1 + … + W_784 X_784)``, ``X_0 = 1``; ``W (1 + n_in,)``, ``X (nb, n_in)``.
+    """``Y = sigmoid(W_0 X_0 + W_1 X_1 + … + W_784 X_784)``, ``X_0 = 1``.
 
-    The deck's 784 pixels; any ``n_in`` here.
+    ``W (1 + n_in,)``, ``X (nb, n_in)``: the deck's 784 pixels; any ``n_in`` here.
     """
     X1 = jnp.concatenate([jnp.ones((X.shape[0], 1), X.dtype), X], axis=1)   # X_0 = 1
     return 1 / (1 + jnp.exp(-(X1 @ W)))
 
 
 def logistic_regression_grad(W: Array, X: Array, y: Array) -> Array:
-    """``∂L/∂W`` of the batch-mean binary cross-entropy: ``Δ = (Y − y)/nb``, then the dot node ``X1ᵀ Δ``."""
+    """``∂L/∂W`` of the batch-mean binary cross-entropy.
+
+    ``Δ = (Y − y)/nb``, then the dot node ``X1ᵀ Δ``.
+    """
     nb = X.shape[0]
     X1 = jnp.concatenate([jnp.ones((nb, 1), X.dtype), X], axis=1)
     Δ = (logistic_regression(W, X) - y) / nb      # the canonical link: the error starts at Y − y
@@ -199,7 +219,10 @@ def grads(params: Layers, x: Array, t: Array) -> Layers:
 
 
 def checks(seed: int = 0) -> list[Check]:
-    """The graph and ``(ŷ − y)/nb`` against ``jax.grad``; the chain rules, delta rule, logistic regression."""
+    """The graph and ``(ŷ − y)/nb`` against ``jax.grad``.
+
+    Then the chain rules, the delta rule and logistic regression.
+    """
     model = jaxmlp.MLP((5, 4, 4, 3), ("tanh", "tanh", "softmax"))
     params, x, t = random_problem(model, "categorical_crossentropy", seed, batch=8)
     out = [check_grads("deck 003 Δ through dot/add/tanh/softmax nodes", grads, model, params, x, t,
@@ -220,7 +243,8 @@ def checks(seed: int = 0) -> list[Check]:
                            jax.vmap(jax.grad(lambda x: jnp.tanh(jnp.sin(x))))(u)))
     W, x0 = params[0]["w"], x[0]                              # (4) for z = Σ_j tanh(y_j), y = W x
     by_hand = chain_rule_4(1 - jnp.tanh(W @ x0) ** 2, W)
-    out.append(check_close("deck 003 chain rule (4) ∂z/∂x_i = Σ_j ∂f/∂y_j ∂y_j/∂x_i", "= jax.grad", by_hand,
+    out.append(check_close("deck 003 chain rule (4) ∂z/∂x_i = Σ_j ∂f/∂y_j ∂y_j/∂x_i",
+                           "= jax.grad", by_hand,
                            jax.grad(lambda x: jnp.sum(jnp.tanh(W @ x)))(x0)))
     lr = 0.1
     Δw = jax.tree.map(lambda g: -lr * g, grads(params, x, t))
@@ -229,12 +253,14 @@ def checks(seed: int = 0) -> list[Check]:
     out.append(check_close("deck 003 delta rule w + Δw, Δw = −lr ∂L/∂w", "= w − lr · jax.grad",
                            delta_rule(params, Δw), descent))
 
-    one = jaxmlp.MLP((5, 1), ("sigmoid",))                   # logistic regression: one layer, one node
+    # logistic regression: one layer, one node
+    one = jaxmlp.MLP((5, 1), ("sigmoid",))
     (layer,), _, y = random_problem(one, "binary_crossentropy", seed, batch=8)
     W = jnp.concatenate([layer["b"], layer["w"][0]])          # W_0 is the bias
     library = jaxmlp.backprop(one, [layer], x, y, "binary_crossentropy", "mean")[0]
-    out += [check_close("deck 003 logistic regression Y", "= MLP((5, 1), sigmoid)", logistic_regression(W, x),
-                        one.apply([layer], x)[:, 0]),
-            check_close("deck 003 logistic regression ∂L/∂W", "= jaxmlp.backprop", logistic_regression_grad(
-                W, x, y[:, 0]), jnp.concatenate([library["b"], library["w"][0]]))]
+    out += [check_close("deck 003 logistic regression Y", "= MLP((5, 1), sigmoid)",
+                        logistic_regression(W, x), one.apply([layer], x)[:, 0]),
+            check_close("deck 003 logistic regression ∂L/∂W", "= jaxmlp.backprop",
+                        logistic_regression_grad(W, x, y[:, 0]),
+                        jnp.concatenate([library["b"], library["w"][0]]))]
     return out

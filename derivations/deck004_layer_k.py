@@ -10,9 +10,10 @@ chain rule (重みの更新式)::
 
 * **output layer M**: with ``E = ½ Σ_l (t_l − out_l^M)²``, ``∂E/∂out_j^M = −(t_j − out_j^M)``, so
   ``Δw_ij^{M−1,M} = α (t_j − out_j^M) f′(in_j^M) out_i^{M−1}`` (:func:`output_update`);
-* **hidden layer k**: ``∂E/∂out_j^k = Σ_l ∂E/∂in_l^{k+1} · w_jl^{k,k+1} = −Σ_l δ_l^{k+1} w_jl^{k,k+1}``,
-  so ``δ_j^k = (Σ_l δ_l^{k+1} w_jl^{k,k+1}) f′(in_j^k)``: each layer needs the δ of the layer
-  after it, and the updates run from the output back to the input.
+* **hidden layer k**:
+  ``∂E/∂out_j^k = Σ_l ∂E/∂in_l^{k+1} · w_jl^{k,k+1} = −Σ_l δ_l^{k+1} w_jl^{k,k+1}``, so
+  ``δ_j^k = (Σ_l δ_l^{k+1} w_jl^{k,k+1}) f′(in_j^k)``: each layer needs the δ of the layer after
+  it, and the updates run from the output back to the input.
 
 **The slide's output-layer update has the wrong sign.** It writes ``∂E/∂out_i^M = t_i − out_i^M``
 (the minus sign of the derivative is lost) and then multiplies by δ's own ``−1 ×`` to print
@@ -31,16 +32,9 @@ layer's ``∂E/∂out_i^k`` sums ``∂E/∂in_j^{k+1} · w_lj^{k,k+1}`` over ``l
 is the neuron ``l`` of layer k+1 and the weight runs from ``j`` to ``l``: we write
 ``∂E/∂out_j^k = Σ_l ∂E/∂in_l^{k+1} · w_jl^{k,k+1}``.
 
-The rest of the deck, transcribed here too:
-
-* **losses** (誤差関数): the squared error above, the cross-entropy ``H(p, q) = −Σ_x p(x) log q(x)``
-  of the true distribution p and the estimated q (:func:`H`, jaxmlp's ``"categorical_crossentropy"``);
-* **regularisation** (正則化, slide 37): ``E(w) + λ|w|`` (L1) and ``E(w) + λ|w|²`` (L2)
-  (:func:`l1_term`, :func:`l2_term`). jaxmlp's L2 term is ``λ₂/2 Σ w²`` (its gradient is ``λ₂ w``),
-  so **jaxmlp's ``l2=2λ`` is the deck's λ**; jaxmlp's ``l1=λ`` is the deck's λ. Both decay weights only;
-* **data** (訓練・検証・テスト): training 60–80 %, validation 10–20 %, test 10–20 % of the data
-  (:data:`SPLIT`, :func:`split`), and k-fold cross-validation as the deck's table of 5 patterns,
-  which validates the LAST fold first (:data:`PATTERNS`, :func:`patterns`).
+The rest of the deck (the cross-entropy ``H``, the L1 and L2 terms, the training / validation /
+test split and the 5-fold table) is :mod:`deck004_losses_and_data`; its names are re-exported
+here and its checks run with this module's.
 
 The deck's δ is the NEGATIVE of jaxmlp's ``δ = ∂E/∂u`` (:func:`jaxmlp.deltas`), and its update is
 ``Δw = α δ out`` where optax's SGD adds ``−α ∂E/∂w``. Generalised as jaxmlp needs it: a bias
@@ -59,11 +53,22 @@ import jax
 import jax.numpy as jnp
 
 import jaxmlp
-from jaxmlp import data
 from jaxmlp.check import Check, check_close, check_grads
 from jaxmlp.core.activations import get_activation
 from jaxmlp.core.losses import get_loss
 from jaxmlp.problems import random_problem
+
+from . import deck004_losses_and_data
+from .deck004_losses_and_data import (
+    PATTERNS,
+    SPLIT,
+    H,
+    l1_term,
+    l2_term,
+    pattern_table,
+    patterns,
+    split,
+)
 
 __all__ = [
     "PATTERNS",
@@ -89,16 +94,6 @@ __all__ = [
 
 Array = jax.Array
 Layers = list[dict[str, Array]]
-#: 訓練・検証・テスト: the share of all data each set takes, (low, high)
-SPLIT = {"training": (0.6, 0.8), "validation": (0.1, 0.2), "test": (0.1, 0.2)}
-#: the deck's 5-fold table as printed, パターン1 … パターン5 (訓練 train, 検証 validate): the last fold first
-PATTERNS = (
-    ("訓練", "訓練", "訓練", "訓練", "検証"),
-    ("訓練", "訓練", "訓練", "検証", "訓練"),
-    ("訓練", "訓練", "検証", "訓練", "訓練"),
-    ("訓練", "検証", "訓練", "訓練", "訓練"),
-    ("検証", "訓練", "訓練", "訓練", "訓練"),
-)
 
 
 def forward(params: Layers, x: Array, f: tuple[str, ...]) -> tuple[list, list]:
@@ -128,7 +123,8 @@ def backward(params: Layers, x: Array, t: Array, f: tuple[str, ...], loss: str =
     else:
         dE_dout[M] = get_loss(loss).d(out[M], t)
     for k in range(M, 0, -1):
-        if k < M:  # ∂E/∂out_j^k = −Σ_l δ_l^{k+1} w_jl^{k,k+1} (the slide: out_i^k, in_j^{k+1}, w_lj)
+        # ∂E/∂out_j^k = −Σ_l δ_l^{k+1} w_jl^{k,k+1} (the slide: out_i^k, in_j^{k+1}, w_lj)
+        if k < M:
             dE_dout[k] = -jnp.einsum("l,jl->j", δ[k + 1], params[k]["w"])
         # δ_j^k = −∂E/∂out_j^k f′(in_j^k), which the slide names δ_i^k
         δ[k] = -f_prime_product(f[k - 1], in_[k], out[k], dE_dout[k], params[k - 1].get("a"))
@@ -137,7 +133,7 @@ def backward(params: Layers, x: Array, t: Array, f: tuple[str, ...], loss: str =
 
 def updates(params: Layers, x: Array, t: Array, f: tuple[str, ...], loss: str = "sse",
             reduction: str = "sum", α: float = 1.0) -> Layers:
-    """The batch's ``Δw^{k−1,k} = α δ^k out^{k−1}`` (and ``Δb``, ``Δa``), summed or averaged over samples.
+    """The batch's ``Δw^{k−1,k} = α δ^k out^{k−1}`` (and ``Δb``, ``Δa``), summed or averaged.
 
     Arguments:
         params: the deck's layers ``[{"w": (N_{k−1}, N_k), "b": (N_k,)[, "a": (N_k,)]}, …]``.
@@ -150,7 +146,8 @@ def updates(params: Layers, x: Array, t: Array, f: tuple[str, ...], loss: str = 
             # Δw_ij = α δ_j^k out_i^{k−1} (the slide: α δ_i^k out_i^{k−1})
             Δk = {"w": α * jnp.einsum("j,i->ij", δ[k], out[k - 1]), "b": α * δ[k]}
             if "a" in params[k - 1]:                  # PReLU: Δa_j = −α ∂E/∂out_j · ∂f/∂a
-                Δk["a"] = -α * dE_dout[k] * get_activation(f[k - 1]).df_da(in_[k], params[k - 1]["a"])
+                df_da = get_activation(f[k - 1]).df_da(in_[k], params[k - 1]["a"])
+                Δk["a"] = -α * dE_dout[k] * df_da
             Δ.append(Δk)
         return Δ
 
@@ -159,7 +156,9 @@ def updates(params: Layers, x: Array, t: Array, f: tuple[str, ...], loss: str = 
     return jax.tree.map(lambda a: scale * jnp.sum(a, axis=0), per_sample)
 
 
-def f_prime_product(name: str, in_k: Array, out_k: Array, g: Array, a: Array | None = None) -> Array:
+def f_prime_product(
+    name: str, in_k: Array, out_k: Array, g: Array, a: Array | None = None
+) -> Array:
     """``g · f′(in^k)``: the Hadamard product, or ``Σ_l g_l ∂out_l/∂in_j`` for softmax."""
     act = get_activation(name)
     if act.df is not None:
@@ -169,7 +168,7 @@ def f_prime_product(name: str, in_k: Array, out_k: Array, g: Array, a: Array | N
 
 
 def to_deck(params: Layers) -> Layers:
-    """jaxmlp's ``w (N_k, N_{k−1})`` → the deck's ``w^{k−1,k} (N_{k−1}, N_k)``; b and a unchanged."""
+    """jaxmlp's ``w (N_k, N_{k−1})`` → the deck's ``w^{k−1,k} (N_{k−1}, N_k)``; b, a unchanged."""
     return [{**layer, "w": layer["w"].T} for layer in params]
 
 
@@ -182,79 +181,40 @@ def grads(model: jaxmlp.MLP, params: Layers, x: Array, t: Array, loss: str = "ss
           reduction: str = "sum") -> Layers:
     """``∂E/∂params = −Δ/α`` in jaxmlp's layout, for any ``jaxmlp.MLP`` ``model``.
 
-    Wrap it for :func:`jaxmlp.check_gradients` as ``lambda p, x, t: grads(model, p, x, t, loss, reduction)``.
+    Wrap it for :func:`jaxmlp.check_gradients` as
+    ``lambda p, x, t: grads(model, p, x, t, loss, reduction)``.
     """
     Δ = updates(to_deck(params), x, t, model.activations, loss, reduction, α=1.0)
     return jax.tree.map(lambda d: -d, from_deck(Δ))
 
 
 def output_update(α: float, t_j, out_j, f_prime, out_i):
-    """The output layer's update, sign corrected: ``Δw_ij = α (t_j − out_j^M) f′(in_j^M) out_i^{M−1}``.
+    """The output layer's update, sign corrected.
 
-    >>> output_update(1.0, t_j=1.0, out_j=0.5, f_prime=0.25, out_i=1.0)  # descent: w grows, out grows
+    ``Δw_ij = α (t_j − out_j^M) f′(in_j^M) out_i^{M−1}``; a descent: w grows, and out with it.
+
+    >>> output_update(1.0, t_j=1.0, out_j=0.5, f_prime=0.25, out_i=1.0)
     0.125
     """
     return α * (t_j - out_j) * f_prime * out_i
 
 
 def output_update_as_printed(α: float, t_i, out_i_M, f_prime, out_i):
-    """The slide's last line, ``Δw = −α (t_i − out_i^M) f′(in_j^k) out_i^{k−1}``: ``+α ∂E/∂w``, ascent.
+    """The slide's last line, ``Δw = −α (t_i − out_i^M) f′(in_j^k) out_i^{k−1}``.
 
-    >>> output_update_as_printed(1.0, t_i=1.0, out_i_M=0.5, f_prime=0.25, out_i=1.0)  # the wrong sign
+    That is ``+α ∂E/∂w``, an ascent: the wrong sign.
+
+    >>> output_update_as_printed(1.0, t_i=1.0, out_i_M=0.5, f_prime=0.25, out_i=1.0)
     -0.125
     """
     return -α * (t_i - out_i_M) * f_prime * out_i
 
 
-def H(p: Array, q: Array) -> Array:  # noqa: N802 (the deck's symbol)
-    """The cross-entropy ``H(p, q) = −Σ_x p(x) log q(x)`` over the last axis (q > 0).
-
-    >>> round(float(H(jnp.array([1.0, 0.0, 0.0]), jnp.array([0.7, 0.2, 0.1]))), 6)  # −log 0.7
-    0.356675
-    """
-    return -jnp.sum(p * jnp.log(q), axis=-1)
-
-
-def l2_term(params: Layers, λ: float) -> Array:
-    """The deck's L2 term ``λ|w|² = λ Σ w²`` over every layer's weights; jaxmlp's ``penalty(l2=2λ)``."""
-    return λ * sum(jnp.sum(layer["w"] ** 2) for layer in params)
-
-
-def l1_term(params: Layers, λ: float) -> Array:
-    """The deck's L1 term ``λ|w|`` with ``|w| = Σ |w|`` (重みの総和); jaxmlp's ``penalty(l1=λ)``."""
-    return λ * sum(jnp.sum(jnp.abs(layer["w"])) for layer in params)
-
-
-def split(key: Array, n: int, fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)):
-    """Training, validation and test indices of ``range(n)``, each share inside the deck's range.
-
-    >>> [len(part) for part in split(jax.random.key(0), 60_000, (0.6, 0.2, 0.2))]
-    [36000, 12000, 12000]
-    """
-    for (name, (low, high)), share in zip(SPLIT.items(), fractions):
-        if not low <= share <= high:
-            raise ValueError(f"deck 004 puts {low:.0%}-{high:.0%} of the data in the {name} set, got {share}")
-    return data.train_val_test_split(key, n, fractions)
-
-
-def patterns(n: int, k: int = 5) -> list[tuple]:
-    """k-fold cross-validation in the deck's order: pattern p = 1 … k validates fold k − p + 1.
-
-    ``jaxmlp.data.kfold`` validates fold 1 first; the deck's table starts from the last fold, so
-    this is kfold's list reversed (contiguous folds, no shuffle, as the table draws them).
-    """
-    return list(data.kfold(None, n, k, shuffle=False))[::-1]
-
-
-def pattern_table(n: int, k: int = 5) -> tuple:
-    """:func:`patterns` drawn as the deck's table: one row per pattern, 検証 where a fold validates."""
-    folds = [held for _, held in data.kfold(None, n, k, shuffle=False)]
-    return tuple(tuple("検証" if set(fold.tolist()) <= set(held.tolist()) else "訓練" for fold in folds)
-                 for _, held in patterns(n, k))
-
-
 def checks(seed: int = 0) -> list[Check]:
-    """Layer k against ``jax.grad`` for several depths, activations and losses."""
+    """Layer k against ``jax.grad`` for several depths, activations and losses.
+
+    Then the rest of the deck's checks (:func:`deck004_losses_and_data.checks`).
+    """
     cases = [
         ((3, 5, 4, 2), ("relu", "tanh", "identity"), "sse", "sum"),
         ((4, 3, 3, 3, 3), ("elu", "prelu", "swish", "softmax"), "categorical_crossentropy", "mean"),
@@ -271,25 +231,19 @@ def checks(seed: int = 0) -> list[Check]:
     params, x, t = random_problem(model, "sse", seed)
 
     def both(params, x, t):
-        mine = jax.vmap(lambda x_n, t_n: deltas(to_deck(params), x_n, t_n, model.activations)[1:])(x, t)
+        def one(x_n, t_n):
+            return deltas(to_deck(params), x_n, t_n, model.activations)[1:]
+
+        mine = jax.vmap(one)(x, t)
         return mine, [-d for d in jaxmlp.deltas(model, params, x, t, "sse")]
 
-    out.append(check_close("deck 004 δ = −∂E/∂in", "= −jaxmlp.deltas", *jax.jit(both)(params, x, t)))
-    q, p = jax.nn.softmax(x[:, :2]), jax.nn.softmax(t)  # two distributions per row
-    tables = [jnp.asarray([[c == "検証" for c in row] for row in table], float)
-              for table in (pattern_table(10), PATTERNS)]
-    sizes = [len(part) for part in split(jax.random.key(seed), 60_000, (0.6, 0.2, 0.2))]
+    out.append(check_close("deck 004 δ = −∂E/∂in", "= −jaxmlp.deltas",
+                           *jax.jit(both)(params, x, t)))
     out += [
         check_close("deck 004 output Δw, t = 1, out = 0.5, f′ = 0.25", "deck: 0.125",
                     jnp.asarray(output_update(1.0, 1.0, 0.5, 0.25, 1.0)), jnp.asarray(0.125)),
         check_close("deck 004 output Δw as the slide prints it (ascent)", "deck: −0.125",
-                    jnp.asarray(output_update_as_printed(1.0, 1.0, 0.5, 0.25, 1.0)), jnp.asarray(-0.125)),
-        check_close("deck 004 H(p, q) = −Σ p log q", "= categorical_crossentropy", H(p, q),
-                    jax.vmap(get_loss("categorical_crossentropy").fn)(q, p)),
-        check_close("deck 004 λ|w|² (L2), λ = 0.3", "= jaxmlp.penalty(l2=0.6)", l2_term(params, 0.3),
-                    jaxmlp.penalty(params, l2=0.6)),
-        check_close("deck 004 split 60/20/20 of 60,000 rows", "36,000 / 12,000 / 12,000",
-                    jnp.asarray(sizes, float), jnp.asarray([36_000, 12_000, 12_000], float), rtol=0.0),
-        check_close("deck 004 5-fold table, last fold first", "the deck's パターン1-5", *tables, rtol=0.0),
+                    jnp.asarray(output_update_as_printed(1.0, 1.0, 0.5, 0.25, 1.0)),
+                    jnp.asarray(-0.125)),
     ]
-    return out
+    return out + deck004_losses_and_data.checks(seed)
