@@ -1,9 +1,11 @@
 """Compare any gradient (or δ, or worked number) with its reference, leaf by leaf and normwise.
 
 :func:`check_gradients` judges a gradient function against ``jax.grad`` of :func:`jaxmlp.loss`
-and returns a :class:`GradientReport`; :func:`check_grads`, :func:`check_close` and
-:func:`check_number` make the one-line :class:`Check` results that the lecture derivations and
-``jaxmlp verify`` list with :func:`table` and :func:`check_line`. How close is close enough (the
+and returns a :class:`GradientReport`, the one report of every comparison of pytrees:
+:func:`check_grads` and :func:`check_close` make the same report and give its one-line
+:meth:`GradientReport.summary`, a :class:`Check` (as :func:`check_number` does for a worked
+number), which the lecture derivations and ``jaxmlp verify`` list with :func:`table` and
+:func:`check_line`. How close is close enough (the
 measured tolerances, the normwise and per-leaf errors) is :mod:`jaxmlp.tolerance`'s, whose
 :func:`~jaxmlp.tolerance.compare` and :func:`~jaxmlp.tolerance.tolerance` are re-exported here.
 """
@@ -21,6 +23,7 @@ import numpy as np
 from jaxmlp.core.backprop import objective
 from jaxmlp.core.checks import prepare
 from jaxmlp.core.model import MLP, Params
+from jaxmlp.core.programs import PROGRAMS
 from jaxmlp.tolerance import TOLERANCES, LeafError, Tolerance, compare, tolerance
 
 __all__ = [
@@ -79,6 +82,11 @@ class GradientReport:
         """The leaves that are out of tolerance."""
         return tuple(leaf for leaf in self.leaves if not leaf.passed)
 
+    def summary(self, name: str, what: str) -> Check:
+        """The report as one :class:`Check` line (the worst leaf's own error and the verdict)."""
+        worst = max((leaf.leaf_rel for leaf in self.leaves), default=0.0)
+        return Check(name, what, worst, self.passed)
+
     def __str__(self) -> str:
         head = ("leaf", "shape", "max |jax.grad|", "max |Δ|", "normwise", "own", "ok")
         rows = [(leaf.path, str(leaf.shape), f"{leaf.max_ref:.3e}", f"{leaf.max_abs:.3e}",
@@ -130,18 +138,16 @@ def check_gradients(
     want = jax.device_get(reference_grads(*args, params, xp, tp, l2, l1))
     got = grad_fn(params, x, t)
     try:
-        leaves = compare(got, want, rtol)
+        report = _report(got, want, rtol)
     except ValueError as error:
         raise ValueError(f"grad_fn: returned {str(error).removeprefix('got: ')} "
                          "(a list with one dict per layer, keys as in params)") from None
-    dtype = jnp.result_type(*jax.tree.leaves(want))
-    if not all(leaf.passed for leaf in leaves) and jnp.finfo(dtype).bits < 64:
+    if not report.passed and jnp.finfo(report.dtype).bits < 64:
         with jax.enable_x64(True):
             wide = jax.tree.map(_float64, (params, xp, tp))
             truth = jax.device_get(reference_grads(*args, *wide, l2, l1))
-        leaves = compare(got, want, rtol, truth=truth)
-    tol = tolerance(dtype, rtol)
-    return GradientReport(leaves, tol.normwise, str(dtype), tol.leaf, tol.floor)
+        report = _report(got, want, rtol, truth)
+    return report
 
 
 def reference_grads(
@@ -152,15 +158,19 @@ def reference_grads(
     The objective is :func:`jaxmlp.loss` without argument checks, with ``x (B, n_in)`` and
     ``t (B, n_out)`` prepared. Jitted, unless under ``jax.disable_jit()``.
     """
-    return _grad(model, loss, reduction, params, x, t, l2, l1)
+    def build():
+        return jax.jit(lambda *a: jax.grad(objective, argnums=3)(model, loss, reduction, *a))
+
+    return PROGRAMS.get(model, ("reference_grads", loss, reduction), build)(params, x, t, l2, l1)
 
 
 def check_grads(name: str, grad_fn: Callable, model: MLP, params, x, t, loss: str = "sse",
                 reduction: str = "sum") -> Check:
     """``grad_fn(params, x, t)`` against ``jax.grad`` of :func:`jaxmlp.loss`, compiled together.
 
-    The comparison of :func:`check_gradients` for a traceable ``grad_fn`` with prepared
-    ``x (B, n_in)``, ``t (B, n_out)``, in one compilation instead of two.
+    The comparison of :func:`check_gradients` (the same :class:`GradientReport`, summarised as
+    one :class:`Check` line) for a traceable ``grad_fn`` with prepared ``x (B, n_in)``,
+    ``t (B, n_out)``, in one compilation instead of two.
     """
     def both(p, x, t):
         return grad_fn(p, x, t), jax.grad(objective, argnums=3)(model, loss, reduction, p, x, t)
@@ -169,17 +179,16 @@ def check_grads(name: str, grad_fn: Callable, model: MLP, params, x, t, loss: st
 
 
 def check_close(name: str, what: str, got, want, rtol: float | None = None) -> Check:
-    """Compare two pytrees with :func:`compare`; ``max_rel`` is the worst per-leaf error.
+    """Compare two pytrees as :func:`check_gradients` does, summarised as one :class:`Check`
+    (``max_rel`` is the worst per-leaf error).
 
     >>> check_close("w", "= w", [{"w": [1.0, 2.0]}], [{"w": [1.0, 2.0]}]).passed
     True
     """
     try:
-        leaves = compare(got, want, rtol)
+        return _report(got, want, rtol).summary(name, what)
     except ValueError:
         return Check(name, f"{what} (structure or shapes differ)", math.inf, False)
-    worst = max((leaf.leaf_rel for leaf in leaves), default=0.0)
-    return Check(name, what, worst, all(leaf.passed for leaf in leaves))
 
 
 def check_number(name: str, got, want: float, rtol: float = 1e-12) -> Check:
@@ -215,6 +224,14 @@ def check_line(check: Check, width: int = 100) -> str:
     return line if len(line) <= width else line[:width - 1] + "…"
 
 
+def _report(got, want, rtol=None, truth=None) -> GradientReport:
+    """The one comparison of pytrees behind every check (a ``ValueError`` for other shapes)."""
+    leaves = compare(got, want, rtol, truth=truth)
+    dtype = jnp.result_type(*jax.tree.leaves(want))
+    tol = tolerance(dtype, rtol)
+    return GradientReport(leaves, tol.normwise, str(dtype), tol.leaf, tol.floor)
+
+
 def _float64(a) -> jax.Array:
     return jnp.asarray(np.asarray(a), jnp.float64)
 
@@ -231,6 +248,3 @@ def _text_table(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     rule = ("-" * w for w in widths)
     lines = [fmt.format(*head), fmt.format(*rule)] + [fmt.format(*r) for r in rows]
     return "\n".join(line.rstrip() for line in lines)
-
-
-_grad = jax.jit(jax.grad(objective, argnums=3), static_argnums=(0, 1, 2))
