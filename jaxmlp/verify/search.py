@@ -20,6 +20,7 @@ import numpy as np
 
 from jaxmlp.check import reference_grads
 from jaxmlp.core.backprop import objective
+from jaxmlp.core.programs import PROGRAMS
 from jaxmlp.tolerance import LeafError, compare
 from jaxmlp.verify.problem import BATCHES, KINDS, SCALES, Problem, cast, draw
 from jaxmlp.verify.userfile import BadFileError, Subject, one_line
@@ -183,12 +184,19 @@ def _reference(subject, params, x, t):
     return grads, None if subject.deltas is None else _reference_deltas(m, loss, params, x, t)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
 def _reference_deltas(model, loss, params, x, t):
-    def one(x_n, t_n):  # ∂ℓ_n/∂u_l = ∂ℓ_n/∂b_l, since u_l = w_l o_{l−1} + b_l
-        g = jax.grad(objective, argnums=3)(model, loss, "sum", params, x_n[None], t_n[None])
-        return [layer["b"] for layer in g]
-    return jax.vmap(one)(x, t)
+    """Every example's δ by ``jax.grad`` (compiled once per network, in jaxmlp's own cache)."""
+    def build():
+        def deltas(params, x, t):
+            def one(x_n, t_n):  # ∂ℓ_n/∂u_l = ∂ℓ_n/∂b_l, since u_l = w_l o_{l−1} + b_l
+                g = jax.grad(objective, argnums=3)(model, loss, "sum", params, x_n[None],
+                                                   t_n[None])
+                return [layer["b"] for layer in g]
+            return jax.vmap(one)(x, t)
+
+        return jax.jit(deltas)
+
+    return PROGRAMS.get(model, ("reference_deltas", loss), build)(params, x, t)
 
 
 def _general_grad(subject, params, x, t):
