@@ -6,7 +6,8 @@ neuron (u1 = w1 x1 + w2 x2 + b1, ..., y = f(u4)), the sum-of-squares loss
 E = 1/2 Σ_k (y(k) − t(k))², the update w ← w − α ∂E/∂w with α = 0.001, and backprop running
 output → hidden → input. Every equation comes from the transcription
 ``jaxmlp.derivations.deck000_two_three_one`` (f is the sigmoid in both layers, one of the deck's
-suggestions); its scalar chain rules are then compared with the library's δ rule on the same numbers.
+suggestions); its scalar chain rules are then compared with the library's δ rule on the same
+numbers.
 
 Run: python examples/deck000_two_three_one.py   (prints only; takes a second)
 """
@@ -37,7 +38,8 @@ def error(p, x1, x2, t):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", help="unused: this example draws no pictures (accepted like the others)")
+    parser.add_argument("--out",
+                        help="unused: this example draws no pictures (accepted like the others)")
     parser.parse_args()
     print("Why the errors are squared (deck 000's tables of t − y for four outputs):")
     print(f"  {'table':<16} {'t − y':<24} {'Σ (t − y)':>10} {'Σ (t − y)²':>11}")
@@ -68,7 +70,8 @@ def main():
     print("∂E/∂w by hand (deck000.gradient: the chain rule, output → hidden → input):")
     print("  " + "  ".join(f"{name} {float(g[name]):+.5f}" for name in list(W)[:7]))
     print("  " + "  ".join(f"{name} {float(g[name]):+.5f}" for name in list(W)[7:]))
-    print(f"  max |hand − jaxmlp.backprop| = {diff:.1e}  ({'agree' if diff < 1e-12 else 'DISAGREE'})\n")
+    verdict = "agree" if diff < 1e-12 else "DISAGREE"
+    print(f"  max |hand − jaxmlp.backprop| = {diff:.1e}  ({verdict})\n")
 
     stepped = deck000.step(p, x1, x2, t, F, alpha=deck000.ALPHA)  # w ← w − α ∂E/∂w
     after = error(stepped, x1, x2, t)

@@ -1,15 +1,16 @@
 """Deck 001: the sigmoid network M → H1 → H2 → N trained with the δ rule in matrix form.
 
-Follows deck 001 ("学習理論の練習 1"), slides 「ミニバッチを実装してみる」 and 「行列で書く」: the k samples
-of a mini-batch are the columns of x (M × k) and y (N × k), I_k is the 1 × k row of ones, and
+Follows deck 001 ("学習理論の練習 1"), slides 「ミニバッチを実装してみる」 and 「行列で書く」: the
+k samples of a mini-batch are the columns of x (M × k) and y (N × k), I_k is the 1 × k row of
+ones, and
 
     o¹ = σ(w¹ x + θ¹ I_k)            δ³ = (o³ − y) · o³ · (1 − o³)
     o² = σ(w² o¹ + θ² I_k)           δ² = ((w³)' δ³) · o² · (1 − o²)
     o³ = σ(w³ o² + θ³ I_k)           δ¹ = ((w²)' δ²) · o¹ · (1 − o¹)
     Δwˡ = −η(t) δˡ (oˡ⁻¹)'           Δθˡ = −η(t) δˡ (I_k)'      (o⁰ = x)
 
-with η(t) shrinking little by little (slide 「最急降下法 → 確率降下法、ミニバッチなど」; the schedule
-η(t) = η₀ / (1 + t / τ), t in epochs, is ours: the deck gives none). The slide
+with η(t) shrinking little by little (slide 「最急降下法 → 確率降下法、ミニバッチなど」; the
+schedule η(t) = η₀ / (1 + t / τ), t in epochs, is ours: the deck gives none). The slide
 「学習誤差とテスト誤差」 defines the errors plotted: the mean over the samples of
 E = 1/2 Σ_i (o_i − y_i)², on the training and on the test data. Data: scikit-learn's 8×8 digits
 (M = 64 inputs, N = 10 one-hot outputs). The equations are the transcription
@@ -42,7 +43,7 @@ PICTURE = "errors.png"
 
 @jax.jit
 def epoch(params, x, y, batches, eta):
-    """One pass: w ← w + Δw (deck001.matrix_form) on the columns ``batches[j]`` (k each), for every j."""
+    """One pass: w ← w + Δw (deck001.matrix_form) on the columns ``batches[j]`` (k each), all j."""
     def body(params, cols):
         Δ = deck001.matrix_form(params, x[:, cols], y[:, cols], eta)
         return [{"w": layer["w"] + Δ[f"Δw{n}"], "b": layer["b"] + Δ[f"Δθ{n}"][:, 0]}
@@ -56,12 +57,15 @@ mean_error = jax.jit(deck001.mean_error)  # the mean over the columns of E = 1/2
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="runs/deck001_sigmoid_matrix_form", help="folder for the picture")
+    parser.add_argument("--out", default="runs/deck001_sigmoid_matrix_form",
+                        help="folder for the picture")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--force", action="store_true", help=f"replace an existing {PICTURE} in --out")
+    parser.add_argument("--force", action="store_true",
+                        help=f"replace an existing {PICTURE} in --out")
     args = parser.parse_args()
     if (Path(args.out) / PICTURE).exists() and not args.force:
-        sys.exit(f"{Path(args.out) / PICTURE} already exists; pass --force to replace it, or another --out")
+        sys.exit(f"{Path(args.out) / PICTURE} already exists; "
+                 "pass --force to replace it, or another --out")
 
     (x_train, t_train), (x_test, t_test) = data.load("digits")
     # samples as columns: x is M × n, y is N × n
@@ -81,14 +85,16 @@ def main():
     for name, other in (("jaxmlp.backprop", library), ("jax.grad", autodiff)):
         pairs = zip(jax.tree.leaves(jax.device_get(mine)), jax.tree.leaves(jax.device_get(other)))
         worst = max(np.abs(a - b).max() / np.abs(b).max() for a, b in pairs)
-        print(f"matrix-form gradient vs {name:<15}: largest difference {worst:.1e} of the largest entry")
+        print(f"matrix-form gradient vs {name:<15}: "
+              f"largest difference {worst:.1e} of the largest entry")
 
     history = {"training error": [], "test error": []}
     print(f"{'epoch':>5} {'η(t)':>8} {'training error':>15} {'test error':>11}")
     for t in range(EPOCHS):
         eta = ETA0 / (1 + t / TAU)
         order = np.asarray(jax.random.permutation(jax.random.fold_in(key, t), n))
-        batches = order[: n // K * K].reshape(n // K, K)  # the n % k left over wait for the next shuffle
+        # the n % k left over wait for the next shuffle
+        batches = order[: n // K * K].reshape(n // K, K)
         params = epoch(params, x, y, batches, eta)
         history["training error"].append(float(mean_error(params, x, y)))
         history["test error"].append(float(mean_error(params, xt, yt)))

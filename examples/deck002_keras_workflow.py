@@ -1,17 +1,18 @@
-"""Deck 002: the Keras workflow on MNIST-format data — summary, predict, fit, predict again, np.around.
+"""Deck 002: the Keras workflow on MNIST-format data: summary, predict, fit, predict, np.around.
 
 Follows deck 002 ("医療とAI・ビッグデータ応用 4MLP"), slides 「データを読み込む」 to
 「最後に再度予測してみる」: the images flattened to 784 values / 255 and the labels one-hot encoded;
-Dense(32, relu) → Dense(10, softmax) with (784 + 1) × 32 + (32 + 1) × 10 = 25,450 parameters; predict before
-training (about 0.1 for every class); fit(epochs=30, batch_size=64, validation_split=0.2), which
-trains on 48,000 rows in 750 updates per epoch; predict again and round with np.around(test2[1], 3).
+Dense(32, relu) → Dense(10, softmax) with (784 + 1) × 32 + (32 + 1) × 10 = 25,450 parameters;
+predict before training (about 0.1 for every class); fit(epochs=30, batch_size=64,
+validation_split=0.2), which trains on 48,000 rows in 750 updates per epoch; predict again and
+round with np.around(test2[1], 3).
 
 Data: Fashion-MNIST when it is on this machine (``jaxmlp data``), else scikit-learn's 8×8 digits;
 choose with --dataset. Writes the learning curves and the first-layer weights as pictures.
 
-Run: python examples/deck002_keras_workflow.py [--dataset auto|fashion-mnist|mnist|digits] [--epochs N]
-[--force]   (about 10 s with Fashion-MNIST; JAXMLP_QUICK=1 trains one epoch, on a tenth of the rows of
-Fashion-MNIST or MNIST, or on all of digits)
+Run: python examples/deck002_keras_workflow.py [--dataset auto|fashion-mnist|mnist|digits]
+[--epochs N] [--force]   (about 10 s with Fashion-MNIST; JAXMLP_QUICK=1 trains one epoch, on a
+tenth of the rows of Fashion-MNIST or MNIST, or on all of digits)
 """
 
 import argparse
@@ -28,8 +29,8 @@ from jaxmlp import data, plot
 
 QUICK = os.environ.get("JAXMLP_QUICK") == "1"
 PICTURES = ("learning_curves.png", "weights.png")
-FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-           "Ankle boot")
+FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+           "Bag", "Ankle boot")
 
 
 def label(name, row):
@@ -42,7 +43,8 @@ def main():
     parser.add_argument("--dataset", choices=("auto", *data.DATASETS), default="auto",
                         help="auto: fashion-mnist if present, else digits")
     parser.add_argument("--epochs", type=int, default=1 if QUICK else 30)
-    parser.add_argument("--out", default="runs/deck002_keras_workflow", help="folder for the pictures")
+    parser.add_argument("--out", default="runs/deck002_keras_workflow",
+                        help="folder for the pictures")
     parser.add_argument("--force", action="store_true", help="replace existing pictures in --out")
     args = parser.parse_args()
     existing = [name for name in PICTURES if (Path(args.out) / name).exists()]
@@ -71,10 +73,12 @@ def main():
     print(f"y_test[1] = {y_test[1]}   (class {int(y_test[1].argmax())}{label(name, y_test[1])})")
 
     n_fit = math.floor(len(x_train) * (1 - 0.2))  # Keras: the last 20 % validate, before shuffling
-    print(f"\nfit(epochs={args.epochs}, batch_size=64, validation_split=0.2): {n_fit:,} training rows, "
-          f"{-(-n_fit // 64)} updates per epoch, {len(x_train) - n_fit:,} validation rows")
-    params, history = jaxmlp.fit(model, params, x_train, y_train, optimizer="adam", epochs=args.epochs,
-                                 batch_size=64, validation_split=0.2, verbose=2)
+    print(f"\nfit(epochs={args.epochs}, batch_size=64, validation_split=0.2): "
+          f"{n_fit:,} training rows, {-(-n_fit // 64)} updates per epoch, "
+          f"{len(x_train) - n_fit:,} validation rows")
+    params, history = jaxmlp.fit(model, params, x_train, y_train, optimizer="adam",
+                                 epochs=args.epochs, batch_size=64, validation_split=0.2,
+                                 verbose=2)
 
     test2 = np.asarray(jaxmlp.predict(model, params, x_test))
     print("\nafter training:")
@@ -89,7 +93,8 @@ def main():
     out = Path(args.out)
     for path in (plot.learning_curves(history, out / PICTURES[0], title=f"deck 002 on {name}"),
                  plot.weight_images(params[0]["w"], out / PICTURES[1],
-                                    title=f"{name}: the 32 hidden neurons' weights (red > 0 > blue)")):
+                                    title=f"{name}: the 32 hidden neurons' weights "
+                                          "(red > 0 > blue)")):
         print(f"wrote {path}")
 
 

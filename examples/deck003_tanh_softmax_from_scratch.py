@@ -54,7 +54,7 @@ def loss(p, X, Y):
 
 @jax.jit
 def checks(p, X, Y):
-    """The graph's gradient and jax.grad's; the output delta by the shortcut and by the general rule."""
+    """The graph's gradient and jax.grad's; the output delta by shortcut and by general rule."""
     A2 = jnp.tanh(X @ p[0]["W"] + p[0]["B"]) @ p[1]["W"] + p[1]["B"]
     head = deck003.SoftmaxCrossEntropy()
     head.forward(A2, Y)
@@ -68,7 +68,7 @@ def classify(p, X):
 
 
 def train(p, X, Y, batch_size, key):
-    """EPOCHS epochs of the delta rule on shuffled batches; returns the parameters and L per epoch."""
+    """EPOCHS epochs of the delta rule on shuffled batches; the parameters and L per epoch."""
     @jax.jit
     def epoch(p, key):
         order = jax.random.permutation(key, X.shape[0]).reshape(-1, batch_size)
@@ -91,10 +91,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/deck003_tanh_softmax_from_scratch",
                         help="folder for the picture")
-    parser.add_argument("--force", action="store_true", help=f"replace an existing {PICTURE} in --out")
+    parser.add_argument("--force", action="store_true",
+                        help=f"replace an existing {PICTURE} in --out")
     args = parser.parse_args()
     if (Path(args.out) / PICTURE).exists() and not args.force:
-        sys.exit(f"{Path(args.out) / PICTURE} already exists; pass --force to replace it, or another --out")
+        sys.exit(f"{Path(args.out) / PICTURE} already exists; "
+                 "pass --force to replace it, or another --out")
 
     (x, t), (x_test, t_test) = data.load("digits")
     X, Y = jnp.asarray(x[:ROWS]), jnp.asarray(data.one_hot(t[:ROWS], 10))
@@ -103,11 +105,14 @@ def main():
           {"W": SIGMA * jax.random.normal(k2, (NODES, 10)), "B": jnp.zeros(10)}]
 
     hand, auto, shortcut, general = jax.device_get(checks(p0, X[:32], Y[:32]))
-    worst = max(np.abs(h[k] - a[k]).max() / np.abs(a[k]).max() for h, a in zip(hand, auto) for k in h)
+    worst = max(np.abs(h[k] - a[k]).max() / np.abs(a[k]).max()
+                for h, a in zip(hand, auto) for k in h)
     gap = np.abs(shortcut - general).max()
-    print(f"{X.shape[1]} → {NODES} tanh → 10 softmax, W ~ N(0, {SIGMA}²); {ROWS} training rows, lr {LR}")
+    print(f"{X.shape[1]} → {NODES} tanh → 10 softmax, W ~ N(0, {SIGMA}²); "
+          f"{ROWS} training rows, lr {LR}")
     print(f"hand backprop vs jax.grad: largest difference {worst:.1e} of the largest entry")
-    print(f"output delta: shortcut (ŷ − y)/nb vs the general rule through the softmax Jacobian: {gap:.1e}")
+    print("output delta: shortcut (ŷ − y)/nb vs the general rule through the softmax Jacobian: "
+          f"{gap:.1e}")
 
     after = f"loss after {EPOCHS} epochs"
     print(f"\n{'learning':<12} {'batch size':>10} {'updates':>8} {after:>20} {'test accuracy':>14} "

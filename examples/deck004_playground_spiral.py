@@ -1,4 +1,4 @@
-"""Deck 004: the Playground's spiral — overfitting with noise, L2 against it, 5-fold cross-validation.
+"""Deck 004: the Playground's spiral: overfitting with noise, L2 against it, 5-fold validation.
 
 Follows deck 004 ("教師あり学習"), slides 「過学習」, 「正則化」 (37), 「ノイズ」 (39) and the
 cross-validation table (パターン1-5), on the TensorFlow Playground's spiral (slides 30-40): the
@@ -19,7 +19,8 @@ noise 50, so that a 16-16 network can memorise the training points.
 Writes the two decision-boundary pictures (orange −1, blue +1; training points with a white edge,
 test points with a black one).
 
-Run: python examples/deck004_playground_spiral.py [--out DIR] [--force]   (JAXMLP_QUICK=1: fewer epochs)
+Run: python examples/deck004_playground_spiral.py [--out DIR] [--force]
+(JAXMLP_QUICK=1: fewer epochs)
 """
 
 import argparse
@@ -50,7 +51,8 @@ def train(x, t, l2, key):
     """The Playground's training: SGD on the squared error, mini-batches of 10, L2 rate ``l2``."""
     params = MODEL.init(jax.random.fold_in(key, 0))
     params, _ = jaxmlp.fit(MODEL, params, x, t, optimizer=OPTIMIZER, loss="sse", epochs=EPOCHS,
-                           batch_size=BATCH, metrics=(), l2=l2, key=jax.random.fold_in(key, 1), verbose=0)
+                           batch_size=BATCH, metrics=(), l2=l2, key=jax.random.fold_in(key, 1),
+                           verbose=0)
     return params
 
 
@@ -65,7 +67,8 @@ def accuracy(params, x, t):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="runs/deck004_playground_spiral", help="folder for the pictures")
+    parser.add_argument("--out", default="runs/deck004_playground_spiral",
+                        help="folder for the pictures")
     parser.add_argument("--force", action="store_true", help="replace existing pictures in --out")
     args = parser.parse_args()
     existing = [name for name in PICTURES.values() if (Path(args.out) / name).exists()]
@@ -73,7 +76,8 @@ def main():
         sys.exit(f"{args.out} already holds {', '.join(existing)}; pass --force to replace them, "
                  "or another --out")
     key_data, key_train, key_folds = jax.random.split(jax.random.key(0), 3)
-    (xy, t), (xy_test, t_test) = data.playground_data("spiral", key_data, n=POINTS, noise=NOISE, labels="pm1")
+    (xy, t), (xy_test, t_test) = data.playground_data("spiral", key_data, n=POINTS, noise=NOISE,
+                                                      labels="pm1")
     x, x_test = data.features(xy, FEATURES), data.features(xy_test, FEATURES)
     print(f"spiral, noise {NOISE}: {len(x)} training / {len(x_test)} test points; features "
           f"{','.join(FEATURES)} → hidden {','.join(map(str, HIDDEN))} tanh → tanh; SGD lr {LR}, "
@@ -82,10 +86,13 @@ def main():
     runs = {name: train(x, t, l2, key_train) for name, l2 in (("none", 0.0), ("L2 0.001", 0.001))}
     test_loss = {name: squared_error(params, x_test, t_test) for name, params in runs.items()}
     helped = test_loss["L2 0.001"] < test_loss["none"]
-    print("\n1. Overfitting, and L2 against it" if helped else
-          f"\n1. Overfitting, and L2 that did not help here ({EPOCHS} epochs: too few to overfit much)")
-    print(f"   {'regularisation':<16} {'training loss':>13} {'test loss':>10} {'test accuracy':>14} "
-          f"{'Σ w²':>8}")
+    if helped:
+        print("\n1. Overfitting, and L2 against it")
+    else:
+        print(f"\n1. Overfitting, and L2 that did not help here "
+              f"({EPOCHS} epochs: too few to overfit much)")
+    print(f"   {'regularisation':<16} {'training loss':>13} {'test loss':>10} "
+          f"{'test accuracy':>14} {'Σ w²':>8}")
     for name, params in runs.items():
         size = sum(float(np.sum(np.square(layer["w"]))) for layer in params)
         print(f"   {name:<16} {squared_error(params, x, t):>13.4f} {test_loss[name]:>10.4f} "

@@ -46,7 +46,8 @@ SCHEDULES = {
     f"constant η = {ETA0}": ETA0,
     "constant η = 0.002": 0.002,
     f"η₀ / (1 + t/τ), τ = {TAU // N} epochs": one_over_t,
-    "exponential decay 0.93 per epoch": optax.exponential_decay(ETA0, transition_steps=N, decay_rate=0.93),
+    "exponential decay 0.93 per epoch": optax.exponential_decay(ETA0, transition_steps=N,
+                                                                decay_rate=0.93),
 }
 
 
@@ -64,12 +65,13 @@ def main():
           f"{EPOCHS} epochs ({EPOCHS * N:,} updates)")
     print(f"the noise alone costs a training loss of about 1/2 σ² = {NOISE ** 2 / 2:.3f}\n")
     print(f"{'':<36} {'':>8} {'training':>9} {'error against sin x':^42}")
-    print(f"{'learning rate':<36} {'final η':>8} {'loss':>9} {f'epoch {EARLY}':>10} {f'epoch {EPOCHS}':>10} "
-          f"{'last 10 epochs':>19}")
+    print(f"{'learning rate':<36} {'final η':>8} {'loss':>9} "
+          f"{f'epoch {EARLY}':>10} {f'epoch {EPOCHS}':>10} {'last 10 epochs':>19}")
     errors = {}
     for name, rate in SCHEDULES.items():
-        _, history = jaxmlp.fit(model, start, x, y, optimizer=optax.sgd(rate), loss="sse", epochs=EPOCHS,
-                                batch_size=1, metrics=(), validation_data=(grid, np.sin(grid)), verbose=0)
+        _, history = jaxmlp.fit(model, start, x, y, optimizer=optax.sgd(rate), loss="sse",
+                                epochs=EPOCHS, batch_size=1, metrics=(),
+                                validation_data=(grid, np.sin(grid)), verbose=0)
         final_rate = rate(EPOCHS * N) if callable(rate) else rate
         tail = np.array(history["val_loss"][-10:])
         print(f"{name:<36} {float(final_rate):>8.4f} {history['loss'][-1]:>9.4f} "

@@ -1,4 +1,4 @@
-"""8 seeds × 3 L2 rates in one compiled program: is the difference between rates larger than the seed noise?
+"""8 seeds × 3 L2 rates in one compiled program: do the rates differ by more than the seed noise?
 
 Follows deck 004 ("教師あり学習"), slides 「正則化」 (37) and 「交差検証」: an L2 penalty (jaxmlp's
 ``l2`` adds l2/2 Σ w², the deck's λ|w|² with λ = l2/2) trades training fit for smaller weights,
@@ -13,7 +13,8 @@ band per rate) beside each seed's test accuracy.
 
 Data: Fashion-MNIST when it is on this machine (``jaxmlp data``), else scikit-learn's 8×8 digits.
 
-Run: python examples/many_seeds_l2.py [--dataset auto|fashion-mnist|digits] [--epochs N] [--out DIR] [--force]
+Run: python examples/many_seeds_l2.py [--dataset auto|fashion-mnist|digits] [--epochs N]
+[--out DIR] [--force]
 (JAXMLP_QUICK=1: the digits; about 20 s with Fashion-MNIST)
 """
 
@@ -36,11 +37,13 @@ PICTURE = "seeds_l2.png"
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=("auto", *data.DATASETS), default="digits" if QUICK else "auto",
+    parser.add_argument("--dataset", choices=("auto", *data.DATASETS),
+                        default="digits" if QUICK else "auto",
                         help="auto: fashion-mnist if present, else digits")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--out", default="runs/many_seeds_l2", help="folder for the picture")
-    parser.add_argument("--force", action="store_true", help=f"replace an existing {PICTURE} in --out")
+    parser.add_argument("--force", action="store_true",
+                        help=f"replace an existing {PICTURE} in --out")
     args = parser.parse_args()
     picture = Path(args.out) / PICTURE
     if picture.exists() and not args.force:
@@ -56,15 +59,18 @@ def main():
     keys = seeds[np.tile(np.arange(SEEDS), len(RATES))]  # model m: seed m % 8, rate m // 8
     l2 = np.repeat(RATES, SEEDS)
     print(f"{name}: {len(x_train):,} rows (the last 20 % validate), {len(x_test):,} test rows; "
-          f"{SEEDS} seeds × {len(RATES)} L2 rates = {len(l2)} models of {model.num_params:,} parameters, "
+          f"{SEEDS} seeds × {len(RATES)} L2 rates = {len(l2)} models "
+          f"of {model.num_params:,} parameters, "
           f"trained together by fit_many for {args.epochs} epochs")
     params, history = fit_many(model, model.init(keys), x_train, y_train, l2=l2, epochs=args.epochs,
                                batch_size=64, validation_split=0.2, verbose=0)
     test = evaluate_many(model, params, x_test, y_test)["accuracy"].reshape(len(RATES), SEEDS)
     val = history["val_accuracy"][-1].reshape(len(RATES), SEEDS)
-    print(f"\n{'L2 rate':>8} {'val accuracy':>17} {'test accuracy':>17} {'best seed':>10} {'worst seed':>11}")
+    print(f"\n{'L2 rate':>8} {'val accuracy':>17} {'test accuracy':>17} "
+          f"{'best seed':>10} {'worst seed':>11}")
     for rate, v, t in zip(RATES, val, test, strict=True):
-        print(f"{rate:>8g} {v.mean():>8.4f} ± {v.std(ddof=1):.4f} {t.mean():>8.4f} ± {t.std(ddof=1):.4f} "
+        print(f"{rate:>8g} {v.mean():>8.4f} ± {v.std(ddof=1):.4f} "
+              f"{t.mean():>8.4f} ± {t.std(ddof=1):.4f} "
               f"{t.max():>10.4f} {t.min():>11.4f}")
     gap = test.mean(axis=1)
     print(f"\nlargest difference between rates {gap.max() - gap.min():.4f}; typical seed spread "
@@ -86,7 +92,8 @@ def draw(val_accuracy, test, path, name):
         curves.fill_between(epochs, mean - std, mean + std, alpha=0.25)
         dots.scatter(np.full(SEEDS, j) + np.linspace(-0.15, 0.15, SEEDS), test[j], s=18)
         dots.errorbar(j + 0.3, test[j].mean(), yerr=test[j].std(ddof=1), fmt="k_", capsize=4)
-    curves.set(title="validation accuracy, mean ± std over seeds", xlabel="epoch", ylabel="accuracy")
+    curves.set(title="validation accuracy, mean ± std over seeds", xlabel="epoch",
+               ylabel="accuracy")
     curves.xaxis.get_major_locator().set_params(integer=True)
     curves.grid(alpha=0.3)
     curves.legend()

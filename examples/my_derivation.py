@@ -1,8 +1,9 @@
 """A student's own derivation of backprop, checked by ``jaxmlp verify examples/my_derivation.py``.
 
-Follows deck 001 (equations (4)-(6), slide 「誤差逆伝播法」) and deck 003 (slide 「計算グラフでデルタを
-追う」): a 2-layer network, tanh hidden layer and sigmoid output, trained with binary cross-entropy
-averaged over the batch. For one example x (shapes for n_in = 2, H = 8, one output)::
+Follows deck 001 (equations (4)-(6), slide 「誤差逆伝播法」) and deck 003 (slide
+「計算グラフでデルタを追う」): a 2-layer network, tanh hidden layer and sigmoid
+output, trained with binary cross-entropy averaged over the batch. For one example x (shapes for
+n_in = 2, H = 8, one output)::
 
     u1 = w1 x + b1        h = tanh(u1)              (8,)
     u2 = w2 h + b2        o = σ(u2)                 (1,)
@@ -16,10 +17,12 @@ Backwards, with δ = ∂ℓ/∂u:
 
 The file defines what ``jaxmlp verify`` reads (the MLP form): ``model``, ``loss``, ``reduction``,
 ``grads(params, x, t)``, which returns the gradient in jaxmlp's layout (one dict per layer), and
-``deltas(params, x, t)``, the list [δ1 (B, 8), δ2 (B, 1)] of each example's own δ = ∂ℓ_n/∂u, so that a
-wrong derivation is reported as the first wrong δ. Samples are rows here: ``x`` is (B, 2), ``t`` is (B, 1).
+``deltas(params, x, t)``, the list [δ1 (B, 8), δ2 (B, 1)] of each example's own δ = ∂ℓ_n/∂u, so
+that a wrong derivation is reported as the first wrong δ. Samples are rows here: ``x`` is (B, 2),
+``t`` is (B, 1).
 
-Run: python examples/my_derivation.py   (verifies itself, as ``jaxmlp verify examples/my_derivation.py``)
+Run: python examples/my_derivation.py
+(it verifies itself, as ``jaxmlp verify examples/my_derivation.py``)
 """
 
 import sys

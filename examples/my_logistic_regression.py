@@ -5,7 +5,7 @@ Deck 003 (slide 「ロジスティック回帰」): logistic regression is the o
 output and cross-entropy. For rows x_n (B, 3), labels t_n ∈ {0, 1}, weights w (3,) and bias b::
 
     u_n = w · x_n + b        o_n = σ(u_n)
-    E   = (1/B) Σ_n [log(1 + e^{u_n}) − t_n u_n] + (λ/2) |w|²       (the cross-entropy, written in u)
+    E   = (1/B) Σ_n [log(1 + e^{u_n}) − t_n u_n] + (λ/2) |w|²   (the cross-entropy, in u)
 
 Differentiating, with σ' = σ (1 − σ) and the canonical link of deck 003 (∂ℓ/∂u = o − t)::
 
@@ -14,7 +14,8 @@ Differentiating, with σ' = σ (1 − σ) and the canonical link of deck 003 (�
 The general form: ``objective(params, x, t)`` returns the scalar E, ``grads(params, x, t)`` the hand
 gradient shaped like ``params``, and ``sample(key)`` one random problem ``(params, x, t)``.
 
-Run: python examples/my_logistic_regression.py   (or: jaxmlp verify examples/my_logistic_regression.py)
+Run: python examples/my_logistic_regression.py
+(or: jaxmlp verify examples/my_logistic_regression.py)
 """
 
 import sys
