@@ -10,10 +10,8 @@ optimizer (``optimizer.init(params)``) when one is given.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -23,17 +21,22 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp.atomic import write_atomic
-from jaxmlp.core.activations import get_activation
 from jaxmlp.core.checks import check_model
 from jaxmlp.core.model import MLP, Params
 from jaxmlp.core.params import check_params
 from jaxmlp.core.values import check_int
 from jaxmlp.data.npz import NpzFile
+from jaxmlp.training.checkpoint_file import (
+    FORMAT,
+    FORMAT_VERSION,
+    expect,
+    layer_shapes,
+    meta_of,
+    model_of,
+)
 
-__all__ = ["FORMAT_VERSION", "Checkpoint", "fingerprint", "load", "run_key", "save"]
+__all__ = ["FORMAT_VERSION", "Checkpoint", "load", "save"]
 
-FORMAT = "jaxmlp-checkpoint"
-FORMAT_VERSION = 1
 _MEMBERS = r"(meta|params/\d{1,6}/[wba]|opt_state/\d{1,6})\.npy"
 _MAX_META = 1 << 28  # bytes of metadata (4 per character): years of history
 
@@ -136,13 +139,13 @@ def load(path: str | os.PathLike, optimizer: Any = None) -> Checkpoint:
         shape, dtype = archive.headers["meta"]
         if shape != () or dtype.kind != "U" or dtype.itemsize > _MAX_META:
             raise ValueError(f"{where}: the metadata is not one JSON string")
-        meta = _meta(where, str(archive.read("meta")))
-        model = _model(where, meta)
-        template = _expect(where, archive.headers, model, meta["opt_state_leaves"], optimizer)
+        meta = meta_of(where, str(archive.read("meta")))
+        model = model_of(where, meta)
+        template = expect(where, archive.headers, model, meta["opt_state_leaves"], optimizer)
         params = [
             {
                 leaf: jnp.asarray(archive.read(f"params/{i}/{leaf}"))
-                for leaf in _layer_shapes(model, i)
+                for leaf in layer_shapes(model, i)
             }
             for i in range(model.num_layers)
         ]
@@ -159,25 +162,6 @@ def load(path: str | os.PathLike, optimizer: Any = None) -> Checkpoint:
                 cast = [jnp.asarray(v, w.dtype) for w, v in zip(want, leaves)]
                 opt_state = jax.tree.unflatten(tree, cast)
     return Checkpoint(model, params, opt_state, meta["step"], meta["history"], meta["run"])
-
-
-def run_key(key: jax.Array) -> list[int]:
-    """A key's data as plain integers (how a checkpoint records the shuffle key of its run)."""
-    return [int(v) for v in np.asarray(jax.random.key_data(key)).ravel()]
-
-
-def fingerprint(x: jax.Array, t: jax.Array) -> str:
-    """A short digest of a training set: shapes, dtypes, every row's sums and a sample of rows.
-
-    Recorded in checkpoints so that ``fit(resume=...)`` refuses other data. Computed with NumPy
-    on the host (no compilation per data shape): every row's sum, and ~1,000 rows hashed whole.
-    """
-    x, t = np.asarray(x), np.asarray(t)
-    h = hashlib.sha256(f"{x.shape}{x.dtype}{t.shape}{t.dtype}".encode())
-    stride = max(1, x.shape[0] // 1024)
-    for part in (x.sum(axis=1), t.sum(axis=1), x[::stride], t[::stride]):
-        h.update(np.ascontiguousarray(part).tobytes())
-    return h.hexdigest()[:16]
 
 
 def _history(history: Any) -> dict[str, list[float]]:
@@ -199,124 +183,3 @@ def _history(history: Any) -> dict[str, list[float]]:
             raise TypeError(f"history[{name!r}]: expected a list of numbers, got {values!r:.80}")
         out[name] = [float(v) for v in column]
     return out
-
-
-def _layer_shapes(model: MLP, i: int) -> dict[str, tuple[int, ...]]:
-    fan_in, fan_out = model.sizes[i], model.sizes[i + 1]
-    shapes = {"w": (fan_out, fan_in), "b": (fan_out,)}
-    if get_activation(model.activations[i]).parametric:
-        shapes["a"] = (fan_out,)
-    return shapes
-
-
-def _expect(where: str, headers: dict, model: MLP, count: int | None, optimizer: Any) -> Any:
-    """Check the declared parameter and optimizer-state shapes before reading any of them.
-
-    Returns the optimizer state's abstract template (``None`` without an optimizer or a state)."""
-    expected = {f"params/{i}/{leaf}": shape for i in range(model.num_layers)
-                for leaf, shape in _layer_shapes(model, i).items()}
-    found = {name for name in headers if name.startswith("params/")}
-    if found != set(expected):
-        missing, extra = sorted(set(expected) - found), sorted(found - set(expected))
-        raise ValueError(
-            f"{where} does not fit its model {model.sizes}: parameters missing {missing}, "
-            f"unexpected {extra}"
-        )
-    for name, shape in expected.items():
-        got, dtype = headers[name]
-        if got != shape or dtype.kind != "f":
-            _, i, leaf = name.split("/")
-            raise ValueError(
-                f"{where} does not fit its model: params[{i}][{leaf!r}] is declared {dtype} "
-                f"{got}, expected a float array of shape {shape}"
-            )
-    leaves = sorted(name for name in headers if name.startswith("opt_state/"))
-    numbered = all(f"opt_state/{i}" in headers for i in range(len(leaves)))
-    if len(leaves) != (count or 0) or not numbered:
-        raise ValueError(
-            f"{where}: the metadata declares {count} optimizer state leaves, the file holds "
-            f"{len(leaves)}"
-        )
-    for name in leaves:
-        shape, dtype = headers[name]
-        if dtype.kind not in "biuf" or math.prod(shape) > max(model.num_params, 1):
-            raise ValueError(
-                f"{where}: optimizer state leaf {name} is declared {dtype} {shape}, larger "
-                "than the model or not numeric"
-            )
-    if optimizer is None or count is None:
-        return None
-    abstract = [
-        {
-            leaf: jax.ShapeDtypeStruct(shape, headers[f"params/{i}/{leaf}"][1])
-            for leaf, shape in _layer_shapes(model, i).items()
-        }
-        for i in range(model.num_layers)
-    ]
-    template = jax.eval_shape(optimizer.init, abstract)
-    want = jax.tree.leaves(template)
-    if len(want) != count:
-        raise ValueError(
-            f"{where}: the optimizer state has {count} leaves, but this optimizer's has "
-            f"{len(want)}"
-        )
-    for i, leaf in enumerate(want):
-        declared = headers[f"opt_state/{i}"][0]
-        if tuple(leaf.shape) != declared:
-            raise ValueError(
-                f"{where}: optimizer state leaf {i} has shape {declared}, "
-                f"expected {tuple(leaf.shape)}"
-            )
-    return template
-
-
-def _meta(where: str, text: str) -> dict:
-    """The metadata, every field checked: format, version, step, model, history, run, leaves."""
-    try:
-        meta = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as error:
-        raise ValueError(f"{where}: unreadable metadata: {error}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"{where} is not a jaxmlp checkpoint")
-    if meta.get("version") != FORMAT_VERSION:
-        raise ValueError(f"{where}: format version {meta.get('version')!r} is not "
-                         f"supported (this jaxmlp reads version {FORMAT_VERSION})")
-    step, leaves = meta.get("step"), meta.get("opt_state_leaves")
-    if not _count(step):
-        raise ValueError(f"{where}: metadata step must be an integer >= 0, got {step!r:.80}")
-    if leaves is not None and not _count(leaves):
-        raise ValueError(f"{where}: metadata opt_state_leaves must be an integer >= 0 or null, "
-                         f"got {leaves!r:.80}")
-    history = meta.get("history") or {}
-    if not isinstance(history, dict) or not all(
-            isinstance(v, list) and all(_number(x) for x in v) for v in history.values()):
-        raise ValueError(
-            f"{where}: metadata history must map names to lists of numbers, got {history!r:.80}"
-        )
-    run = meta.get("run")
-    if run is not None and not isinstance(run, dict):
-        raise ValueError(f"{where}: metadata run must be a mapping of settings, got {run!r:.80}")
-    if not isinstance(meta.get("model"), dict):
-        raise ValueError(f"{where}: metadata lacks a model description")
-    return {**meta, "history": {str(k): v for k, v in history.items()}, "run": run or {},
-            "opt_state_leaves": leaves}
-
-
-def _model(where: str, meta: dict) -> MLP:
-    description = meta["model"]
-    try:
-        sizes, activations = description["sizes"], description["activations"]
-        if not isinstance(sizes, list) or not isinstance(activations, list):
-            raise TypeError("sizes and activations must be lists")
-        return MLP(tuple(sizes), tuple(activations))
-    except (TypeError, ValueError, KeyError) as error:
-        raise ValueError(f"{where}: bad model description: {error}") from None
-
-
-def _count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _number(value: Any) -> bool:
-    # NaN marks a model fit_many stopped; any float is a fact of the run
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
