@@ -58,16 +58,30 @@ class _BaseMLP(BaseEstimator):
         beta_2: float = 0.999, epsilon: float = 1e-8, n_iter_no_change: int = 10,
         grad: str = "backprop", output_activation: str | None = None,
     ):
-        self.hidden_layer_sizes, self.activation = hidden_layer_sizes, activation
-        self.solver, self.alpha, self.batch_size = solver, alpha, batch_size
-        self.learning_rate, self.learning_rate_init = learning_rate, learning_rate_init
-        self.power_t, self.max_iter, self.shuffle = power_t, max_iter, shuffle
-        self.random_state, self.tol, self.verbose = random_state, tol, verbose
-        self.warm_start, self.momentum = warm_start, momentum
-        self.nesterovs_momentum, self.early_stopping = nesterovs_momentum, early_stopping
-        self.validation_fraction, self.beta_1, self.beta_2 = validation_fraction, beta_1, beta_2
-        self.epsilon, self.n_iter_no_change = epsilon, n_iter_no_change
-        self.grad, self.output_activation = grad, output_activation
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.grad = grad
+        self.output_activation = output_activation
 
     def fit(self, X: Any, y: Any) -> _BaseMLP:
         """Train up to ``max_iter`` epochs: ``X (n_samples, n_features)``,
@@ -105,8 +119,11 @@ class _BaseMLP(BaseEstimator):
             inner = activation_name("activation", self.activation)
             self._mlp = MLP((X.shape[1], *hidden, T.shape[1]), (inner,) * len(hidden) + (out,))
             self.out_activation_ = "logistic" if out == "sigmoid" else out
-            self.n_outputs_, self.n_layers_ = T.shape[1], len(hidden) + 2
-            self.n_iter_, self.t_, self.loss_curve_ = 0, 0, []
+            self.n_outputs_ = T.shape[1]
+            self.n_layers_ = len(hidden) + 2
+            self.n_iter_ = 0
+            self.t_ = 0
+            self.loss_curve_ = []
             self.validation_scores_ = [] if self.early_stopping else None
             self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
             # RBG keys: their programs compile fast
@@ -142,7 +159,8 @@ class _BaseMLP(BaseEstimator):
         self._params = [{k: np.asarray(v) for k, v in layer.items()} for layer in params]
         epochs = len(history["loss"])
         self.loss_curve_ += [value / scale for value in history["loss"]]
-        self.loss_, self.t_ = self.loss_curve_[-1], self.t_ + n * epochs
+        self.loss_ = self.loss_curve_[-1]
+        self.t_ = self.t_ + n * epochs
         self.n_iter_ = self.n_iter_ + 1 if incremental else epochs
         self.best_loss_ = None if self.early_stopping else min(self.loss_curve_)
         if self.early_stopping:
