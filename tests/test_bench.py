@@ -193,16 +193,17 @@ def test_many_table_is_wired_to_bench_many(monkeypatch, tmp_path, capsys):
 
     def fake(**kwargs):
         calls.append(kwargs)
-        return [{"models": n, "many_s_per_epoch": 0.5, "fit_s_per_epoch": 0.25 * n, "speedup": n / 2,
-                 "many_compile_s": 1.0, "fits_timed": 1} for n in kwargs["ns"]]
+        return [{"models": n, "many_s_per_epoch": 0.5, "fit_s_per_epoch": 0.25 * n,
+                 "speedup": n / 2, "many_compile_s": 1.0, "fits_timed": 1, "devices": 2,
+                 "devices_s_per_epoch": 0.25 if n == 2 else None} for n in kwargs["ns"]]
 
     monkeypatch.setattr(jaxmlp.bench.many, "many_table", fake)
     argv = ["many", "--models", "2,8", "--rows", "640", "--quick", "--json", str(tmp_path / "m.json")]
     assert bench_main(argv) == 0
     assert calls == [{"ns": (2, 8), "epochs": 3, "batch_size": 64, "rows": 640, "hidden": 32, "fits": 1}]
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
-    assert rows[1:] == ["| 2 | 0.500 | 0.500 | 1.00× | 1.0 "
-                        "|", "| 8 | 0.500 | 2.000 | 4.00× | 1.0 |"]
+    assert rows[1:] == ["| 2 | 0.500 | 0.500 | 1.00× | 1.0 | 0.250 |",
+                        "| 8 | 0.500 | 2.000 | 4.00× | 1.0 | — |"]
     assert bench_main(["many", "--hidden", "8,8"]) == 2
     assert "--hidden" in capsys.readouterr().err
 

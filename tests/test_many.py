@@ -14,8 +14,7 @@ import pytest
 
 import jaxmlp
 from jaxmlp import data
-from jaxmlp.training.many import ensemble, evaluate_many, fit_many, predict_many
-from jaxmlp.training.many import fold_rows
+from jaxmlp.training.many import ensemble, evaluate_many, fit_many, fold_rows, predict_many
 from jaxmlp.training.resume import checkpoint_paths
 
 MODEL = jaxmlp.MLP((64, 8, 10), ("relu", "softmax"))
@@ -39,8 +38,10 @@ def assert_close(many, one, rtol=1e-5):
     for a, b in zip(jax.tree.leaves(many), jax.tree.leaves(one), strict=True):
         a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
         assert a.shape == b.shape
-        assert np.linalg.norm(a - b) <= rtol * max(np.linalg.norm(b), 1e-12), (np.linalg.norm(a - b),
-                                                                                np.linalg.norm(b))
+        assert np.linalg.norm(a - b) <= rtol * max(np.linalg.norm(b), 1e-12), (
+            np.linalg.norm(a - b),
+            np.linalg.norm(b),
+        )
 
 
 def test_init_keys_equals_init_of_each_key():
@@ -50,7 +51,9 @@ def test_init_keys_equals_init_of_each_key():
         assert layer["w"].shape == (3, *fan) and layer["b"].shape == (3, fan[0])
     one = jax.jit(MODEL.init)  # one compile for the three single keys
     for i in range(3):
-        for a, b in zip(jax.tree.leaves(take(params, i)), jax.tree.leaves(one(keys[i])), strict=True):
+        for a, b in zip(
+            jax.tree.leaves(take(params, i)), jax.tree.leaves(one(keys[i])), strict=True
+        ):
             np.testing.assert_array_equal(a, b)
     legacy = jax.random.split(jax.random.PRNGKey(3), 2)  # (2, 2) uint32: two legacy keys
     np.testing.assert_array_equal(MODEL.init(legacy)[0]["w"][1], MODEL.init(legacy[1])[0]["w"])
@@ -59,8 +62,16 @@ def test_init_keys_equals_init_of_each_key():
 
 def test_fit_many_equals_separate_fits():
     logs = []
-    params, history = fit_many(MODEL, stacked(4), X, Y, learning_rate=RATES, l2=L2,
-                               on_epoch_end=lambda e, log: logs.append(log), **COMMON)
+    params, history = fit_many(
+        MODEL,
+        stacked(4),
+        X,
+        Y,
+        learning_rate=RATES,
+        l2=L2,
+        on_epoch_end=lambda e, log: logs.append(log),
+        **COMMON,
+    )
     assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert all(v.shape == (2, 4) for v in history.values())
     assert len(logs) == 2 and logs[0]["loss"].shape == (4,)
@@ -76,18 +87,44 @@ def test_fit_many_equals_separate_fits():
 def test_fit_many_autodiff_alias_and_l1_equal_a_separate_fit():
     rates, l1 = [0.05, 0.2], [1e-3, 0.0]
     odd = {**COMMON, "batch_size": 32}  # 450 training rows: a partial last batch of 2
-    params, _ = fit_many(MODEL, stacked(2, 1), X, Y, optimizer=optax.sgd, learning_rate=rates, l1=l1,
-                         grad="autodiff", **odd)
-    one, _ = jaxmlp.fit(MODEL, take(stacked(2, 1), 0), X, Y, optimizer=optax.sgd(rates[0]), l1=l1[0],
-                        grad="autodiff", **odd)
+    params, _ = fit_many(
+        MODEL,
+        stacked(2, 1),
+        X,
+        Y,
+        optimizer=optax.sgd,
+        learning_rate=rates,
+        l1=l1,
+        grad="autodiff",
+        **odd,
+    )
+    one, _ = jaxmlp.fit(
+        MODEL,
+        take(stacked(2, 1), 0),
+        X,
+        Y,
+        optimizer=optax.sgd(rates[0]),
+        l1=l1[0],
+        grad="autodiff",
+        **odd,
+    )
     assert_close(take(params, 0), one)
     assert not np.allclose(params[0]["w"][0], params[0]["w"][1])
 
 
 def test_folds_validate_on_their_own_fold():
     model = jaxmlp.MLP((64, 16, 10), ("relu", "softmax"))
-    params, history = fit_many(model, stacked(5, 2, model), X_ALL, Y_ALL, folds=5, learning_rate=1e-2,
-                               epochs=6, batch_size=32, verbose=0)
+    params, history = fit_many(
+        model,
+        stacked(5, 2, model),
+        X_ALL,
+        Y_ALL,
+        folds=5,
+        learning_rate=1e-2,
+        epochs=6,
+        batch_size=32,
+        verbose=0,
+    )
     assert history["val_accuracy"].shape == (6, 5)
     final = history["val_accuracy"][-1]
     assert final.mean() >= 0.9, final
@@ -108,9 +145,19 @@ def test_fold_rows_keep_the_remainder_in_training():
 def test_early_stopping_masks_a_stopped_models_updates():
     rule = jaxmlp.EarlyStopping(monitor="loss", patience=1, min_delta=1e-3, restore_best=False)
     rates, l2 = [1e-7, 3e-2, 1e-2, 1e-3], L2  # model 0 barely moves: it stops after epoch 2
-    long, history = fit_many(MODEL, stacked(4), X, Y, learning_rate=rates, l2=l2, early_stopping=rule,
-                             **{**COMMON, "epochs": 4})
-    short, _ = fit_many(MODEL, stacked(4), X, Y, learning_rate=rates, l2=l2, early_stopping=rule, **COMMON)
+    long, history = fit_many(
+        MODEL,
+        stacked(4),
+        X,
+        Y,
+        learning_rate=rates,
+        l2=l2,
+        early_stopping=rule,
+        **{**COMMON, "epochs": 4},
+    )
+    short, _ = fit_many(
+        MODEL, stacked(4), X, Y, learning_rate=rates, l2=l2, early_stopping=rule, **COMMON
+    )
     assert np.isnan(history["loss"][2:, 0]).all() and np.isfinite(history["loss"][:, 1]).all()
     for a, b in zip(jax.tree.leaves(take(long, 0)), jax.tree.leaves(take(short, 0))):
         np.testing.assert_array_equal(a, b)  # the same program: model 0 did not move after stopping
@@ -123,8 +170,12 @@ def test_checkpoint_and_resume_repeat_an_uninterrupted_run(tmp_path):
     first = {**COMMON, "epochs": 1}
     fit_many(MODEL, stacked(4), X, Y, learning_rate=RATES, l2=L2, checkpoint=str(path), **first)
     assert [p.exists() for p in checkpoint_paths(path, 4)] == [True] * 4
-    assert jaxmlp.training.checkpoint.load(checkpoint_paths(path, 4)[2]).history["loss"] == [history["loss"][0, 2]]
-    resumed, h2 = fit_many(MODEL, stacked(4), X, Y, learning_rate=RATES, l2=L2, resume=str(path), **COMMON)
+    assert jaxmlp.training.checkpoint.load(checkpoint_paths(path, 4)[2]).history["loss"] == [
+        history["loss"][0, 2]
+    ]
+    resumed, h2 = fit_many(
+        MODEL, stacked(4), X, Y, learning_rate=RATES, l2=L2, resume=str(path), **COMMON
+    )
     assert_close(resumed, whole)
     np.testing.assert_allclose(h2["val_loss"], history["val_loss"], rtol=1e-5)
 
@@ -133,7 +184,9 @@ def test_predict_evaluate_and_ensemble_per_model():
     params = stacked(3)
     out = predict_many(MODEL, params, X[:50])
     assert out.shape == (3, 50, 10)
-    np.testing.assert_allclose(out[2], jaxmlp.predict(MODEL, take(params, 2), X[:50]), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        out[2], jaxmlp.predict(MODEL, take(params, 2), X[:50]), rtol=1e-5, atol=1e-7
+    )
     np.testing.assert_allclose(ensemble(MODEL, params, X[:50]), out.mean(axis=0), rtol=1e-6)
     scores = evaluate_many(MODEL, params, X[:50], Y[:50], l2=[0.0, 0.0, 1e-2])
     one = jaxmlp.evaluate(MODEL, take(params, 2), X[:50], Y[:50], l2=1e-2)
@@ -158,23 +211,44 @@ def test_a_diverging_model_stops_alone_at_its_last_finite_parameters():
         assert np.isfinite(history["loss"][:, [0, 2, 3]]).all()
         # model 1 is fit's replay of its own run to the step before the non-finite loss
         with pytest.raises(jaxmlp.TrainingError) as caught:
-            jaxmlp.fit(MODEL, take(start, 1), x, Y, optimizer=jaxmlp.get_optimizer("adam", 1e300),
-                       l2=L2[1], **COMMON)
+            jaxmlp.fit(
+                MODEL,
+                take(start, 1),
+                x,
+                Y,
+                optimizer=jaxmlp.get_optimizer("adam", 1e300),
+                l2=L2[1],
+                **COMMON,
+            )
         assert caught.value.step == stop["step"]
         for a, b in zip(jax.tree.leaves(take(params, 1)), jax.tree.leaves(caught.value.params)):
             np.testing.assert_allclose(a, b, rtol=1e-9)  # elementwise: norms of 1e300 overflow
         # the others trained on as if model 1 had never been there
         healthy = jnp.array([0, 2, 3])
-        alone, _ = fit_many(MODEL, jax.tree.map(lambda a: a[healthy], start), x, Y,
-                            learning_rate=[rates[i] for i in (0, 2, 3)],
-                            l2=[L2[i] for i in (0, 2, 3)], **COMMON)
+        alone, _ = fit_many(
+            MODEL,
+            jax.tree.map(lambda a: a[healthy], start),
+            x,
+            Y,
+            learning_rate=[rates[i] for i in (0, 2, 3)],
+            l2=[L2[i] for i in (0, 2, 3)],
+            **COMMON,
+        )
         assert_close(jax.tree.map(lambda a: a[healthy], params), alone, rtol=1e-9)
 
 
 def test_strict_or_every_model_diverging_raises_with_the_last_finite_parameters():
     with pytest.raises(jaxmlp.TrainingError, match=r"models \[1\]") as caught:
-        fit_many(MODEL, stacked(4), X, Y, learning_rate=[1e-3, 1e30, 1e-3, 1e-3], l2=L2,
-                 strict=True, **COMMON)
+        fit_many(
+            MODEL,
+            stacked(4),
+            X,
+            Y,
+            learning_rate=[1e-3, 1e30, 1e-3, 1e-3],
+            l2=L2,
+            strict=True,
+            **COMMON,
+        )
     assert caught.value.params[0]["w"].shape == (4, 8, 64)
     assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(caught.value.params))
     with pytest.raises(jaxmlp.TrainingError, match=r"models \[0, 1\]"):
@@ -183,9 +257,21 @@ def test_strict_or_every_model_diverging_raises_with_the_last_finite_parameters(
 
 BAD = [
     (dict(params=MODEL.init(jax.random.key(0))), ValueError, "params: expected stacked"),
-    (dict(learning_rate=[1e-3, 1e-3]), ValueError, r"learning_rate: expected one rate per model \(3\)"),
-    (dict(learning_rate=[1e-3, -1.0, 1e-3]), ValueError, "learning_rate\\[1\\]: expected a positive number"),
-    (dict(optimizer=optax.adam(1e-3), learning_rate=[1e-3] * 3), TypeError, "optimizer: with a learning"),
+    (
+        dict(learning_rate=[1e-3, 1e-3]),
+        ValueError,
+        r"learning_rate: expected one rate per model \(3\)",
+    ),
+    (
+        dict(learning_rate=[1e-3, -1.0, 1e-3]),
+        ValueError,
+        "learning_rate\\[1\\]: expected a positive number",
+    ),
+    (
+        dict(optimizer=optax.adam(1e-3), learning_rate=[1e-3] * 3),
+        TypeError,
+        "optimizer: with a learning",
+    ),
     (dict(optimizer=optax.adam), ValueError, "learning_rate: expected a number or one per model"),
     (dict(optimizer="adamw", learning_rate=[1e-3] * 3), ValueError, "optimizer: expected one of"),
     (dict(l2=[0.0, 1e-3]), ValueError, r"l2: expected a number or one rate per model \(3\), got 2"),
@@ -200,15 +286,25 @@ BAD = [
     (dict(grad="numeric"), ValueError, "grad"),
     (dict(verbose=3), ValueError, "verbose"),
     (dict(metrics=("auc",)), ValueError, "metrics"),
-    (dict(early_stopping=jaxmlp.EarlyStopping()), ValueError, "early_stopping: monitors 'val_loss'"),
+    (
+        dict(early_stopping=jaxmlp.EarlyStopping()),
+        ValueError,
+        "early_stopping: monitors 'val_loss'",
+    ),
     (dict(x=X[:, :10]), ValueError, r"x: expected shape \(B, 64\)"),
     (dict(t=Y[:10]), ValueError, "t: expected shape"),
     (dict(checkpoint="run.txt"), ValueError, "checkpoint"),
-    (dict(validation_split=0.2, validation_data=(X, Y)), ValueError, "validation_split and validation_data"),
+    (
+        dict(validation_split=0.2, validation_data=(X, Y)),
+        ValueError,
+        "validation_split and validation_data",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("change", "error", "message"), BAD, ids=[m.split(":")[0] for _, _, m in BAD])
+@pytest.mark.parametrize(
+    ("change", "error", "message"), BAD, ids=[m.split(":")[0] for _, _, m in BAD]
+)
 def test_bad_arguments_name_themselves(change, error, message):
     args = dict(params=stacked(3), x=X[:64], t=Y[:64], epochs=1, verbose=0)
     args.update(change)

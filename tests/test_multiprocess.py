@@ -1,8 +1,8 @@
-"""fit across processes: two processes on 127.0.0.1 (CPU, gloo) each with its own 750 digits rows run
-ONE fit together, and it equals the documented one-process run, fit_as_processes(2, ...).
+"""fit across processes: two processes on 127.0.0.1 (CPU, gloo) each with its own 750 digits rows
+run ONE fit together, and it equals the documented one-process run, fit_as_processes(2, ...).
 
-Also, in this process: fit_as_processes(P, ...) forms the batches jaxmlp.parallel.processes documents (checked against a
-step loop written out by hand), and its errors name the argument.
+Also, in this process: fit_as_processes(P, ...) forms the batches jaxmlp.parallel.processes
+documents (checked against a step loop written out by hand), and its errors name the argument.
 """
 
 import importlib.util
@@ -40,7 +40,7 @@ def free_port() -> int:
 
 
 def close(a, b, rtol=1e-5):
-    """Every leaf of ``a`` within ``rtol`` of ``b``'s largest entry (two compiled programs' floats)."""
+    """Every leaf of ``a`` within ``rtol`` of ``b``'s largest entry (two compiled programs)."""
     for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         u, v = np.asarray(u, np.float64), np.asarray(v, np.float64)
         assert u.shape == v.shape
@@ -54,15 +54,30 @@ def two_processes(tmp_path_factory):
     (x, t), (x_test, t_test) = load("digits")
     x, t = x[:1500], t[:1500]
     params = MODEL.init(jax.random.key(0))
-    np.savez(folder / "data.npz", x=x, t=t, x_test=x_test, t_test=t_test,
-             **{f"{k}{i}": np.asarray(layer[k]) for i, layer in enumerate(params) for k in ("w", "b")})
+    np.savez(
+        folder / "data.npz",
+        x=x,
+        t=t,
+        x_test=x_test,
+        t_test=t_test,
+        **{f"{k}{i}": np.asarray(layer[k]) for i, layer in enumerate(params) for k in ("w", "b")},
+    )
     port, env = free_port(), {**os.environ, "JAX_PLATFORMS": "cpu"}
-    procs = [subprocess.Popen([sys.executable, str(SCRIPTS / "multiprocess_fit.py"), str(i), str(port),
-                               str(folder)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(SCRIPTS / "multiprocess_fit.py"), str(i), str(port), str(folder)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     try:
-        reference = {epochs: fit_as_processes(2, MODEL, params, x, t, epochs=epochs, **settings())
-                     for epochs in (3, 4)}
+        reference = {
+            epochs: fit_as_processes(2, MODEL, params, x, t, epochs=epochs, **settings())
+            for epochs in (3, 4)
+        }
         stacked = MODEL.init(jax.random.split(jax.random.key(5), 2))
         reference["many"] = fit_many_as_processes(2, MODEL, stacked, x, t, **CHILD.many_settings())
         outputs = [proc.communicate(timeout=120) for proc in procs]
@@ -126,9 +141,16 @@ def test_fit_many_across_processes_equals_one_process(two_processes):
         np.testing.assert_allclose(values, history[name], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name,values", [("epochs", "[2, 3]"), ("batch_size", "[32, 48]"),
-                                         ("validation_split", "[0.2, 0.25]"), ("params", "['"),
-                                         ("model", "[[[64, 32, 10]")])
+@pytest.mark.parametrize(
+    "name,values",
+    [
+        ("epochs", "[2, 3]"),
+        ("batch_size", "[32, 48]"),
+        ("validation_split", "[0.2, 0.25]"),
+        ("params", "['"),
+        ("model", "[[[64, 32, 10]"),
+    ],
+)
 def test_processes_that_disagree_stop_with_the_setting_named(two_processes, name, values):
     (a, b), *_ = two_processes
     assert a["errors"][name] == b["errors"][name]  # every process says the same
@@ -140,11 +162,14 @@ def test_processes_that_disagree_stop_with_the_setting_named(two_processes, name
 def test_uneven_rows_and_missing_devices_are_clear_errors(two_processes):
     (a, b), *_ = two_processes
     assert a["errors"] == b["errors"]
-    assert "every process must pass the same number of rows; got [750, 748]" in a["errors"]["uneven"]
+    assert (
+        "every process must pass the same number of rows; got [750, 748]" in a["errors"]["uneven"]
+    )
     assert "devices: expected devices='all' in a run of 2 processes" in a["errors"]["no_devices"]
 
 
 # --- in this process: the global batch order, written out by hand -----------------------------
+
 
 def by_hand(model, params, xs, ts, key, opt, epochs, per, steps=None):
     """The documented global order as a plain step loop over (2, m, ...) shards: shard p's order is
@@ -159,9 +184,11 @@ def by_hand(model, params, xs, ts, key, opt, epochs, per, steps=None):
         for start in range(0, m, per):
             if done == steps:
                 return params, losses
-            rows = [o[start:start + per] for o in orders]
-            batch = (jnp.concatenate([xs[p][r] for p, r in enumerate(rows)]),
-                     jnp.concatenate([ts[p][r] for p, r in enumerate(rows)]))
+            rows = [o[start : start + per] for o in orders]
+            batch = (
+                jnp.concatenate([xs[p][r] for p, r in enumerate(rows)]),
+                jnp.concatenate([ts[p][r] for p, r in enumerate(rows)]),
+            )
             params, state, metrics = step(params, state, batch)
             total, done = total + float(metrics["loss"]) * len(batch[0]), done + 1
         losses.append(total / (2 * m))
@@ -174,11 +201,14 @@ def test_shards_form_the_documented_batches():
     x = jax.random.normal(jax.random.key(2), (2 * 25, 5))
     t = jnp.argmax(x[:, :3], axis=1)
     key, opt = jax.random.key(7), optax.sgd(0.1)
-    got, history = fit_as_processes(2, model, params, x, t, optimizer=opt, epochs=2, batch_size=8, key=key,
-                              verbose=0)
+    got, history = fit_as_processes(
+        2, model, params, x, t, optimizer=opt, epochs=2, batch_size=8, key=key, verbose=0
+    )
     xs, ts = prepare(model, params, x, t)
     # 2 x 25 rows at 2 x 4 per batch: 6 batches of 8 rows, then one of 2 x 1 rows
-    mine, losses = by_hand(model, params, xs.reshape(2, 25, 5), ts.reshape(2, 25, 3), key, opt, 2, 4)
+    mine, losses = by_hand(
+        model, params, xs.reshape(2, 25, 5), ts.reshape(2, 25, 3), key, opt, 2, 4
+    )
     close(got, mine)
     np.testing.assert_allclose(history["loss"], losses, rtol=1e-5)
 
@@ -190,9 +220,13 @@ def test_shards_non_finite_loss_keeps_the_last_finite_parameters():
     t = jnp.argmax(x[:, :3], axis=1)
     key, opt = jax.random.key(0), optax.sgd(1e30)
     with pytest.raises(jaxmlp.TrainingError, match="non-finite loss at epoch 1, step 2") as caught:
-        fit_as_processes(2, model, params, x, t, optimizer=opt, batch_size=4, epochs=3, key=key, verbose=0)
+        fit_as_processes(
+            2, model, params, x, t, optimizer=opt, batch_size=4, epochs=3, key=key, verbose=0
+        )
     xs, ts = prepare(model, params, x, t)
-    mine, _ = by_hand(model, params, xs.reshape(2, 20, 4), ts.reshape(2, 20, 3), key, opt, 1, 2, steps=1)
+    mine, _ = by_hand(
+        model, params, xs.reshape(2, 20, 4), ts.reshape(2, 20, 3), key, opt, 1, 2, steps=1
+    )
     close(caught.value.params, mine)
 
 
@@ -201,8 +235,17 @@ def test_shards_validation_is_each_shards_last_fraction():
     params = model.init(jax.random.key(0))
     x = jax.random.normal(jax.random.key(3), (40, 4))
     t = jnp.argmax(x[:, :3], axis=1)
-    _, history = fit_as_processes(2, model, params, x, t, optimizer=optax.sgd(0.0), batch_size=4,
-                                  validation_split=0.25, verbose=0)
+    _, history = fit_as_processes(
+        2,
+        model,
+        params,
+        x,
+        t,
+        optimizer=optax.sgd(0.0),
+        batch_size=4,
+        validation_split=0.25,
+        verbose=0,
+    )
     held = np.r_[15:20, 35:40]  # the last 5 of each shard's 20 rows
     want = jaxmlp.evaluate(model, params, x[held], t[held])
     assert history["val_loss"][0] == pytest.approx(want["loss"], rel=1e-6)
@@ -223,11 +266,13 @@ def test_shards_errors_name_the_argument():
 
 # --- jaxmlp train across processes: the flags and each process's rows ---------------------------
 
+
 def test_train_flags_parse_in_their_own_group(capsys):
     from jaxmlp import cli
 
-    args = cli.build_parser().parse_args(["train", "--coordinator", "10.0.0.1:1234", "--num-processes", "4",
-                                          "--process-id", "3"])
+    args = cli.build_parser().parse_args(
+        ["train", "--coordinator", "10.0.0.1:1234", "--num-processes", "4", "--process-id", "3"]
+    )
     assert (args.coordinator, args.num_processes, args.process_id) == ("10.0.0.1:1234", 4, 3)
     assert cli.main(["train", "--help"]) == 0
     assert "several processes (jax.distributed)" in capsys.readouterr().out
@@ -240,8 +285,10 @@ def test_train_flag_errors_come_before_joining(monkeypatch):
 
     joined = []
     monkeypatch.setattr(jaxmlp.parallel, "initialize", lambda *a: joined.append(a))
-    for argv, message in [(["--coordinator", "localhost"], "--coordinator: expected HOST:PORT"),
-                          (["--num-processes", "2", "--process-id", "2"], "--process-id: expected 0 to 1")]:
+    for argv, message in [
+        (["--coordinator", "localhost"], "--coordinator: expected HOST:PORT"),
+        (["--num-processes", "2", "--process-id", "2"], "--process-id: expected 0 to 1"),
+    ]:
         args = cli.build_parser().parse_args(["train", *argv])
         with pytest.raises(processes.CLIError, match=message):
             processes.join(args)

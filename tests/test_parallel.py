@@ -22,8 +22,13 @@ SCRIPTS = Path(__file__).parent / "scripts"
 
 def run(script, *args, timeout=240):
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    return subprocess.run([sys.executable, str(SCRIPTS / script), *map(str, args)], env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / script), *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +90,22 @@ def free_port():
 def test_two_processes_with_jax_distributed_equal_one_process(tmp_path):
     port = free_port()
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    procs = [subprocess.Popen([sys.executable, str(SCRIPTS / "distributed_step.py"), str(i), str(port),
-                               str(tmp_path / f"{i}.json")], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(SCRIPTS / "distributed_step.py"),
+                str(i),
+                str(port),
+                str(tmp_path / f"{i}.json"),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     outputs = []
     for proc in procs:
         try:
@@ -98,8 +116,9 @@ def test_two_processes_with_jax_distributed_equal_one_process(tmp_path):
             pytest.fail("the two jax.distributed processes did not finish in 120 s")
     if any(p.returncode for p in procs):
         stderr = "\n".join(err for _, err in outputs)
-        if "collectives" in stderr.lower() and ("not implemented" in stderr.lower()
-                                                or "unsupported" in stderr.lower()):
+        if "collectives" in stderr.lower() and (
+            "not implemented" in stderr.lower() or "unsupported" in stderr.lower()
+        ):
             pytest.skip("this platform's jaxlib lacks CPU cross-process collectives")
         pytest.fail(stderr[-3000:])
     # the same step on one device, with the whole batch
@@ -108,7 +127,9 @@ def test_two_processes_with_jax_distributed_equal_one_process(tmp_path):
     x = jax.random.normal(jax.random.key(1), (32, 6))
     x, t = prepare(model, params, x, jnp.argmax(x[:, :3], axis=1))
     opt = optax.adam(0.05)
-    single, _, metrics = jaxmlp.make_train_step(model, optimizer=opt)(params, opt.init(params), (x, t))
+    single, _, metrics = jaxmlp.make_train_step(model, optimizer=opt)(
+        params, opt.init(params), (x, t)
+    )
     for i in range(2):
         result = json.loads((tmp_path / f"{i}.json").read_text())
         assert result["devices"] == 4 and result["processes"] == 2

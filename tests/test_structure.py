@@ -31,10 +31,14 @@ def imports(name: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1]
-                                + ([node.module] if node.module else []))
-            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base
-                       for alias in node.names]
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1]
+                    + ([node.module] if node.module else [])
+                )
+            targets = [
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base
+                for alias in node.names
+            ]
         else:
             continue
         for target in targets:
@@ -55,7 +59,7 @@ def test_no_import_circles():
         state[node] = "open"
         for nxt in sorted(GRAPH[node]):
             if state.get(nxt) == "open":
-                circles.append(trail[trail.index(nxt):] + [nxt])
+                circles.append([*trail[trail.index(nxt) :], nxt])
             elif nxt not in state:
                 visit(nxt, [*trail, nxt])
         state[node] = "done"
@@ -66,17 +70,33 @@ def test_no_import_circles():
     assert circles == []
 
 
-@pytest.mark.parametrize("layer,forbidden", [
-    ("jaxmlp.core", ("jaxmlp.training", "jaxmlp.data", "jaxmlp.cli", "jaxmlp.bench",
-                     "jaxmlp.plot", "jaxmlp.parallel")),
-    ("jaxmlp.training", ("jaxmlp.cli", "jaxmlp.bench", "jaxmlp.plot")),
-    ("jaxmlp.parallel", ("jaxmlp.training", "jaxmlp.cli", "jaxmlp.bench")),
-    ("jaxmlp.data", ("jaxmlp.training", "jaxmlp.cli", "jaxmlp.bench")),
-])
+@pytest.mark.parametrize(
+    "layer,forbidden",
+    [
+        (
+            "jaxmlp.core",
+            (
+                "jaxmlp.training",
+                "jaxmlp.data",
+                "jaxmlp.cli",
+                "jaxmlp.bench",
+                "jaxmlp.plot",
+                "jaxmlp.parallel",
+            ),
+        ),
+        ("jaxmlp.training", ("jaxmlp.cli", "jaxmlp.bench", "jaxmlp.plot")),
+        ("jaxmlp.parallel", ("jaxmlp.training", "jaxmlp.cli", "jaxmlp.bench")),
+        ("jaxmlp.data", ("jaxmlp.training", "jaxmlp.cli", "jaxmlp.bench")),
+    ],
+)
 def test_layers_import_one_way(layer, forbidden):
-    wrong = sorted((name, target) for name, targets in GRAPH.items()
-                   if name == layer or name.startswith(layer + ".")
-                   for target in targets if target.startswith(forbidden))
+    wrong = sorted(
+        (name, target)
+        for name, targets in GRAPH.items()
+        if name == layer or name.startswith(layer + ".")
+        for target in targets
+        if target.startswith(forbidden)
+    )
     assert wrong == []
 
 

@@ -33,12 +33,22 @@ def main(process_id: int, port: int, out: str) -> None:
     xg, tg = parallel.global_array(mesh, x[mine]), parallel.global_array(mesh, t[mine])
     opt = optax.adam(0.05)
     step = jaxmlp.make_train_step(model, optimizer=opt, mesh=mesh)
-    sharded, _, metrics = step(jax.device_put(params, parallel.replicated(mesh)),
-                               jax.device_put(opt.init(params), parallel.replicated(mesh)), (xg, tg))
+    sharded, _, metrics = step(
+        jax.device_put(params, parallel.replicated(mesh)),
+        jax.device_put(opt.init(params), parallel.replicated(mesh)),
+        (xg, tg),
+    )
     leaves = [np.asarray(leaf.addressable_data(0)).tolist() for leaf in jax.tree.leaves(sharded)]
     with open(out, "w") as f:
-        json.dump({"devices": len(jax.devices()), "processes": jax.process_count(), "leaves": leaves,
-                   "loss": float(np.asarray(metrics["loss"].addressable_data(0)))}, f)
+        json.dump(
+            {
+                "devices": len(jax.devices()),
+                "processes": jax.process_count(),
+                "leaves": leaves,
+                "loss": float(np.asarray(metrics["loss"].addressable_data(0))),
+            },
+            f,
+        )
     jax.distributed.shutdown()
 
 

@@ -1,9 +1,10 @@
 """One of two processes (two CPU devices each) that run ONE jaxmlp.fit together on 127.0.0.1.
 
-Usage: multiprocess_fit.py PROCESS_ID PORT DIR. DIR/data.npz holds the first 1,500 digits training
-rows, the test rows and the initial parameters (the test writes it: no scikit-learn import here).
-Process p keeps only its own 750 training rows (750 p ... 750 p + 749) and its half of the test rows.
-It trains 3 epochs with a checkpoint (written by process 0), resumes from that checkpoint to epoch 4,
+Usage: multiprocess_fit.py PROCESS_ID PORT DIR. DIR/data.npz holds the first 1,500 digits
+training rows, the test rows and the initial parameters (the test writes it: no scikit-learn
+import here). Process p keeps only its own 750 training rows (750 p ... 750 p + 749) and its half
+of the test rows. It trains 3 epochs with a checkpoint (written by process 0), resumes from that
+checkpoint to epoch 4,
 scores the test rows with the global evaluate, predicts its own test rows, tries two bad calls, and
 tries calls whose settings differ between the processes, trains two models with fit_many, and
 writes DIR/P.json for the test to compare with the one-process equivalents (fit_as_processes).
@@ -25,14 +26,26 @@ MODEL = jaxmlp.MLP((64, 32, 10), ("relu", "softmax"))
 
 def settings():
     """The run's settings (the test's one-process run uses the same); built after initialize."""
-    return dict(optimizer=optax.adam(0.02), batch_size=32, validation_split=0.2, key=jax.random.key(3),
-                verbose=0)
+    return dict(
+        optimizer=optax.adam(0.02),
+        batch_size=32,
+        validation_split=0.2,
+        key=jax.random.key(3),
+        verbose=0,
+    )
 
 
 def many_settings():
     """Two models, each its own learning rate (the test's one-process run uses the same)."""
-    return dict(optimizer="adam", learning_rate=[0.01, 0.03], epochs=2, batch_size=32,
-                validation_split=0.2, key=jax.random.key(4), verbose=0)
+    return dict(
+        optimizer="adam",
+        learning_rate=[0.01, 0.03],
+        epochs=2,
+        batch_size=32,
+        validation_split=0.2,
+        key=jax.random.key(4),
+        verbose=0,
+    )
 
 
 def leaves(params):
@@ -48,14 +61,30 @@ def main(process_id: int, port: int, out: Path) -> None:
     mine = slice(750 * process_id, 750 * (process_id + 1))
     half = slice(0, 149) if process_id == 0 else slice(149, None)
     checkpoint = out / "run.npz"
-    first, h3 = jaxmlp.fit(MODEL, params, x[mine], t[mine], epochs=3, devices="all", checkpoint=checkpoint,
-                           **kwargs)
-    resumed, h4 = jaxmlp.fit(MODEL, params, x[mine], t[mine], epochs=4, devices="all", checkpoint=checkpoint,
-                             resume=checkpoint, **kwargs)
+    first, h3 = jaxmlp.fit(
+        MODEL, params, x[mine], t[mine], epochs=3, devices="all", checkpoint=checkpoint, **kwargs
+    )
+    resumed, h4 = jaxmlp.fit(
+        MODEL,
+        params,
+        x[mine],
+        t[mine],
+        epochs=4,
+        devices="all",
+        checkpoint=checkpoint,
+        resume=checkpoint,
+        **kwargs,
+    )
     errors = {}
     try:
-        jaxmlp.fit(MODEL, params, x[mine][: 750 - 2 * process_id], t[mine][: 750 - 2 * process_id],
-                   devices="all", **kwargs)
+        jaxmlp.fit(
+            MODEL,
+            params,
+            x[mine][: 750 - 2 * process_id],
+            t[mine][: 750 - 2 * process_id],
+            devices="all",
+            **kwargs,
+        )
     except ValueError as error:
         errors["uneven"] = str(error)
     try:
@@ -73,20 +102,29 @@ def main(process_id: int, port: int, out: Path) -> None:
     for name, change in disagreements.items():
         call = {"model": MODEL, "params": params, **kwargs, **change}
         try:
-            jaxmlp.fit(call.pop("model"), call.pop("params"), x[mine], t[mine], devices="all", **call)
+            jaxmlp.fit(
+                call.pop("model"), call.pop("params"), x[mine], t[mine], devices="all", **call
+            )
         except ValueError as error:
             errors[name] = str(error)
     stacked = MODEL.init(jax.random.split(jax.random.key(5), 2))
-    many, many_history = jaxmlp.fit_many(MODEL, stacked, x[mine], t[mine], devices="all",
-                                         **many_settings())
+    many, many_history = jaxmlp.fit_many(
+        MODEL, stacked, x[mine], t[mine], devices="all", **many_settings()
+    )
     result = {
-        "devices": len(jax.devices()), "processes": jax.process_count(),
-        "epoch3": leaves(first), "epoch4": leaves(resumed),
-        "history3": dict(h3), "history4": dict(h4),
+        "devices": len(jax.devices()),
+        "processes": jax.process_count(),
+        "epoch3": leaves(first),
+        "epoch4": leaves(resumed),
+        "history3": dict(h3),
+        "history4": dict(h4),
         "test": jaxmlp.evaluate(MODEL, resumed, x_test[half], t_test[half]),
-        "predicted": np.asarray(jaxmlp.predict(MODEL, resumed, x_test[half])).argmax(axis=1).tolist(),
+        "predicted": np.asarray(jaxmlp.predict(MODEL, resumed, x_test[half]))
+        .argmax(axis=1)
+        .tolist(),
         "errors": errors,
-        "many": leaves(many), "many_history": {k: v.tolist() for k, v in many_history.items()},
+        "many": leaves(many),
+        "many_history": {k: v.tolist() for k, v in many_history.items()},
     }
     (out / f"{process_id}.json").write_text(json.dumps(result))
     jax.distributed.shutdown()

@@ -60,8 +60,8 @@ def main():
     for dtype in ("float32", "float64"):
         with jax.enable_x64(dtype == "float64"):
             xd = x.astype(dtype)
-            stacked = jax.tree.map(lambda a: a.astype(dtype),
-                                   model.init(jax.random.split(jax.random.key(3), 16)))
+            keys = jax.random.split(jax.random.key(3), 16)
+            stacked = jax.tree.map(lambda a, d=dtype: a.astype(d), model.init(keys))
             kwargs = dict(learning_rate=np.geomspace(1e-3, 1e-1, 16).tolist(),
                           l2=np.linspace(0.0, 1e-2, 16).tolist(), epochs=3, batch_size=16,
                           validation_split=0.2, verbose=0, key=jax.random.key(4))
