@@ -1,4 +1,4 @@
-"""Run example scripts one after another in this one process, each as ``python SCRIPT ARGS`` runs it.
+"""Run example scripts one after another in this one process, each as ``python SCRIPT ARGS`` would.
 
 Usage: ``python run_examples.py PLAN RESULTS``. PLAN is a JSON list of ``[name, script, args,
 cwd]``; RESULTS receives ``{name: {"returncode", "stdout", "stderr"}}``. Each script runs as
