@@ -113,8 +113,9 @@ def train(run: Run, params: Any, prepare_state: Callable = lambda s: s):
             checkpoints.save_run(run.checkpoint, c.model, *lay.local((params, opt_state)),
                                  (epoch + 1) * steps, history, run.record, run.models, stopped)
     params = lay.local(params)
-    finals = [trackers[i].final(_take(run, params, i)) for i in range(count)]
-    params = finals[0] if run.models is None else _stack(finals)
+    if run.early_stopping is not None and run.early_stopping.restore_best:
+        finals = [trackers[i].final(_take(run, params, i)) for i in range(count)]
+        params = finals[0] if run.models is None else _stack(finals)
     return params, history, changing, stopped
 
 
