@@ -42,6 +42,7 @@ def sweep(widths):
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux's /proc")
 def test_a_sweep_keeps_mappings_bounded_and_the_users_programs(monkeypatch, compiles):
     monkeypatch.setattr(programs.PROGRAMS, "networks", 2)
+    monkeypatch.setattr(programs.LAYERS, "networks", 2)
     mine, ones = jax.jit(lambda v: 3 * v + 1), jnp.ones(3)
     mine(ones)
     sweep(range(40, 43))  # fill the LRU and let it evict

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 from jaxmlp.core.activations import PRELU_INIT, get_activation
 from jaxmlp.core.memory import check_fits
 from jaxmlp.core.params import check_params
-from jaxmlp.core.programs import PROGRAMS
+from jaxmlp.core.programs import LAYERS
 from jaxmlp.core.values import check_key, check_rows
 
 __all__ = ["INITIALIZERS", "MLP", "Params"]
@@ -128,22 +128,27 @@ class MLP:
         check_fits("params", models * self.num_params * dtype.itemsize,
                    f"{models * self.num_params:,} parameters ({dtype.name})")
 
+        return [self._layer(i, key, init, sigma, dtype, batch) for i in range(self.num_layers)]
+
+    def _layer(self, i: int, key: Array, init: str, sigma: float, dtype: Any, batch: bool) -> dict:
+        """Layer ``i``'s initial parameters, drawn by a program per layer shape (networks that
+        share a layer's shape and place share its program)."""
+        fan_in, fan_out = self.sizes[i], self.sizes[i + 1]
+        parametric = get_activation(self.activations[i]).parametric
+
         def build():
             def one(k):
-                return [self._layer(i, k_i, init, sigma, dtype)
-                        for i, k_i in enumerate(jax.random.split(k, self.num_layers))]
+                k = jax.random.split(k, self.num_layers)[i]
+                layer = {"w": _draw(k, init, (fan_out, fan_in), sigma, dtype),
+                         "b": jnp.zeros((fan_out,), dtype)}
+                if parametric:
+                    layer["a"] = jnp.full((fan_out,), PRELU_INIT, dtype)
+                return layer
 
-            return jax.jit(lambda k: jax.vmap(one)(k) if batch else one(k))
+            return jax.jit(jax.vmap(one) if batch else one)
 
-        return PROGRAMS.get(self, ("init", init, sigma, dtype.name, batch), build)(key)
-
-    def _layer(self, i: int, key: Array, init: str, sigma: float, dtype: Any) -> dict:
-        fan_in, fan_out = self.sizes[i], self.sizes[i + 1]
-        layer = {"w": _draw(key, init, (fan_out, fan_in), sigma, dtype),
-                 "b": jnp.zeros((fan_out,), dtype)}
-        if get_activation(self.activations[i]).parametric:
-            layer["a"] = jnp.full((fan_out,), PRELU_INIT, dtype)
-        return layer
+        shape = ("layer", self.num_layers, i, fan_in, fan_out, parametric)
+        return LAYERS.get(shape, (init, sigma, dtype.name, batch), build)(key)
 
     def forward(self, params: Params, x: Array) -> tuple[list[Array], list[Array]]:
         """The forward pass of one example, keeping every layer (the backprop cache).

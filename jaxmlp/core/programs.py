@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Hashable
 from typing import Any
 
-__all__ = ["NETWORKS", "PROGRAMS", "Programs"]
+__all__ = ["LAYERS", "NETWORKS", "PROGRAMS", "Programs"]
 
 #: how many networks keep their compiled programs (least recently used first out)
 NETWORKS = 32
@@ -64,3 +64,7 @@ class Programs:
 
 #: the programs of every jaxmlp entry point
 PROGRAMS = Programs()
+
+#: the programs that draw one layer's initial parameters, by the layer's shape and place (many
+#: networks share them: a sweep over widths redraws only the layers that changed)
+LAYERS = Programs(networks=2 * NETWORKS)
