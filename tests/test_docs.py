@@ -44,24 +44,42 @@ def blocks(path: Path, language: str) -> list[str]:
 # --- every code block runs -------------------------------------------------------------------
 
 RUNNER = textwrap.dedent("""
-    import json, sys
-    for i, code in enumerate(json.load(sys.stdin)):
-        try:
-            exec(compile(code, f"block {i + 1}", "exec"), {"__name__": "__main__"})
-        except BaseException:
-            print(f"--- block {i + 1} failed:\\n{code}", file=sys.stderr)
-            raise
+    import contextlib, io, json, os, sys, traceback
+    failures = {}
+    for page, codes in json.load(sys.stdin).items():  # each page in its own folder
+        os.makedirs(page.replace("/", "_"), exist_ok=True)
+        os.chdir(page.replace("/", "_"))
+        for i, code in enumerate(codes):  # each block in a fresh namespace
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    exec(compile(code, f"{page} block {i + 1}", "exec"), {"__name__": "__main__"})
+            except BaseException:
+                failures[page] = f"--- block {i + 1} failed:\\n{code}\\n{traceback.format_exc()}"
+                break
+        os.chdir("..")
+    print(json.dumps(failures))
 """)
+PYTHON_PAGES = [p for p in SOURCES if blocks(p, "python")]
 
 
-@pytest.mark.parametrize("path", [p for p in SOURCES if blocks(p, "python")],
-                         ids=lambda p: str(p.relative_to(ROOT)))
-def test_python_blocks_run_each_on_its_own(path, tmp_path):
-    """Each ```python block runs in a fresh namespace: it needs nothing from the block before."""
+@pytest.fixture(scope="module")
+def ran_blocks(tmp_path_factory):
+    """Every page's ```python blocks, run in one child process (one JAX start-up): each page in
+    its own folder, each block in a fresh namespace. ``{page: failure}``."""
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps(blocks(path, "python")),
-                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
+    pages = {str(p.relative_to(ROOT)): blocks(p, "python") for p in PYTHON_PAGES}
+    done = subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps(pages),
+                          capture_output=True, text=True, cwd=tmp_path_factory.mktemp("blocks"),
+                          env=env, timeout=900)
     assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("path", PYTHON_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_python_blocks_run_each_on_its_own(path, ran_blocks):
+    """Each ```python block runs in a fresh namespace: it needs nothing from the block before."""
+    failure = ran_blocks.get(str(path.relative_to(ROOT)))
+    assert failure is None, failure[-4000:]
 
 
 def jaxmlp_commands(path: Path) -> list[list[str]]:
