@@ -3,8 +3,8 @@
 Profiles: ``default`` (quick, for local runs: 15 examples; every draw of the backprop property
 tests is a new network to compile, and the suite must stay within a few minutes on two cores),
 ``ci`` (derandomized, 25 examples; chosen when the environment variable ``CI`` is set) and ``deep``
-(2,000 examples, for a long run: ``HYPOTHESIS_PROFILE=deep pytest``; jaxmlp.compiles keeps such a
-process alive past the kernel's memory-mapping limit).
+(2,000 examples, for a long run: ``HYPOTHESIS_PROFILE=deep pytest``; jaxmlp's own compiled
+programs stay in bounded caches, so such a process stays below the kernel's memory-mapping limit).
 """
 
 import os
