@@ -20,17 +20,29 @@ settings.register_profile("default", max_examples=15, **_common)
 settings.register_profile("ci", max_examples=25, derandomize=True, print_blob=True, **_common)
 settings.register_profile("deep", max_examples=2000, **_common)
 settings.load_profile(
-    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default"))
+    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default")
+)
 
 
 #: the files that take longest, longest first (``--durations``, summed per file, 2 cores). xdist
 #: hands each worker one file at a time in collection order (``--dist loadfile`` with
 #: ``--no-loadscope-reorder`` in pyproject's addopts): starting the long files first keeps a worker
 #: from beginning one of them while the other has nothing left to do.
-LONGEST_FIRST = ("test_parallel.py", "test_backprop.py", "test_sklearn.py", "test_derivations.py",
-                 "test_many.py", "test_train.py", "test_docs.py", "test_multiprocess.py",
-                 "test_check.py", "test_activations_losses.py", "test_cli.py", "test_examples.py",
-                 "test_cli_many.py")
+LONGEST_FIRST = (
+    "test_parallel.py",
+    "test_backprop.py",
+    "test_sklearn.py",
+    "test_derivations.py",
+    "test_many.py",
+    "test_train.py",
+    "test_docs.py",
+    "test_multiprocess.py",
+    "test_check.py",
+    "test_activations_losses.py",
+    "test_cli.py",
+    "test_examples.py",
+    "test_cli_many.py",
+)
 
 
 def pytest_collection_modifyitems(items):
@@ -42,6 +54,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture
 def error_line(capsys):
     """The command line's error contract: read stderr, check it is one ``jaxmlp: error:`` line."""
+
     def read():
         err = capsys.readouterr().err
         assert err.startswith("jaxmlp: error: ") and err.count("\n") == 1, err
@@ -54,6 +67,7 @@ def error_line(capsys):
 @pytest.fixture
 def no_loading(monkeypatch):
     """Fail the test if a command gets as far as loading its data (options are checked first)."""
+
     def refuse(*args, **kwargs):
         raise AssertionError("the data were loaded before the arguments were checked")
 

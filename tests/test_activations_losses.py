@@ -1,4 +1,5 @@
-"""Each activation's and each loss's hand derivative equals jax.grad of its forward, kinks included."""
+"""Each activation's and each loss's hand derivative equals jax.grad of its forward, kinks
+included."""
 
 import jax
 import jax.numpy as jnp
@@ -12,8 +13,21 @@ from jaxmlp.core.activations import SELU_ALPHA, SELU_SCALE, get_activation
 from jaxmlp.core.losses import get_loss
 
 ELEMENTWISE = [n for n in jaxmlp.activation_names() if get_activation(n).df is not None]
-BUILTIN = ("identity", "step", "sigmoid", "tanh", "relu", "softplus", "leaky_relu", "prelu",
-           "elu", "selu", "swish", "mish", "softmax")  # deck 002's list, written out: what LECTURE must hold
+BUILTIN = (
+    "identity",
+    "step",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "softplus",
+    "leaky_relu",
+    "prelu",
+    "elu",
+    "selu",
+    "swish",
+    "mish",
+    "softmax",
+)  # deck 002's list, written out: what LECTURE must hold
 
 
 def autodiff_df(act, u, *a):
@@ -56,9 +70,18 @@ def test_kink_values_are_the_documented_ones():
 
 def test_forwards_match_jax_nn():
     u = jnp.linspace(-5, 5, 41)
-    pairs = {"sigmoid": jax.nn.sigmoid, "relu": jax.nn.relu, "softplus": jax.nn.softplus,
-             "leaky_relu": jax.nn.leaky_relu, "elu": jax.nn.elu, "selu": jax.nn.selu,
-             "swish": jax.nn.swish, "mish": jax.nn.mish, "tanh": jnp.tanh, "softmax": jax.nn.softmax}
+    pairs = {
+        "sigmoid": jax.nn.sigmoid,
+        "relu": jax.nn.relu,
+        "softplus": jax.nn.softplus,
+        "leaky_relu": jax.nn.leaky_relu,
+        "elu": jax.nn.elu,
+        "selu": jax.nn.selu,
+        "swish": jax.nn.swish,
+        "mish": jax.nn.mish,
+        "tanh": jnp.tanh,
+        "softmax": jax.nn.softmax,
+    }
     for name, ref in pairs.items():
         np.testing.assert_allclose(get_activation(name).f(u), ref(u), rtol=1e-6, atol=1e-7)
 
@@ -104,8 +127,11 @@ def test_canonical_shortcut_is_the_general_rule(name, seed, n):
     u = 2 * jax.random.normal(ku, (n,))
     L = get_loss(name)
     act = get_activation(L.canonical)
-    t = jax.nn.one_hot(jax.random.randint(kt, (), 0, n), n) if name.startswith("cat") else (
-        jax.random.uniform(kt, (n,)))
+    t = (
+        jax.nn.one_hot(jax.random.randint(kt, (), 0, n), n)
+        if name.startswith("cat")
+        else (jax.random.uniform(kt, (n,)))
+    )
     o = act.f(u)
     shortcut = L.delta_u(o, t)
     np.testing.assert_allclose(shortcut, act.backward(u, o, L.d(o, t)), rtol=1e-4, atol=1e-6)
@@ -126,8 +152,9 @@ def test_penalty_and_its_gradient():
     assert float(jaxmlp.penalty(params, l2=0.1, l1=0.01)) == pytest.approx(0.05 * 14 + 0.01 * 6)
     grad = jax.grad(lambda p: jaxmlp.penalty(p, l2=0.1, l1=0.01))(params)
     np.testing.assert_allclose(grad[0]["b"], 0.0)  # biases are not decayed
-    np.testing.assert_allclose(grad[0]["w"], 0.1 * params[0]["w"] + 0.01 * jnp.sign(params[0]["w"]),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        grad[0]["w"], 0.1 * params[0]["w"] + 0.01 * jnp.sign(params[0]["w"]), rtol=1e-6
+    )
 
 
 def test_register_activation_and_check_it():
@@ -137,7 +164,8 @@ def test_register_activation_and_check_it():
     params = model.init(jax.random.key(0))
     x, t = jnp.linspace(-1, 1, 6).reshape(2, 3), jnp.array([[0.5], [-0.5]])
     report = jaxmlp.check_gradients(
-        lambda p, x, t: jaxmlp.backprop(model, p, x, t, "sse"), model, params, x, t, "sse")
+        lambda p, x, t: jaxmlp.backprop(model, p, x, t, "sse"), model, params, x, t, "sse"
+    )
     assert report.passed, report
     with pytest.raises(ValueError, match="already registered"):
         jaxmlp.register_activation(name, lambda u: u, lambda u: u)
@@ -152,7 +180,8 @@ def test_a_wrong_registered_derivative_is_caught():
     params = model.init(jax.random.key(1))
     x, t = jnp.array([[0.3, -0.7]]), jnp.array([[1.0]])
     report = jaxmlp.check_gradients(
-        lambda p, x, t: jaxmlp.backprop(model, p, x, t, "sse"), model, params, x, t, "sse")
+        lambda p, x, t: jaxmlp.backprop(model, p, x, t, "sse"), model, params, x, t, "sse"
+    )
     assert not report.passed
     assert any(f.path.startswith("[0]") for f in report.failures)
     assert "NO" in str(report)

@@ -26,8 +26,12 @@ folder = Path(sys.argv[2])
 
 def modes_under(umask: str, folder, body: str) -> dict[str, str]:
     """Run ``body`` in a child with ``umask``; it prints ``name=mode`` lines, returned as a dict."""
-    done = subprocess.run([sys.executable, "-c", CHILD.format(body=body), umask, str(folder)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD.format(body=body), umask, str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return dict(line.split("=") for line in done.stdout.split())
 
@@ -51,8 +55,15 @@ model = jaxmlp.MLP((2, 3, 1), ('relu', 'sigmoid'))
 jaxmlp.save(folder / 'model.npz', model, model.init(jax.random.key(0)))
 write_json({'a': 1}, folder / 'history.json')
 """
-NAMES = ("new.bin", "plain.txt", "shared.npz", "private.npz", "group.npz", "model.npz",
-         "history.json")
+NAMES = (
+    "new.bin",
+    "plain.txt",
+    "shared.npz",
+    "private.npz",
+    "group.npz",
+    "model.npz",
+    "history.json",
+)
 
 
 @pytest.mark.parametrize("umask, new", [("022", "644"), ("077", "600")])
@@ -63,8 +74,15 @@ def test_new_files_get_the_umask_s_mode_and_replaced_files_keep_theirs(tmp_path,
         (tmp_path / name).write_bytes(b"old")
         os.chmod(tmp_path / name, mode)
     modes = modes_under(umask, tmp_path, WRITES + show(*NAMES))
-    assert modes == {"new.bin": new, "plain.txt": new, "model.npz": new, "history.json": new,
-                     "shared.npz": "644", "private.npz": "600", "group.npz": "664"}
+    assert modes == {
+        "new.bin": new,
+        "plain.txt": new,
+        "model.npz": new,
+        "history.json": new,
+        "shared.npz": "644",
+        "private.npz": "600",
+        "group.npz": "664",
+    }
     assert (tmp_path / "shared.npz").read_bytes() == b"new"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(NAMES)  # no temporary left
 

@@ -23,7 +23,8 @@ BATCHES = (1, 7, 32, 128)
 
 def _autodiff(model, loss, reduction, params, x, t, l2, l1):
     return jax.value_and_grad(objective_and_output, argnums=3, has_aux=True)(
-        model, loss, reduction, params, x, t, l2, l1)
+        model, loss, reduction, params, x, t, l2, l1
+    )
 
 
 autodiff = jax.jit(_autodiff, static_argnums=(0, 1, 2))
@@ -60,8 +61,10 @@ def problem(draw, dtype):
 
 
 def max_error(grads, ref):
-    return max(float(jnp.max(jnp.abs(jnp.asarray(g, r.dtype) - r)))
-               for g, r in zip(jax.tree.leaves(grads), jax.tree.leaves(ref)))
+    return max(
+        float(jnp.max(jnp.abs(jnp.asarray(g, r.dtype) - r)))
+        for g, r in zip(jax.tree.leaves(grads), jax.tree.leaves(ref))
+    )
 
 
 def assert_close(args, rtol):
@@ -76,7 +79,9 @@ def assert_close(args, rtol):
     # two differently compiled programs: equal to rounding, not bit for bit
     np.testing.assert_allclose(out, ref_out, rtol=rtol, atol=rtol)
     assert jax.tree.structure(grads) == jax.tree.structure(ref_grads)
-    assert all(g.dtype == r.dtype for g, r in zip(jax.tree.leaves(grads), jax.tree.leaves(ref_grads)))
+    assert all(
+        g.dtype == r.dtype for g, r in zip(jax.tree.leaves(grads), jax.tree.leaves(ref_grads))
+    )
     scale = max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(ref_grads)) or 1.0
     error = max_error(grads, ref_grads)
     if error > rtol * scale and grads[0]["w"].dtype == jnp.float32:
@@ -105,14 +110,25 @@ def test_backprop_equals_jax_grad_float32(data):
 def test_every_output_and_loss_pair(output, loss, n_out):
     """Every output activation × loss × output width, through the public API and the checker."""
     model = jaxmlp.MLP((5, 6, n_out), ("tanh", output))
-    with jax.enable_x64(True), jax.disable_jit():  # op by op: every case reuses the same compiled ops
+    with (
+        jax.enable_x64(True),
+        jax.disable_jit(),
+    ):  # op by op: every case reuses the same compiled ops
         params = model.init(jax.random.key(n_out), dtype=jnp.float64)
         kx, kt = jax.random.split(jax.random.key(7))
         x = jax.random.normal(kx, (9, 5), jnp.float64)
         t = targets(kt, loss, 9, n_out, jnp.float64)
         report = jaxmlp.check_gradients(
             lambda p, x, t: jaxmlp.backprop(model, p, x, t, loss, "sum", 0.01, 0.001),
-            model, params, x, t, loss, "sum", 0.01, 0.001)
+            model,
+            params,
+            x,
+            t,
+            loss,
+            "sum",
+            0.01,
+            0.001,
+        )
         assert report.passed, str(report)
 
 
@@ -125,12 +141,14 @@ def test_public_api_gradient_equals_jax_grad_and_has_its_structure():
     ref = jax.grad(lambda p: jaxmlp.loss(model, p, x, labels))(params)
     assert jax.tree.structure(grads) == jax.tree.structure(ref)
     report = jaxmlp.check_gradients(
-        lambda p, x, t: jaxmlp.backprop(model, p, x, t), model, params, x, labels)
+        lambda p, x, t: jaxmlp.backprop(model, p, x, t), model, params, x, labels
+    )
     assert report.passed and report.max_rel < 1e-5, str(report)
     # integer labels and one-hot rows are the same targets
     one_hot = jax.nn.one_hot(labels, 10)
     assert float(jaxmlp.loss(model, params, x, labels)) == float(
-        jaxmlp.loss(model, params, x, one_hot))
+        jaxmlp.loss(model, params, x, one_hot)
+    )
 
 
 def test_backprop_is_jit_compatible():
@@ -163,8 +181,7 @@ def test_deltas_are_per_example_and_canonical_at_the_output():
     np.testing.assert_allclose(ds[-1], o - jax.nn.one_hot(labels, 3), atol=1e-6)
     # hidden: δ1 = (w2ᵀ δ2) ⊙ (1 − tanh²(u1))
     u1 = x @ params[0]["w"].T + params[0]["b"][None]
-    np.testing.assert_allclose(ds[0], (ds[1] @ params[1]["w"]) * (1 - jnp.tanh(u1) ** 2),
-                               atol=1e-6)
+    np.testing.assert_allclose(ds[0], (ds[1] @ params[1]["w"]) * (1 - jnp.tanh(u1) ** 2), atol=1e-6)
 
 
 def test_kinks_at_exactly_zero_match_jax_grad():
@@ -175,6 +192,12 @@ def test_kinks_at_exactly_zero_match_jax_grad():
         params[0] = {**params[0], "w": jnp.zeros((4, 3)), "b": jnp.zeros(4)}
         x, t = jnp.ones((2, 3)), jnp.ones((2, 2))
         report = jaxmlp.check_gradients(
-            lambda p, x, t, m=model: jaxmlp.backprop(m, p, x, t, "sse"), model, params, x, t,
-            "sse", rtol=1e-6)  # a wrong kink convention is an O(1) error
+            lambda p, x, t, m=model: jaxmlp.backprop(m, p, x, t, "sse"),
+            model,
+            params,
+            x,
+            t,
+            "sse",
+            rtol=1e-6,
+        )  # a wrong kink convention is an O(1) error
         assert report.passed, (act, str(report))

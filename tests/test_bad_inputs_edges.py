@@ -24,6 +24,7 @@ def params(n=None):
 
 # --- memory: sized from shapes before anything is allocated ---------------------------------
 
+
 def huge_init():
     jaxmlp.MLP((784, 400_000_000, 10), ("relu", "softmax")).init(jax.random.key(0))
 
@@ -65,6 +66,7 @@ def test_fit_sizes_its_data_and_state_first(monkeypatch):
 
 # --- resume refuses any other run ------------------------------------------------------------
 
+
 def changed_label():
     t = T.copy()
     t[2222] = (t[2222] + 1) % 3  # one label, in a row a sampled digest would skip
@@ -105,14 +107,18 @@ def test_resume_of_many_models_checks_the_set_as_a_whole(tmp_path):
     path = tmp_path / "run.npz"
     fit_many(MODEL, params(3), X, T, learning_rate=[1e-3, 1e-2, 1e-1], checkpoint=path, **COMMON)
     again = dict(COMMON, epochs=2)
-    with pytest.raises(ValueError, match=r"resume: .*run.2.npz exists: the checkpoints hold more "
-                                         r"than the 2 models of this call"):
+    with pytest.raises(
+        ValueError,
+        match=r"resume: .*run.2.npz exists: the checkpoints hold more "
+        r"than the 2 models of this call",
+    ):
         fit_many(MODEL, params(2), X, T, learning_rate=[1e-3, 1e-2], resume=path, **again)
     with pytest.raises(ValueError, match=r"learning_rate=\[0.001, 0.01, 0.1\]; this call has"):
         fit_many(MODEL, params(3), X, T, learning_rate=[1e-3, 1e-2, 1.0], resume=path, **again)
     with pytest.raises(ValueError, match="validation=None; this call has validation='folds=3'"):
-        fit_many(MODEL, params(3), X, T, learning_rate=[1e-3, 1e-2, 1e-1], folds=3, resume=path,
-                 **again)
+        fit_many(
+            MODEL, params(3), X, T, learning_rate=[1e-3, 1e-2, 1e-1], folds=3, resume=path, **again
+        )
     (tmp_path / "run.1.npz").unlink()
     with pytest.raises(FileNotFoundError, match=r"resume: checkpoint .*run.1.npz' does not exist"):
         fit_many(MODEL, params(3), X, T, learning_rate=[1e-3, 1e-2, 1e-1], resume=path, **again)
@@ -120,20 +126,33 @@ def test_resume_of_many_models_checks_the_set_as_a_whole(tmp_path):
 
 # --- messages that name the argument -------------------------------------------------------
 
+
 def load_many_as_one(tmp_path):
     fit_many(MODEL, params(2), X, T, checkpoint=tmp_path / "run.npz", **COMMON)
     jaxmlp.load(tmp_path / "run.npz")
 
 
 MESSAGES = [
-    (lambda tmp: fit_many(MODEL, params(2), X, T, learning_rate=[1e-3, "fast"], **COMMON),
-     TypeError, "learning_rate[1]: expected a positive number, got 'fast' (str)"),
-    (load_many_as_one, FileNotFoundError,
-     "run.0.npz' exists: fit_many writes one checkpoint per model, run.0.npz, run.1.npz"),
-    (lambda tmp: jaxmlp.evaluate(jaxmlp.MLP((8, 6, 4), ("tanh", "softmax")),
-                                 jaxmlp.MLP((8, 6, 4), ("tanh", "softmax")).init(
-                                     jax.random.key(0)), X, np.eye(3)[T]),
-     ValueError, "t: expected shape (2400, 4) or integer labels (2400,), got (2400, 3)"),
+    (
+        lambda tmp: fit_many(MODEL, params(2), X, T, learning_rate=[1e-3, "fast"], **COMMON),
+        TypeError,
+        "learning_rate[1]: expected a positive number, got 'fast' (str)",
+    ),
+    (
+        load_many_as_one,
+        FileNotFoundError,
+        "run.0.npz' exists: fit_many writes one checkpoint per model, run.0.npz, run.1.npz",
+    ),
+    (
+        lambda tmp: jaxmlp.evaluate(
+            jaxmlp.MLP((8, 6, 4), ("tanh", "softmax")),
+            jaxmlp.MLP((8, 6, 4), ("tanh", "softmax")).init(jax.random.key(0)),
+            X,
+            np.eye(3)[T],
+        ),
+        ValueError,
+        "t: expected shape (2400, 4) or integer labels (2400,), got (2400, 3)",
+    ),
 ]
 
 

@@ -1,4 +1,5 @@
-"""Bad files: checkpoints, IDX files and named data sets give a ValueError / OSError naming the file.
+"""Bad files: checkpoints, IDX files and named data sets give a ValueError / OSError naming the
+file.
 
 A table of hand-made faults (each from issue 13's list, plus those that already worked), then
 Hypothesis flipping, truncating and overwriting bytes of a real checkpoint and IDX file: nothing
@@ -50,8 +51,15 @@ def npy(array=None, header=None, data=b""):
 
 
 def meta(**changes):
-    base = {"format": "jaxmlp-checkpoint", "version": 1, "step": 3, "history": {"loss": [0.5]}, "run": {},
-            "model": {"sizes": [4, 3, 2], "activations": ["prelu", "softmax"]}, "opt_state_leaves": None}
+    base = {
+        "format": "jaxmlp-checkpoint",
+        "version": 1,
+        "step": 3,
+        "history": {"loss": [0.5]},
+        "run": {},
+        "model": {"sizes": [4, 3, 2], "activations": ["prelu", "softmax"]},
+        "opt_state_leaves": None,
+    }
     return npy(np.array(json.dumps({**base, **changes})))
 
 
@@ -62,19 +70,35 @@ def good(tmp_path):
 
 HUGE = {"descr": "<f4", "fortran_order": False, "shape": (100_000, 100_000)}  # 40 GB declared
 CHECKPOINT_FAULTS = [  # (id, member changes, words)
-    ("40GB-leaf", {"params/0/w.npy": npy(header=HUGE, data=b"\0" * 64)},
-     ["params/0/w.npy", "(100000, 100000)"]),
+    (
+        "40GB-leaf",
+        {"params/0/w.npy": npy(header=HUGE, data=b"\0" * 64)},
+        ["params/0/w.npy", "(100000, 100000)"],
+    ),
     ("40GB-opt-leaf", {"opt_state/1.npy": npy(header=HUGE)}, ["opt_state/1.npy"]),
-    ("huge-meta", {"meta.npy": npy(header={"descr": "<U999999999", "fortran_order": False, "shape": ()})},
-     ["meta.npy"]),
-    ("wrong-shape", {"params/0/w.npy": npy(np.zeros((4, 3), np.float32))}, ["params[0]['w']", "(3, "
-                                                                                              "4)"]),
+    (
+        "huge-meta",
+        {"meta.npy": npy(header={"descr": "<U999999999", "fortran_order": False, "shape": ()})},
+        ["meta.npy"],
+    ),
+    (
+        "wrong-shape",
+        {"params/0/w.npy": npy(np.zeros((4, 3), np.float32))},
+        ["params[0]['w']", "(3, 4)"],
+    ),
     ("int-leaf", {"params/1/b.npy": npy(np.zeros(2, np.int32))}, ["params[1]['b']", "float"]),
-    ("nan-leaf", {"params/1/b.npy": npy(np.array([0, np.nan], np.float32))}, ["params[1]['b']", "NaN"]),
+    (
+        "nan-leaf",
+        {"params/1/b.npy": npy(np.array([0, np.nan], np.float32))},
+        ["params[1]['b']", "NaN"],
+    ),
     ("missing-leaf", {"params/0/a.npy": None}, ["params/0/a"]),
     ("unexpected-member", {"evil.npy": npy(np.zeros(1))}, ["evil.npy"]),
-    ("pickle", {"params/0/b.npy": npy(np.array([{"x": 1}, 2, 3], dtype=object))}, ["Python "
-                                                                                   "objects"]),
+    (
+        "pickle",
+        {"params/0/b.npy": npy(np.array([{"x": 1}, 2, 3], dtype=object))},
+        ["Python objects"],
+    ),
     ("no-meta", {"meta.npy": None}, ["no metadata"]),
     ("meta-not-string", {"meta.npy": npy(np.zeros(3))}, ["metadata"]),
     ("meta-not-json", {"meta.npy": npy(np.array("{step: 1"))}, ["unreadable metadata"]),
@@ -94,17 +118,27 @@ CHECKPOINT_FAULTS = [  # (id, member changes, words)
     ("leaves-count", {"meta.npy": meta(opt_state_leaves=2)}, ["2 optimizer state leaves"]),
     ("run-list", {"meta.npy": meta(run=[1, 2])}, ["run"]),
     ("model-missing", {"meta.npy": meta(model=None)}, ["model"]),
-    ("model-activation", {"meta.npy": meta(model={"sizes": [4, 3, 2], "activations": ["x", "softmax"]})},
-     ["bad model description"]),
-    ("model-sizes-str", {"meta.npy": meta(model={"sizes": "432", "activations": ["prelu", "softmax"]})},
-     ["bad model description"]),
-    ("model-other", {"meta.npy": meta(model={"sizes": [4, 5, 2], "activations": ["prelu", "softmax"]})},
-     ["does not fit its model"]),
+    (
+        "model-activation",
+        {"meta.npy": meta(model={"sizes": [4, 3, 2], "activations": ["x", "softmax"]})},
+        ["bad model description"],
+    ),
+    (
+        "model-sizes-str",
+        {"meta.npy": meta(model={"sizes": "432", "activations": ["prelu", "softmax"]})},
+        ["bad model description"],
+    ),
+    (
+        "model-other",
+        {"meta.npy": meta(model={"sizes": [4, 5, 2], "activations": ["prelu", "softmax"]})},
+        ["does not fit its model"],
+    ),
 ]
 
 
-@pytest.mark.parametrize("changes, "
-                         "words", [pytest.param(c, w, id=i) for i, c, w in CHECKPOINT_FAULTS])
+@pytest.mark.parametrize(
+    "changes, words", [pytest.param(c, w, id=i) for i, c, w in CHECKPOINT_FAULTS]
+)
 def test_damaged_checkpoint_names_the_file(good, tmp_path, changes, words):
     bad = rezip(good, tmp_path / "bad.npz", **changes)
     with pytest.raises(ValueError) as info:
@@ -135,15 +169,20 @@ SAVE_FAULTS = [
     ("step-float", dict(step=2.0), TypeError, ["step"]),
     ("path-suffix", dict(path="ck.pkl"), ValueError, ["path", ".npz"]),
     ("path-int", dict(path=7), TypeError, ["path"]),
-    ("params-nan", dict(params=[{**PARAMS[0], "b": np.full(3, np.nan, np.float32)}, PARAMS[1]]), ValueError,
-     ["params[0]['b']"]),
+    (
+        "params-nan",
+        dict(params=[{**PARAMS[0], "b": np.full(3, np.nan, np.float32)}, PARAMS[1]]),
+        ValueError,
+        ["params[0]['b']"],
+    ),
     ("params-short", dict(params=PARAMS[:1]), ValueError, ["params"]),
     ("model", dict(model="mlp"), TypeError, ["model"]),
 ]
 
 
-@pytest.mark.parametrize("changes, error, "
-                         "words", [pytest.param(c, e, w, id=i) for i, c, e, w in SAVE_FAULTS])
+@pytest.mark.parametrize(
+    "changes, error, words", [pytest.param(c, e, w, id=i) for i, c, e, w in SAVE_FAULTS]
+)
 def test_save_refuses(tmp_path, changes, error, words):
     args = {"path": tmp_path / "ck.npz", "model": MODEL, "params": PARAMS, **changes}
     with pytest.raises(error) as info:
@@ -154,12 +193,16 @@ def test_save_refuses(tmp_path, changes, error, words):
 
 
 def test_save_takes_numpy_and_jax_scalars(tmp_path):
-    history = {"loss": [np.float32(0.5), jax.numpy.float32(0.25), 1], "val_loss": np.array([0.1, np.nan])}
+    history = {
+        "loss": [np.float32(0.5), jax.numpy.float32(0.25), 1],
+        "val_loss": np.array([0.1, np.nan]),
+    }
     loaded = jaxmlp.load(jaxmlp.save(tmp_path / "ck.npz", MODEL, PARAMS, history=history))
     assert loaded.history["loss"] == [0.5, 0.25, 1.0] and np.isnan(loaded.history["val_loss"][1])
 
 
 # --- IDX files and named data sets ---------------------------------------------------------
+
 
 def mnist_folder(folder, images=None, labels=None):
     rng = np.random.default_rng(0)
@@ -172,20 +215,33 @@ def mnist_folder(folder, images=None, labels=None):
 
 
 DATA_FAULTS = [  # (id, images, labels, file named, words)
-    ("label-200", None, np.array([0, 1, 200, 3, 4], np.uint8), "train-labels", ["0..9", "200", "row 2"]),
+    (
+        "label-200",
+        None,
+        np.array([0, 1, 200, 3, 4], np.uint8),
+        "train-labels",
+        ["0..9", "200", "row 2"],
+    ),
     ("label-negative", None, np.array([0, -1, 2, 3, 4], np.int8), "train-labels", ["-1"]),
     ("label-nan", None, np.array([0, np.nan, 2, 3, 4], np.float32), "train-labels", ["nan"]),
     ("label-fraction", None, np.array([0, 1.5, 2, 3, 4], np.float64), "train-labels", ["1.5"]),
-    ("zero-rows", np.zeros((0, 4, 4), np.uint8), np.zeros(0, np.uint8), "train-images", ["no "
-                                                                                         "images"]),
+    (
+        "zero-rows",
+        np.zeros((0, 4, 4), np.uint8),
+        np.zeros(0, np.uint8),
+        "train-images",
+        ["no images"],
+    ),
     ("rows-mismatch", None, np.zeros(4, np.uint8), "train-images", ["(n,)"]),
     ("float-images", np.zeros((5, 4, 4), np.float32), None, "train-images", ["uint8"]),
     ("flat-images", np.zeros((5, 16), np.uint8), None, "train-images", ["(n, rows, cols)"]),
 ]
 
 
-@pytest.mark.parametrize("images, labels, named, words",
-                         [pytest.param(i, lab, n, w, id=k) for k, i, lab, n, w in DATA_FAULTS])
+@pytest.mark.parametrize(
+    "images, labels, named, words",
+    [pytest.param(i, lab, n, w, id=k) for k, i, lab, n, w in DATA_FAULTS],
+)
 def test_bad_data_set_files_name_the_file(tmp_path, images, labels, named, words):
     mnist_folder(tmp_path / "mnist", images, labels)
     with pytest.raises(ValueError) as info:
@@ -229,11 +285,19 @@ def test_idx_paths_and_argument_types(tmp_path):
 
 # --- Hypothesis: any damage to the bytes is a ValueError or an OSError, never anything else -------
 
+
 def _damaged(blob):
     """Where and how to damage ``blob``: half the positions in the zip headers and .npy headers,
     where a flip changes a compression method, a size or a declared shape."""
-    hot = sorted({i + k for sig in (b"PK\x03\x04", b"PK\x01\x02", b"\x93NUMPY") for i in _find(blob, sig)
-                  for k in range(48) if i + k < len(blob)})
+    hot = sorted(
+        {
+            i + k
+            for sig in (b"PK\x03\x04", b"PK\x01\x02", b"\x93NUMPY")
+            for i in _find(blob, sig)
+            for k in range(48)
+            if i + k < len(blob)
+        }
+    )
     at = st.one_of(st.integers(0, len(blob) - 1), st.sampled_from(hot or [0]))
     return st.one_of(
         st.tuples(st.just("flip"), at, st.integers(1, 255)),
@@ -258,7 +322,7 @@ def _damage(blob, how):
     if kind == "flip":
         out[at] ^= value
     else:
-        out[at:at + 4] = value.to_bytes(4, "little")
+        out[at : at + 4] = value.to_bytes(4, "little")
     return bytes(out)
 
 
@@ -270,7 +334,9 @@ _TMP = {}  # one real checkpoint, written once for all examples
 def test_checkpoint_bytes_fail_only_with_value_or_os_errors(tmp_path_factory, data):
     if "ckpt" not in _TMP:
         folder = tmp_path_factory.mktemp("hyp")
-        _TMP["ckpt"] = jaxmlp.save(folder / "c.npz", MODEL, PARAMS, STATE, 3, {"loss": [0.5]}).read_bytes()
+        _TMP["ckpt"] = jaxmlp.save(
+            folder / "c.npz", MODEL, PARAMS, STATE, 3, {"loss": [0.5]}
+        ).read_bytes()
         _TMP["path"] = folder / "d.npz"
     blob = _TMP["ckpt"]
     how = data.draw(_damaged(blob))

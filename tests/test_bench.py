@@ -32,10 +32,19 @@ def test_flop_model_counts_every_layer():
 
 
 def _ok(name, median, accuracy=0.85, compile_s=0.5, recompiles=0):
-    return {"name": name, "status": "ok", "median_s": median, "first_epoch_s": 2 * median,
-            "epoch_times": [2 * median, median], "test_accuracy": accuracy, "compile_s": compile_s,
-            "recompiles": recompiles, "peak_rss_mb": 512.4, "versions": {"jax": "0.10.2"},
-            "compile_by_function": {} if compile_s is None else {"epoch": 0.4, "fold_in": 0.1}}
+    return {
+        "name": name,
+        "status": "ok",
+        "median_s": median,
+        "first_epoch_s": 2 * median,
+        "epoch_times": [2 * median, median],
+        "test_accuracy": accuracy,
+        "compile_s": compile_s,
+        "recompiles": recompiles,
+        "peak_rss_mb": 512.4,
+        "versions": {"jax": "0.10.2"},
+        "compile_by_function": {} if compile_s is None else {"epoch": 0.4, "fold_in": 0.1},
+    }
 
 
 def test_table_from_fake_results():
@@ -52,8 +61,10 @@ def test_table_from_fake_results():
     assert all(line.startswith("|") and line.endswith("|") for line in lines)
     assert {line.count("|") for line in lines[:-1]} == {10}  # same columns on every row
     backprop, scan, torch, keras, sklearn = lines[2:]
-    assert ("| 0.200 | 2.00 | 2.50 | 0.8500 | 0.50 (epoch 0.40), +3 after epoch 1 | 0.40 | 512 | "
-            "jax 0.10.2 |") in backprop
+    assert (
+        "| 0.200 | 2.00 | 2.50 | 0.8500 | 0.50 (epoch 0.40), +3 after epoch 1 | 0.40 | 512 | "
+        "jax 0.10.2 |"
+    ) in backprop
     assert "| 0.100 | 1.00 | 1.25 |" in scan
     assert "| — | 2.00 | 512 |" in torch  # no JAX compile time for PyTorch
     assert "skipped: keras is not installed" in keras
@@ -81,8 +92,9 @@ def test_synthetic_data_stands_in_for_a_missing_data_set(tmp_path, monkeypatch):
         raise jaxmlp.data.DatasetNotFoundError(name)
 
     monkeypatch.setattr(jaxmlp.data, "load", missing)
-    assert bench.write_data(tmp_path, "fashion-mnist", rows=60).startswith("synthetic "
-                                                                           "(fashion-mnist")
+    assert bench.write_data(tmp_path, "fashion-mnist", rows=60).startswith(
+        "synthetic (fashion-mnist"
+    )
     x, t = np.load(tmp_path / "x.npy"), np.load(tmp_path / "t.npy")
     assert x.shape == (60, 784) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
     assert t.shape == (60,) and t.dtype == np.int32 and set(t) <= set(range(10))
@@ -111,7 +123,9 @@ def test_expert_plain_jax_epoch_equals_the_step_loop(tiny_data):
         step = peers.run("jax-step", config, tiny_data)  # in this process: no start-up to wait for
         fused = peers.run("jax-scan-host", config, tiny_data)
     assert fused["recompiles"] == 0 and len(fused["epoch_times"]) == 2
-    assert fused["test_accuracy"] == pytest.approx(step["test_accuracy"], abs=0.01)  # the same batches
+    assert fused["test_accuracy"] == pytest.approx(
+        step["test_accuracy"], abs=0.01
+    )  # the same batches
     assert tables.LABELS["jax-scan-host"].startswith("plain JAX+Optax, lax.scan unrolled")
 
 
@@ -129,10 +143,27 @@ def test_main_prints_one_table_and_writes_json(tiny_data, tmp_path, monkeypatch,
     pytest.importorskip("sklearn")
     monkeypatch.setattr(tables, "missing", lambda module: module == "torch")
     small = micro.matmul_rates  # the real measurement, on smaller matrices
-    monkeypatch.setattr(micro, "matmul_rates", lambda *a, **k: small(*a, **k | {"n": 256, "scan": 4}))
+    monkeypatch.setattr(
+        micro, "matmul_rates", lambda *a, **k: small(*a, **k | {"n": 256, "scan": 4})
+    )
     out = tmp_path / "bench.json"
-    code = bench_main(["--only", "torch,sklearn", "--dataset", "synthetic", "--rows", "300",
-                       "--epochs", "2", "--quick", "--json", str(out), "--threads", "1"])
+    code = bench_main(
+        [
+            "--only",
+            "torch,sklearn",
+            "--dataset",
+            "synthetic",
+            "--rows",
+            "300",
+            "--epochs",
+            "2",
+            "--quick",
+            "--json",
+            str(out),
+            "--threads",
+            "1",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "- threads: 1 per process" in printed
@@ -148,16 +179,19 @@ def test_main_prints_one_table_and_writes_json(tiny_data, tmp_path, monkeypatch,
     assert len(report["matmul"]["shapes"]) == 6  # forward, weight and input gradient, two layers
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--epochs", "1"], "--epochs"),
-    (["--batch-size", "0"], "--batch-size"),
-    (["--hidden", "32,x"], "--hidden"),
-    (["--hidden", "0"], "--hidden"),
-    (["--only", "tensorflow"], "tensorflow"),
-    (["--dataset", "cifar"], "--dataset"),
-    (["--rows", "3"], "--rows"),
-    (["gpus"], "gpus"),  # not a table
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--epochs", "1"], "--epochs"),
+        (["--batch-size", "0"], "--batch-size"),
+        (["--hidden", "32,x"], "--hidden"),
+        (["--hidden", "0"], "--hidden"),
+        (["--only", "tensorflow"], "tensorflow"),
+        (["--dataset", "cifar"], "--dataset"),
+        (["--rows", "3"], "--rows"),
+        (["gpus"], "gpus"),  # not a table
+    ],
+)
 def test_argument_errors(argv, message, capsys):
     assert bench_main(argv) == 2
     err = capsys.readouterr().err
@@ -193,17 +227,40 @@ def test_many_table_is_wired_to_bench_many(monkeypatch, tmp_path, capsys):
 
     def fake(**kwargs):
         calls.append(kwargs)
-        return [{"models": n, "many_s_per_epoch": 0.5, "fit_s_per_epoch": 0.25 * n,
-                 "speedup": n / 2, "many_compile_s": 1.0, "fits_timed": 1, "devices": 2,
-                 "devices_s_per_epoch": 0.25 if n == 2 else None} for n in kwargs["ns"]]
+        return [
+            {
+                "models": n,
+                "many_s_per_epoch": 0.5,
+                "fit_s_per_epoch": 0.25 * n,
+                "speedup": n / 2,
+                "many_compile_s": 1.0,
+                "fits_timed": 1,
+                "devices": 2,
+                "devices_s_per_epoch": 0.25 if n == 2 else None,
+            }
+            for n in kwargs["ns"]
+        ]
 
     monkeypatch.setattr(jaxmlp.bench.many, "many_table", fake)
-    argv = ["many", "--models", "2,8", "--rows", "640", "--quick", "--json", str(tmp_path / "m.json")]
+    argv = [
+        "many",
+        "--models",
+        "2,8",
+        "--rows",
+        "640",
+        "--quick",
+        "--json",
+        str(tmp_path / "m.json"),
+    ]
     assert bench_main(argv) == 0
-    assert calls == [{"ns": (2, 8), "epochs": 3, "batch_size": 64, "rows": 640, "hidden": 32, "fits": 1}]
+    assert calls == [
+        {"ns": (2, 8), "epochs": 3, "batch_size": 64, "rows": 640, "hidden": 32, "fits": 1}
+    ]
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
-    assert rows[1:] == ["| 2 | 0.500 | 0.500 | 1.00× | 1.0 | 0.250 |",
-                        "| 8 | 0.500 | 2.000 | 4.00× | 1.0 | — |"]
+    assert rows[1:] == [
+        "| 2 | 0.500 | 0.500 | 1.00× | 1.0 | 0.250 |",
+        "| 8 | 0.500 | 2.000 | 4.00× | 1.0 | — |",
+    ]
     assert bench_main(["many", "--hidden", "8,8"]) == 2
     assert "--hidden" in capsys.readouterr().err
 
@@ -222,13 +279,31 @@ def test_devices_table_runs_one_child_per_device_count(tmp_path, monkeypatch, ca
 
     monkeypatch.setattr(tables, "run_child", fake_child)
     out = tmp_path / "devices.json"
-    code = bench_main(["devices", "--dataset", "synthetic", "--rows", "640", "--epochs", "2",
-                       "--threads", "1", "--json", str(out)])
+    code = bench_main(
+        [
+            "devices",
+            "--dataset",
+            "synthetic",
+            "--rows",
+            "640",
+            "--epochs",
+            "2",
+            "--threads",
+            "1",
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     assert configs == [("jaxmlp-backprop", n, n, 1) for n in (1, 2, 4, 8)]
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     assert [row.split("|")[1].strip() for row in rows[1:]] == ["1", "2", "4", "8"]
-    assert [row.split("|")[5].strip() for row in rows[1:]] == ["1.00", "0.50", "0.25", "0.12"]  # speed-up
+    assert [row.split("|")[5].strip() for row in rows[1:]] == [
+        "1.00",
+        "0.50",
+        "0.25",
+        "0.12",
+    ]  # speed-up
     assert [r["status"] for r in json.loads(out.read_text())["results"]] == ["ok"] * 4
 
 
@@ -241,7 +316,9 @@ def test_the_bench_package_does_not_import_the_command_line():
     import subprocess
     import sys
 
-    code = ("import sys, jaxmlp.bench, jaxmlp.bench.tables, jaxmlp.bench.harness; "
-            "print(sorted(m for m in sys.modules if m.startswith('jaxmlp.cli')))")
+    code = (
+        "import sys, jaxmlp.bench, jaxmlp.bench.tables, jaxmlp.bench.harness; "
+        "print(sorted(m for m in sys.modules if m.startswith('jaxmlp.cli')))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr

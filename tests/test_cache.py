@@ -56,11 +56,14 @@ def test_the_default_folder_follows_xdg_cache_home(tmp_path, monkeypatch):
     assert cache.default_folder() == tmp_path / "home" / ".cache" / "jaxmlp" / "xla"
 
 
-@pytest.mark.parametrize("permissions, words", [
-    (0o777, "writable by others (mode 0777)"),
-    (0o720, "writable by others (mode 0720)"),
-    (0o702, "writable by others (mode 0702)"),
-])
+@pytest.mark.parametrize(
+    "permissions, words",
+    [
+        (0o777, "writable by others (mode 0777)"),
+        (0o720, "writable by others (mode 0720)"),
+        (0o702, "writable by others (mode 0702)"),
+    ],
+)
 def test_a_folder_others_can_write_is_refused(tmp_path, restore_jax, permissions, words):
     folder = tmp_path / "xla"
     folder.mkdir()
@@ -118,14 +121,17 @@ def test_the_size_bound_removes_the_least_recently_used_entries(tmp_path):
 
 def test_programs_are_written_and_read_back_by_another_process(tmp_path):
     folder = tmp_path / "xla"
-    code = ("import sys, jax, jaxmlp.cache as c; events = []; "
-            "jax.monitoring.register_event_listener(lambda name, **_: events.append(name)); "
-            "c.compile_cache(sys.argv[1]); print(jax.jit(lambda x: x * 3 + 1)(2.0), "
-            "events.count('/jax/compilation_cache/cache_hits'))")
+    code = (
+        "import sys, jax, jaxmlp.cache as c; events = []; "
+        "jax.monitoring.register_event_listener(lambda name, **_: events.append(name)); "
+        "c.compile_cache(sys.argv[1]); print(jax.jit(lambda x: x * 3 + 1)(2.0), "
+        "events.count('/jax/compilation_cache/cache_hits'))"
+    )
     hits, entries = [], []
     for _ in range(2):
-        done = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True,
-                              text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(folder)], capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0 and done.stdout.split()[0] == "7.0", done.stderr
         hits.append(int(done.stdout.split()[1]))
         entries.append(sorted(p.name for p in folder.iterdir()))
@@ -163,11 +169,19 @@ def test_the_program_uses_the_cache_and_its_switches_turn_it_off(tmp_path):
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "on")}
     env.pop("JAXMLP_NO_COMPILE_CACHE", None)
     program = [sys.executable, "-m", "jaxmlp.cli", "data"]
-    runs = ((program, env, "on"),
-            ([*program[:-1], "data", "--no-compile-cache"], {**env, "XDG_CACHE_HOME": str(
-                tmp_path / "flag")}, "flag"),
-            (program, {**env, "XDG_CACHE_HOME": str(tmp_path / "variable"),
-                       "JAXMLP_NO_COMPILE_CACHE": "1"}, "variable"))
+    runs = (
+        (program, env, "on"),
+        (
+            [*program[:-1], "data", "--no-compile-cache"],
+            {**env, "XDG_CACHE_HOME": str(tmp_path / "flag")},
+            "flag",
+        ),
+        (
+            program,
+            {**env, "XDG_CACHE_HOME": str(tmp_path / "variable"), "JAXMLP_NO_COMPILE_CACHE": "1"},
+            "variable",
+        ),
+    )
     for argv, environment, name in runs:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=environment)
         assert done.returncode == 0, done.stderr
@@ -176,7 +190,9 @@ def test_the_program_uses_the_cache_and_its_switches_turn_it_off(tmp_path):
 
 
 def test_import_jaxmlp_changes_no_jax_option():
-    code = ("import jax; before = dict(jax.config.values); import jaxmlp, jaxmlp.cache; "
-            "print(sorted(k for k, v in jax.config.values.items() if before.get(k, v) != v))")
+    code = (
+        "import jax; before = dict(jax.config.values); import jaxmlp, jaxmlp.cache; "
+        "print(sorted(k for k, v in jax.config.values.items() if before.get(k, v) != v))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr

@@ -1,5 +1,5 @@
-"""jaxmlp.check: per-leaf and normwise verdicts, the float32 tolerances, and the library's own proof at
-kinks in every layer and on the loss clipping bounds."""
+"""jaxmlp.check: per-leaf and normwise verdicts, the float32 tolerances, and the library's own proof
+at kinks in every layer and on the loss clipping bounds."""
 
 import jax
 import jax.numpy as jnp
@@ -55,8 +55,10 @@ def hand(model, loss):
 def test_a_small_leaf_is_judged_by_its_own_size():
     big, small = np.ones(4), np.full(4, 1e-3)
     # 0.2 % off in the small leaf: normwise 2e-6 (passes 1e-5) but its own error is 2e-3
-    leaves = compare([big.astype(np.float32), (small * 1.002).astype(np.float32)],
-                     [big.astype(np.float32), small.astype(np.float32)])
+    leaves = compare(
+        [big.astype(np.float32), (small * 1.002).astype(np.float32)],
+        [big.astype(np.float32), small.astype(np.float32)],
+    )
     assert leaves[1].rel < tolerance(np.float32).normwise and not leaves[1].passed
     assert leaves[1].leaf_rel == pytest.approx(2e-3, rel=1e-3) and leaves[0].passed
 
@@ -85,7 +87,8 @@ def test_non_finite_structure_and_truth():
 
 
 def test_the_issue_case_a_first_layer_off_by_0_2_percent_fails_in_float32():
-    """5-layer sigmoid net: first-layer weights 0.2 % off passed the old normwise check (8e-6 ≤ 1e-5)."""
+    """5-layer sigmoid net: first-layer weights 0.2 % off passed the old normwise check
+    (8e-6 ≤ 1e-5)."""
     model = jaxmlp.MLP((4, 16, 16, 16, 16, 3), ("sigmoid",) * 4 + ("softmax",))
     params = model.init(jax.random.key(1))
     x, t = jax.random.normal(jax.random.key(1), (6, 4)), jnp.arange(6) % 3
@@ -98,13 +101,18 @@ def test_the_issue_case_a_first_layer_off_by_0_2_percent_fails_in_float32():
     assert not report.passed and [f.path for f in report.failures] == ["[0]['w']"], str(report)
     assert report.failures[0].rel < 1e-5 < report.failures[0].leaf_rel
     assert "NO" in str(report) and str(report).splitlines()[-1].startswith("FAIL")
-    assert check_gradients(lambda p, x, t: jaxmlp.backprop(model, p, x, t), model, params, x, t).passed
+    assert check_gradients(
+        lambda p, x, t: jaxmlp.backprop(model, p, x, t), model, params, x, t
+    ).passed
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(st.data(), st.sampled_from([jnp.float32, jnp.float64]))
 def test_a_0_2_percent_error_in_any_one_leaf_fails_and_backprop_passes(data, dtype):
-    with jax.enable_x64(dtype == jnp.float64), jax.disable_jit():  # same shapes: each op compiles once
+    with (
+        jax.enable_x64(dtype == jnp.float64),
+        jax.disable_jit(),
+    ):  # same shapes: each op compiles once
         model, loss, params, x, t = problem(data, dtype)
         exact = check_gradients(hand(model, loss), model, params, x, t, loss, "sum")
         assert exact.passed, str(exact)
@@ -128,7 +136,9 @@ def test_backprop_equals_jax_grad_on_the_kink_of_every_layer(dtype, output):
     """x = 0 and b = 0: every pre-activation of every layer, the output's included, is exactly 0."""
     model = jaxmlp.MLP((3, 4, 4, 2), ("relu", "leaky_relu" if output != "relu" else "elu", output))
     with jax.enable_x64(dtype == jnp.float64), jax.disable_jit():
-        params = [{**p, "b": jnp.zeros_like(p["b"])} for p in model.init(jax.random.key(0), dtype=dtype)]
+        params = [
+            {**p, "b": jnp.zeros_like(p["b"])} for p in model.init(jax.random.key(0), dtype=dtype)
+        ]
         x, t = jnp.zeros((2, 3), dtype), jnp.asarray([[0.5, -1.0], [2.0, 0.25]], dtype)
         us, _ = model.forward(params, x[0])
         assert all(float(jnp.max(jnp.abs(u))) == 0.0 for u in us)
@@ -142,7 +152,9 @@ def test_backprop_equals_jax_grad_on_the_kink_of_every_layer(dtype, output):
 @pytest.mark.parametrize("where", [EPSILON, 1 - EPSILON, EPSILON / 2, 1 - EPSILON / 2])
 def test_backprop_equals_jax_grad_on_the_clipping_bounds(loss, where):
     """Outputs exactly on ε and 1 − ε (inside: the gradient flows) and beyond them (it is 0)."""
-    model = jaxmlp.MLP((3, 4, 2), ("tanh", "identity"))  # identity + cross-entropy: the clipped rule
+    model = jaxmlp.MLP(
+        (3, 4, 2), ("tanh", "identity")
+    )  # identity + cross-entropy: the clipped rule
     with jax.enable_x64(True), jax.disable_jit():
         params = model.init(jax.random.key(1), dtype=jnp.float64)
         params[-1] = {"w": jnp.zeros((2, 4)), "b": jnp.full(2, where)}
@@ -161,9 +173,13 @@ def test_check_number_close_and_the_tables():
     assert check_close("same", "", [{"w": [1.0, 2.0]}], [{"w": [1.0, 2.0]}]).max_rel == 0.0
     mismatch = check_close("shapes", "", [{"w": [1.0, 2.0]}], [{"w": [1.0]}])
     assert not mismatch.passed and mismatch.max_rel == float("inf")
-    small = check_close("small leaf", "", [np.ones(3), np.full(3, 1.002e-3)], [np.ones(3), np.full(3, 1e-3)])
+    small = check_close(
+        "small leaf", "", [np.ones(3), np.full(3, 1.002e-3)], [np.ones(3), np.full(3, 1e-3)]
+    )
     assert not small.passed and small.max_rel == pytest.approx(2e-3, rel=1e-6)
-    lines = table([Check("a check", "= jax.grad", 1e-16, True), Check("another", "deck: 0.4", 0.5, False)])
+    lines = table(
+        [Check("a check", "= jax.grad", 1e-16, True), Check("another", "deck: 0.4", 0.5, False)]
+    )
     lines = lines.splitlines()
     assert lines[0].split() == ["check", "compared", "with", "max", "rel.", "error", "ok"]
     assert lines[2].endswith("yes") and lines[3].endswith("NO") and "5.00e-01" in lines[3]

@@ -45,8 +45,13 @@ def test_round_trip_with_optimizer_state(tmp_path):
 def test_resumed_training_equals_an_uninterrupted_run(tmp_path):
     x, t = data()
     params = MODEL.init(jax.random.key(2))
-    kwargs = dict(optimizer=optax.adam(0.01), batch_size=8, validation_split=0.25,
-                  key=jax.random.key(9), verbose=0)
+    kwargs = dict(
+        optimizer=optax.adam(0.01),
+        batch_size=8,
+        validation_split=0.25,
+        key=jax.random.key(9),
+        verbose=0,
+    )
     full, full_history = jaxmlp.fit(MODEL, params, x, t, epochs=4, **kwargs)
     path = tmp_path / "run.npz"
     jaxmlp.fit(MODEL, params, x, t, epochs=2, checkpoint=str(path), **kwargs)
@@ -58,10 +63,15 @@ def test_resumed_training_equals_an_uninterrupted_run(tmp_path):
 
 def test_resume_refuses_another_model(tmp_path):
     x, t = data()
-    path = jaxmlp.save(tmp_path / "other.npz", jaxmlp.MLP((5, 3), ("softmax",)),
-                       jaxmlp.MLP((5, 3), ("softmax",)).init(jax.random.key(0)))
+    path = jaxmlp.save(
+        tmp_path / "other.npz",
+        jaxmlp.MLP((5, 3), ("softmax",)),
+        jaxmlp.MLP((5, 3), ("softmax",)).init(jax.random.key(0)),
+    )
     with pytest.raises(ValueError, match="resume: checkpoint .* holds"):
-        jaxmlp.fit(MODEL, MODEL.init(jax.random.key(0)), x, t, epochs=1, resume=str(path), verbose=0)
+        jaxmlp.fit(
+            MODEL, MODEL.init(jax.random.key(0)), x, t, epochs=1, resume=str(path), verbose=0
+        )
 
 
 def test_truncated_and_garbage_files_are_refused(tmp_path):
@@ -82,9 +92,18 @@ def test_truncated_and_garbage_files_are_refused(tmp_path):
 
 def test_a_pickle_inside_is_refused(tmp_path):
     bad = tmp_path / "pickle.npz"
-    meta = {"format": "jaxmlp-checkpoint", "version": 1, "step": 0,
-            "model": {"sizes": [5, 4, 3], "activations": ["prelu", "softmax"]}, "history": {}}
-    np.savez(bad, meta=np.array(json.dumps(meta)), **{"params/0/w": np.array([{"evil": 1}], dtype=object)})
+    meta = {
+        "format": "jaxmlp-checkpoint",
+        "version": 1,
+        "step": 0,
+        "model": {"sizes": [5, 4, 3], "activations": ["prelu", "softmax"]},
+        "history": {},
+    }
+    np.savez(
+        bad,
+        meta=np.array(json.dumps(meta)),
+        **{"params/0/w": np.array([{"evil": 1}], dtype=object)},
+    )
     with pytest.raises(ValueError, match="corrupt or not a jaxmlp checkpoint"):
         jaxmlp.load(bad)
 
@@ -106,14 +125,24 @@ def test_wrong_shapes_versions_and_foreign_files_are_refused(tmp_path):
     with pytest.raises(ValueError, match="format version 99"):
         jaxmlp.load(write("version.npz", meta=np.array(json.dumps({**meta, "version": 99}))))
     with pytest.raises(ValueError, match="bad model description"):
-        jaxmlp.load(write("model.npz", meta=np.array(json.dumps(
-            {**meta, "model": {"sizes": [5, 4, 3], "activations": ["nope", "softmax"]}}))))
+        jaxmlp.load(
+            write(
+                "model.npz",
+                meta=np.array(
+                    json.dumps(
+                        {**meta, "model": {"sizes": [5, 4, 3], "activations": ["nope", "softmax"]}}
+                    )
+                ),
+            )
+        )
     foreign = tmp_path / "foreign.npz"
     np.savez(foreign, weights=np.zeros(3))
     with pytest.raises(ValueError, match="not a jaxmlp checkpoint"):
         jaxmlp.load(foreign)
     # an optimizer state that does not fit the optimizer
-    state_path = jaxmlp.save(tmp_path / "sgd.npz", MODEL, params, optax.sgd(0.1, momentum=0.9).init(params))
+    state_path = jaxmlp.save(
+        tmp_path / "sgd.npz", MODEL, params, optax.sgd(0.1, momentum=0.9).init(params)
+    )
     with pytest.raises(ValueError, match="optimizer state has"):
         jaxmlp.load(state_path, optimizer=optax.adam(1e-3))
 

@@ -1,5 +1,6 @@
 """The command line: train, playground, data, the verify / bench hand-over, and its error contract
-(one line on stderr, exit 1 for a failed run, 2 for bad arguments, no overwriting without --force)."""
+(one line on stderr, exit 1 for a failed run, 2 for bad arguments, no overwriting without
+--force)."""
 
 import json
 import os
@@ -26,7 +27,9 @@ def no_data(tmp_path, monkeypatch):
     monkeypatch.setenv("JAXMLP_DATA", str(tmp_path / "data"))
     for var in ("KERAS_HOME", "XDG_CACHE_HOME", "JAXMLP_DEBUG"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(datasets, "_DEBIAN", {"fashion-mnist": ("dataset-fashion-mnist", tmp_path / "none")})
+    monkeypatch.setattr(
+        datasets, "_DEBIAN", {"fashion-mnist": ("dataset-fashion-mnist", tmp_path / "none")}
+    )
     monkeypatch.setattr(datasets, "_dpkg_folders", lambda package: [])
     return tmp_path
 
@@ -46,11 +49,23 @@ def test_train_writes_curves_confusion_matrix_weights_and_history(tmp_path, caps
     monkeypatch.delenv("JAXMLP_DEBUG", raising=False)
     out = tmp_path / "run"
     ckpt = tmp_path / "run.npz"
-    args = ["train", "--epochs", "1", "--out", str(out), "--verbose", "2", "--checkpoint", str(ckpt)]
+    args = [
+        "train",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+        "--verbose",
+        "2",
+        "--checkpoint",
+        str(ckpt),
+    ]
     assert cli.main(args) == 0
     printed = capsys.readouterr().out
     assert "Total params: 2,410" in printed  # (64 + 1) × 32 + (32 + 1) × 10
-    assert "1,200 training rows, 300 validation rows" in printed and "19 updates per epoch" in printed
+    assert (
+        "1,200 training rows, 300 validation rows" in printed and "19 updates per epoch" in printed
+    )
     assert "Epoch 1/1" in printed and "val_accuracy" in printed
     assert "test loss: " in printed and "test accuracy: " in printed
     assert str(out / "learning_curves.png") in printed
@@ -66,8 +81,22 @@ def test_train_writes_curves_confusion_matrix_weights_and_history(tmp_path, caps
     assert "--force" in one_line_error(capsys)
     assert (out / "history.json").stat().st_mtime_ns == before
 
-    resume = ["train", "--epochs", "2", "--out", str(out), "--verbose", "0", "--resume", str(ckpt),
-              "--checkpoint", str(ckpt), "--force", "--early-stopping", "5"]
+    resume = [
+        "train",
+        "--epochs",
+        "2",
+        "--out",
+        str(out),
+        "--verbose",
+        "0",
+        "--resume",
+        str(ckpt),
+        "--checkpoint",
+        str(ckpt),
+        "--force",
+        "--early-stopping",
+        "5",
+    ]
     assert cli.main(resume) == 0
     assert "trained 2 epochs" in capsys.readouterr().out
     assert len(json.loads((out / "history.json").read_text())["history"]["loss"]) == 2
@@ -75,7 +104,10 @@ def test_train_writes_curves_confusion_matrix_weights_and_history(tmp_path, caps
 
 def test_train_refuses_to_replace_a_checkpoint_it_does_not_resume(tmp_path, capsys):
     (tmp_path / "old.npz").write_bytes(b"x")
-    assert cli.main(["train", "--out", str(tmp_path / "o"), "--checkpoint", str(tmp_path / "old.npz")]) == 1
+    assert (
+        cli.main(["train", "--out", str(tmp_path / "o"), "--checkpoint", str(tmp_path / "old.npz")])
+        == 1
+    )
     assert "already exists" in one_line_error(capsys)
 
 
@@ -99,37 +131,100 @@ def test_missing_data_names_how_to_get_it(no_data, capsys):
 
 def test_missing_data_in_a_real_process(no_data):
     env = {**os.environ, "HOME": str(no_data / "home"), "JAXMLP_DATA": str(no_data / "data")}
-    done = subprocess.run([sys.executable, "-m", "jaxmlp.cli", "train", "--dataset", "mnist", "--out",
-                           str(no_data / "o")], capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jaxmlp.cli",
+            "train",
+            "--dataset",
+            "mnist",
+            "--out",
+            str(no_data / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 1
-    assert done.stderr.startswith("jaxmlp: error: data set "
-                                  "'mnist'") and done.stderr.count("\n") == 1
+    assert (
+        done.stderr.startswith("jaxmlp: error: data set 'mnist'") and done.stderr.count("\n") == 1
+    )
 
 
-@pytest.mark.parametrize("argv", [
-    ["train", "--hidden", "abc"], ["train", "--hidden", "32,0"], ["train", "--activation", "nope"],
-    ["train", "--epochs", "-1"], ["train", "--lr", "0"], ["train", "--validation-split", "1"],
-    ["train", "--dataset", "cifar"], ["playground", "--noise", "70"], ["playground", "--features", "x,z"],
-    ["playground", "--regularization", "l3"], ["data", "download", "digits"], ["bogus"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--hidden", "abc"],
+        ["train", "--hidden", "32,0"],
+        ["train", "--activation", "nope"],
+        ["train", "--epochs", "-1"],
+        ["train", "--lr", "0"],
+        ["train", "--validation-split", "1"],
+        ["train", "--dataset", "cifar"],
+        ["playground", "--noise", "70"],
+        ["playground", "--features", "x,z"],
+        ["playground", "--regularization", "l3"],
+        ["data", "download", "digits"],
+        ["bogus"],
+    ],
+)
 def test_bad_arguments_exit_2_with_one_line(argv, capsys):
     assert cli.main(argv) == 2
     assert "(see 'jaxmlp" in one_line_error(capsys)
 
 
-@pytest.mark.parametrize(("command", "defaults"), [
-    ("train", ["(default: "
-               "digits)", "(default: 32)", "(default: relu)", "(default: adam)", "(default: 30)",
-               "(default: 64)", "(default: 0.2)", "(default: backprop)", "runs/train-DATASET"]),
-    ("playground", ["(default: circle)", "(default: x,y)", "(default: 4,2)", "(default: tanh)",
-                    "(default: "
-                    "0.03)", "(default: none)", "(default: 10)", "(default: 50)", "tanh output"]),
-    ("data", ["download"]), ("verify", ["FILE", "--seed"]),
-    ("evaluate", ["MODEL.npz", "the one MODEL was trained on"]),
-    ("predict", ["MODEL.npz", "INPUT", "--output"]),
-    ("bench", ["(default: peers)", "(default: 64)", "(default: 32)", "(default: fashion-mnist)",
-               "(default: 900)", "--threads N", "(default: 0)", "peers 30, scaling 4"]),
-])
+@pytest.mark.parametrize(
+    ("command", "defaults"),
+    [
+        (
+            "train",
+            [
+                "(default: digits)",
+                "(default: 32)",
+                "(default: relu)",
+                "(default: adam)",
+                "(default: 30)",
+                "(default: 64)",
+                "(default: 0.2)",
+                "(default: backprop)",
+                "runs/train-DATASET",
+            ],
+        ),
+        (
+            "playground",
+            [
+                "(default: circle)",
+                "(default: x,y)",
+                "(default: 4,2)",
+                "(default: tanh)",
+                "(default: 0.03)",
+                "(default: none)",
+                "(default: 10)",
+                "(default: 50)",
+                "tanh output",
+            ],
+        ),
+        ("data", ["download"]),
+        ("verify", ["FILE", "--seed"]),
+        ("evaluate", ["MODEL.npz", "the one MODEL was trained on"]),
+        ("predict", ["MODEL.npz", "INPUT", "--output"]),
+        (
+            "bench",
+            [
+                "(default: peers)",
+                "(default: 64)",
+                "(default: 32)",
+                "(default: fashion-mnist)",
+                "(default: 900)",
+                "--threads N",
+                "(default: 0)",
+                "peers 30, scaling 4",
+            ],
+        ),
+    ],
+)
 def test_help_shows_the_defaults(command, defaults, capsys):
     assert cli.main([command, "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
@@ -144,8 +239,15 @@ def test_bare_jaxmlp_lists_the_commands(capsys):
         assert f"\n    {command} " in listed or f"\n    {command}\n" in listed, command
 
 
-@pytest.mark.parametrize("argv", [["verify", "no-such-file.py"], ["bench", "--threads", "0"],
-                                  ["bench", "--epochs", "1"], ["bench", "gpus"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["verify", "no-such-file.py"],
+        ["bench", "--threads", "0"],
+        ["bench", "--epochs", "1"],
+        ["bench", "gpus"],
+    ],
+)
 def test_verify_and_bench_errors_have_the_same_style(argv, capsys):
     assert cli.main(argv) == 2
     assert "usage:" not in one_line_error(capsys)
@@ -153,11 +255,31 @@ def test_verify_and_bench_errors_have_the_same_style(argv, capsys):
 
 def test_playground_classification(tmp_path, capsys):
     out = tmp_path / "pg"
-    assert cli.main(["playground", "--epochs", "3", "--samples", "100", "--out", str(out),
-                     "--regularization", "l2", "--rate", "0.001"]) == 0
+    assert (
+        cli.main(
+            [
+                "playground",
+                "--epochs",
+                "3",
+                "--samples",
+                "100",
+                "--out",
+                str(out),
+                "--regularization",
+                "l2",
+                "--rate",
+                "0.001",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "circle (classification): 50 training / 50 test points" in printed
-    assert [line.split()[1] for line in printed.splitlines() if line.startswith("epoch")] == ["1", "2", "3"]
+    assert [line.split()[1] for line in printed.splitlines() if line.startswith("epoch")] == [
+        "1",
+        "2",
+        "3",
+    ]
     assert "test accuracy" in printed
     assert png_shape(out / "decision_boundary.png")[:2] == (580, 600)
     history = json.loads((out / "history.json").read_text())
@@ -168,14 +290,33 @@ def test_playground_classification(tmp_path, capsys):
 
 def test_playground_regression_with_features(tmp_path, capsys):
     out = tmp_path / "pg"
-    argv = ["playground", "--dataset", "plane", "--features", "x,y,sinx", "--hidden", "3", "--activation",
-            "linear", "--epochs", "2", "--samples", "60", "--log-every", "1", "--out", str(out)]
+    argv = [
+        "playground",
+        "--dataset",
+        "plane",
+        "--features",
+        "x,y,sinx",
+        "--hidden",
+        "3",
+        "--activation",
+        "linear",
+        "--epochs",
+        "2",
+        "--samples",
+        "60",
+        "--log-every",
+        "1",
+        "--out",
+        str(out),
+    ]
     assert cli.main(argv) == 0
     printed = capsys.readouterr().out
     assert "plane (regression)" in printed and "hidden 3 linear, identity output" in printed
     assert "test accuracy" not in printed
     assert png_shape(out / "decision_boundary.png")[:2] == (580, 600)
-    assert cli.main([*argv, "--force", "--features", "x,y,xy", "--lr", "3"]) == 1  # x·y up to 36: diverges
+    assert (
+        cli.main([*argv, "--force", "--features", "x,y,xy", "--lr", "3"]) == 1
+    )  # x·y up to 36: diverges
     assert "training diverged" in one_line_error(capsys)
 
 
@@ -204,11 +345,16 @@ def test_verify_and_bench_are_handed_over(monkeypatch):
     verify = types.ModuleType("jaxmlp.verify")
     verify.run = lambda path=None, *, seed=0, **options: calls.append(("verify", path, seed)) or 3
     monkeypatch.setitem(sys.modules, "jaxmlp.verify", verify)
-    monkeypatch.setattr(jaxmlp.bench, "run",
-                        lambda args: calls.append(("bench", args.table, args.epochs)) or 0)
+    monkeypatch.setattr(
+        jaxmlp.bench, "run", lambda args: calls.append(("bench", args.table, args.epochs)) or 0
+    )
     assert cli.main(["verify", __file__, "--seed", "4"]) == 3
     assert cli.main(["verify"]) == 3
     assert cli.main(["bench", "grad", "--quick"]) == 0
     assert cli.main(["bench"]) == 0
-    assert calls == [("verify", __file__, 4), ("verify", None, 0), ("bench", "grad", 3),
-                     ("bench", "peers", 30)]
+    assert calls == [
+        ("verify", __file__, 4),
+        ("verify", None, 0),
+        ("bench", "grad", 3),
+        ("bench", "peers", 30),
+    ]

@@ -14,9 +14,25 @@ def interrupt(tmp_path, when: str):
     """Start ``jaxmlp train``; send SIGINT once a line starting with ``when`` is printed."""
     out = tmp_path / "run"
     process = subprocess.Popen(
-        [sys.executable, "-m", "jaxmlp.cli", "train", "--epochs", "2000", "--hidden", "4", "--out", str(out),
-         "--verbose", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "JAXMLP_DEBUG": ""})
+        [
+            sys.executable,
+            "-m",
+            "jaxmlp.cli",
+            "train",
+            "--epochs",
+            "2000",
+            "--hidden",
+            "4",
+            "--out",
+            str(out),
+            "--verbose",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "JAXMLP_DEBUG": ""},
+    )
     for line in process.stdout:
         if line.startswith(when):
             break

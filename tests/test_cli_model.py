@@ -14,12 +14,17 @@ from jaxmlp import cli, plot
 from jaxmlp.training.progress import Progress, tick
 
 
-@pytest.mark.parametrize("out, words", [
-    ("/proc/x", ["--out", "/proc"]),
-    ("afile/sub", ["--out", "afile"]),
-    ("afile", ["--out", "is a file"]),
-])
-def test_bad_out_is_refused_before_loading_data(out, words, tmp_path, monkeypatch, no_loading, error_line):
+@pytest.mark.parametrize(
+    "out, words",
+    [
+        ("/proc/x", ["--out", "/proc"]),
+        ("afile/sub", ["--out", "afile"]),
+        ("afile", ["--out", "is a file"]),
+    ],
+)
+def test_bad_out_is_refused_before_loading_data(
+    out, words, tmp_path, monkeypatch, no_loading, error_line
+):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "afile").write_text("x")
     assert cli.main(["train", "--out", out]) == 1
@@ -33,12 +38,16 @@ def test_read_only_out_is_refused(tmp_path, monkeypatch, capsys, no_loading, err
     folder = tmp_path / "ro"
     folder.mkdir()
     real = os.access
-    monkeypatch.setattr(os, "access", lambda path, mode: str(path) != str(folder) and real(path, mode))
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: str(path) != str(folder) and real(path, mode)
+    )
     assert cli.main(["train", "--out", str(folder)]) == 1
     assert "not writable" in error_line()
 
 
-def test_resume_and_checkpoint_are_checked_before_loading_data(tmp_path, capsys, no_loading, error_line):
+def test_resume_and_checkpoint_are_checked_before_loading_data(
+    tmp_path, capsys, no_loading, error_line
+):
     out = str(tmp_path / "o")
     assert cli.main(["train", "--out", out, "--resume", str(tmp_path / "missing.npz")]) == 1
     assert "--resume: " in error_line()
@@ -56,8 +65,24 @@ def test_zero_epochs_is_an_argument_error(capsys, error_line):
 
 def test_train_then_evaluate_and_predict_the_model_file(tmp_path, capsys, error_line):
     out = tmp_path / "run"
-    assert cli.main(["train", "--epochs", "2", "--hidden", "8", "--out", str(out), "--verbose", "0",
-                     "--seed", "3"]) == 0
+    assert (
+        cli.main(
+            [
+                "train",
+                "--epochs",
+                "2",
+                "--hidden",
+                "8",
+                "--out",
+                str(out),
+                "--verbose",
+                "0",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     score = re.search(r"test loss: \S+ - test accuracy: \S+", printed).group(0)
     assert "digits test rows are the last 297" in printed  # why validation and test differ
@@ -65,8 +90,14 @@ def test_train_then_evaluate_and_predict_the_model_file(tmp_path, capsys, error_
     assert score in capsys.readouterr().out  # the same test score, to the printed digit
 
     record = json.loads((out / "history.json").read_text())
-    assert record["command"] == f"jaxmlp train --epochs 2 --hidden 8 --out {out} --verbose 0 --seed 3"
-    assert record["seed"] == 3 and record["settings"]["hidden"] == [8] and record["settings"]["epochs"] == 2
+    assert (
+        record["command"] == f"jaxmlp train --epochs 2 --hidden 8 --out {out} --verbose 0 --seed 3"
+    )
+    assert (
+        record["seed"] == 3
+        and record["settings"]["hidden"] == [8]
+        and record["settings"]["epochs"] == 2
+    )
     assert record["versions"]["jax"] and record["versions"]["jaxmlp"] == jaxmlp.__version__
     assert f"test accuracy: {record['test']['accuracy']:.4f}" in score
     assert len(record["history"]["val_loss"]) == 2
@@ -84,7 +115,13 @@ def test_train_then_evaluate_and_predict_the_model_file(tmp_path, capsys, error_
     np.testing.assert_allclose(table[:, 1:], expected, rtol=1e-5, atol=1e-6)
     assert (table[:, 0] == expected.argmax(1)).all()
     written = tmp_path / "p.csv"
-    to_file = ["predict", str(out / "model.npz"), str(tmp_path / "rows.csv"), "--output", str(written)]
+    to_file = [
+        "predict",
+        str(out / "model.npz"),
+        str(tmp_path / "rows.csv"),
+        "--output",
+        str(written),
+    ]
     assert cli.main(to_file) == 0
     assert "wrote 5 predictions" in capsys.readouterr().err
     assert written.read_text().splitlines() == lines
@@ -92,20 +129,27 @@ def test_train_then_evaluate_and_predict_the_model_file(tmp_path, capsys, error_
     assert "--force" in error_line()
 
 
-@pytest.mark.parametrize("argv, status, words", [
-    (["evaluate", "missing.npz"], 2, "MODEL"),
-    (["predict", "missing.npz", "rows.npy"], 2, "MODEL"),
-    (["predict", "model.npz", "rows.txt"], 2, "INPUT: expected a .npy or .csv"),
-    (["predict", "model.npz", "wide.npy"], 1, "INPUT: expected numeric rows of 3 values"),
-    (["predict", "model.npz", "nan.csv"], 1, "INPUT: row 1"),
-    (["predict", "model.npz", "rows.npy", "--output", "p.json"], 2, "--output"),
-    (["evaluate", "model.npz"], 2, "--dataset"),  # a plain jaxmlp.save records no data set
-    (["evaluate", "model.npz", "--dataset", "digits"], 1, "--dataset: digits has 64 inputs"),
-    (["evaluate", "narrow.npz", "--dataset", "digits"], 1,
-     "--dataset: digits has 10 classes, but the model in narrow.npz has 5 outputs"),
-])
-def test_evaluate_and_predict_errors_name_the_argument(argv, status, words, tmp_path, monkeypatch,
-                                                       error_line):
+@pytest.mark.parametrize(
+    "argv, status, words",
+    [
+        (["evaluate", "missing.npz"], 2, "MODEL"),
+        (["predict", "missing.npz", "rows.npy"], 2, "MODEL"),
+        (["predict", "model.npz", "rows.txt"], 2, "INPUT: expected a .npy or .csv"),
+        (["predict", "model.npz", "wide.npy"], 1, "INPUT: expected numeric rows of 3 values"),
+        (["predict", "model.npz", "nan.csv"], 1, "INPUT: row 1"),
+        (["predict", "model.npz", "rows.npy", "--output", "p.json"], 2, "--output"),
+        (["evaluate", "model.npz"], 2, "--dataset"),  # a plain jaxmlp.save records no data set
+        (["evaluate", "model.npz", "--dataset", "digits"], 1, "--dataset: digits has 64 inputs"),
+        (
+            ["evaluate", "narrow.npz", "--dataset", "digits"],
+            1,
+            "--dataset: digits has 10 classes, but the model in narrow.npz has 5 outputs",
+        ),
+    ],
+)
+def test_evaluate_and_predict_errors_name_the_argument(
+    argv, status, words, tmp_path, monkeypatch, error_line
+):
     monkeypatch.chdir(tmp_path)
     model = jaxmlp.MLP((3, 2), ("softmax",))
     jaxmlp.save("model.npz", model, model.init(jax_key()))

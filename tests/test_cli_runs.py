@@ -21,8 +21,10 @@ def test_the_default_run_folder_is_fresh_each_time(tmp_path, monkeypatch, capsys
     monkeypatch.delenv("JAXMLP_DEBUG", raising=False)
     for _ in range(2):  # the README's first command, run twice
         assert cli.main(["train", *TINY]) == 0
-    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["train-digits",
-                                                                     "train-digits-2"]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
+        "train-digits",
+        "train-digits-2",
+    ]
     printed = capsys.readouterr().out
     assert f"wrote {Path('runs', 'train-digits-2', 'model.npz')}" in printed
     assert json.loads(Path("runs/train-digits-2/history.json").read_text())["test"]
@@ -48,8 +50,9 @@ def test_fresh_folders_are_numbered_from_two(tmp_path):
 
 
 @pytest.mark.parametrize("checkpoint", ["o/model.npz", "o/../o/model.npz", "o/history.json"])
-def test_a_checkpoint_among_the_run_s_outputs_is_refused(tmp_path, monkeypatch, checkpoint,
-                                                         no_loading, error_line):
+def test_a_checkpoint_among_the_run_s_outputs_is_refused(
+    tmp_path, monkeypatch, checkpoint, no_loading, error_line
+):
     monkeypatch.chdir(tmp_path)
     assert cli.main(["train", "--out", "o", "--checkpoint", checkpoint]) == 1
     err = error_line()
@@ -62,10 +65,12 @@ def test_a_checkpoint_among_the_run_s_outputs_is_refused(tmp_path, monkeypatch, 
 
 def stopped_history(real, stopped):
     """``fit_many`` as the engine's contract has it: the History carries ``.stopped``."""
+
     def fit_many(*args, **kwargs):
         params, history = real(*args, **kwargs)
         history.stopped = stopped
         return params, history
+
     return fit_many
 
 
@@ -75,8 +80,10 @@ def test_a_diverged_model_is_named_with_its_rate(tmp_path, monkeypatch, capsys):
     argv = ["train", *TINY, "--lr", "0.001,0.5", "--out", str(tmp_path / "o")]
     assert cli.main(argv) == 0
     err = capsys.readouterr().err.splitlines()
-    assert err == ["jaxmlp: warning: model 1 (lr 0.5, l2 0, seed 0) diverged: non-finite loss at "
-                   "epoch 1, step 3; it kept its last finite weights (try a smaller rate)"]
+    assert err == [
+        "jaxmlp: warning: model 1 (lr 0.5, l2 0, seed 0) diverged: non-finite loss at "
+        "epoch 1, step 3; it kept its last finite weights (try a smaller rate)"
+    ]
     record = json.loads((tmp_path / "o" / "history.json").read_text())
     assert [m["stopped"] for m in record["models"]] == stopped
 
@@ -99,16 +106,19 @@ def test_one_diverged_model_names_its_rate(tmp_path, monkeypatch, error_line):
 
     monkeypatch.setattr(jaxmlp, "fit", diverge)
     assert cli.main(["train", *TINY, "--lr", "1e30", "--out", str(tmp_path / "o")]) == 1
-    assert ("training diverged: non-finite loss at epoch 1, step 5 with --lr 1e+30; try a smaller "
-            "--lr") in error_line()
+    assert (
+        "training diverged: non-finite loss at epoch 1, step 5 with --lr 1e+30; try a smaller --lr"
+    ) in error_line()
 
 
 @pytest.mark.parametrize("extra", [[], ["--seeds", "2"]])
-def test_a_memory_error_is_one_line_before_any_summary(tmp_path, monkeypatch, capsys, extra,
-                                                       error_line):
+def test_a_memory_error_is_one_line_before_any_summary(
+    tmp_path, monkeypatch, capsys, extra, error_line
+):
     def too_big(self, key):
-        raise MemoryError("MLP.init: 25,600,000,010 parameters need 95.4 GiB; the device holds "
-                          "80.0 GiB")
+        raise MemoryError(
+            "MLP.init: 25,600,000,010 parameters need 95.4 GiB; the device holds 80.0 GiB"
+        )
 
     monkeypatch.setattr(jaxmlp.MLP, "init", too_big)
     argv = ["train", "--hidden", "400000000", "--out", str(tmp_path / "o"), *extra]
@@ -136,8 +146,9 @@ def test_the_command_line_has_no_import_circles():
         for path in (root / package).glob("*.py"):
             name = f"jaxmlp.{package}" + ("" if path.stem == "__init__" else f".{path.stem}")
             graph[name] = _imports(path, name)
-    assert not any(m.startswith("jaxmlp.cli") for b in graph if b.startswith("jaxmlp.bench")
-                   for m in graph[b])
+    assert not any(
+        m.startswith("jaxmlp.cli") for b in graph if b.startswith("jaxmlp.bench") for m in graph[b]
+    )
     for start in graph:
         assert start not in _reachable(graph, start), f"{start} imports itself through others"
 

@@ -31,8 +31,11 @@ def home(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     for var in ("JAXMLP_DATA", "KERAS_HOME", "XDG_CACHE_HOME"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(datasets, "_DEBIAN", {
-        "fashion-mnist": ("dataset-fashion-mnist", tmp_path / "usr-share-fashion-mnist")})
+    monkeypatch.setattr(
+        datasets,
+        "_DEBIAN",
+        {"fashion-mnist": ("dataset-fashion-mnist", tmp_path / "usr-share-fashion-mnist")},
+    )
     monkeypatch.setattr(datasets, "_dpkg_folders", lambda package: [])
     (tmp_path / "home").mkdir()
     return tmp_path / "home"
@@ -43,10 +46,12 @@ def write_set(folder: Path, n_train: int, n_test: int = 3, gz: bool = True, seed
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     suffix = ".gz" if gz else ""
-    arrays = [rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-              rng.integers(0, 10, n_train, dtype=np.uint8),
-              rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-              rng.integers(0, 10, n_test, dtype=np.uint8)]
+    arrays = [
+        rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        rng.integers(0, 10, n_train, dtype=np.uint8),
+        rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        rng.integers(0, 10, n_test, dtype=np.uint8),
+    ]
     for stem, array in zip(IDX_FILES, arrays, strict=True):
         write_idx(folder / f"{stem}{suffix}", array)
     return arrays
@@ -59,8 +64,10 @@ def write_set(folder: Path, n_train: int, n_test: int = 3, gz: bool = True, seed
 def real(request):
     found, searched = locate(request.param)
     if found is None:
-        pytest.skip(f"{request.param} is not on this machine; get it with "
-                    f"`jaxmlp data download {request.param}` (looked in: {searched})")
+        pytest.skip(
+            f"{request.param} is not on this machine; get it with "
+            f"`jaxmlp data download {request.param}` (looked in: {searched})"
+        )
     return load(request.param)
 
 
@@ -94,8 +101,10 @@ def test_digits_is_split_deterministically():
 
 
 def test_digits_load_without_scikit_learn():
-    code = ("import sys; from jaxmlp.data import load; (x, t), _ = load('digits'); "
-            "assert 'sklearn' not in sys.modules, 'scikit-learn imported'; print(x.shape, t[:3])")
+    code = (
+        "import sys; from jaxmlp.data import load; (x, t), _ = load('digits'); "
+        "assert 'sklearn' not in sys.modules, 'scikit-learn imported'; print(x.shape, t[:3])"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["(1500,", "64)", "[0", "1", "2]"]
@@ -115,10 +124,12 @@ def test_keras_cache_npz_and_idx_folder(home):
     rng = np.random.default_rng(1)
     keras = home / ".keras" / "datasets"
     keras.mkdir(parents=True)
-    arrays = {"x_train": rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
-              "y_train": np.array([0, 1, 2, 3, 9], np.uint8),
-              "x_test": rng.integers(0, 256, (2, 28, 28), dtype=np.uint8),
-              "y_test": np.array([4, 5], np.uint8)}
+    arrays = {
+        "x_train": rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
+        "y_train": np.array([0, 1, 2, 3, 9], np.uint8),
+        "x_test": rng.integers(0, 256, (2, 28, 28), dtype=np.uint8),
+        "y_test": np.array([4, 5], np.uint8),
+    }
     np.savez(keras / "mnist.npz", **arrays)
     (x, t), (x_test, _) = load("mnist")
     np.testing.assert_array_equal(x, arrays["x_train"].reshape(5, 784) / np.float32(255))
@@ -137,11 +148,13 @@ def test_keras_home_is_honoured(home, tmp_path, monkeypatch):
 
 
 def test_search_order_data_dir_env_cache_keras_debian(home, tmp_path, monkeypatch):
-    places = {"debian": tmp_path / "usr-share-fashion-mnist",
-              "keras": home / ".keras" / "datasets" / "fashion-mnist",
-              "cache": home / ".cache" / "jaxmlp" / "fashion-mnist",
-              "env": tmp_path / "env",  # files directly in the folder
-              "data_dir": tmp_path / "dd" / "fashion-mnist"}
+    places = {
+        "debian": tmp_path / "usr-share-fashion-mnist",
+        "keras": home / ".keras" / "datasets" / "fashion-mnist",
+        "cache": home / ".cache" / "jaxmlp" / "fashion-mnist",
+        "env": tmp_path / "env",  # files directly in the folder
+        "data_dir": tmp_path / "dd" / "fashion-mnist",
+    }
     monkeypatch.setenv("JAXMLP_DATA", str(places["env"]))
     for n, (what, folder) in enumerate(places.items(), start=1):
         write_set(folder, n, gz=n % 2 == 0)
@@ -187,10 +200,14 @@ def test_not_found_lists_every_place_and_how_to_get_it(home, tmp_path, monkeypat
     assert isinstance(info.value, FileNotFoundError)
     message = str(info.value)
     _, searched = locate("fashion-mnist", tmp_path / "dd")
-    for place in [tmp_path / "dd" / "fashion-mnist", tmp_path / "dd", tmp_path / "env",
-                  home / ".cache" / "jaxmlp" / "fashion-mnist",
-                  home / ".keras" / "datasets" / "fashion-mnist",
-                  tmp_path / "usr-share-fashion-mnist"]:
+    for place in [
+        tmp_path / "dd" / "fashion-mnist",
+        tmp_path / "dd",
+        tmp_path / "env",
+        home / ".cache" / "jaxmlp" / "fashion-mnist",
+        home / ".keras" / "datasets" / "fashion-mnist",
+        tmp_path / "usr-share-fashion-mnist",
+    ]:
         assert str(place) in message
         assert any(s.startswith(f"{place} (") for s in searched)
     assert "jaxmlp data download fashion-mnist" in message
@@ -204,7 +221,9 @@ def test_not_found_mentions_unset_environment(home):
 
 @pytest.mark.parametrize("call", [load, locate, download])
 def test_unknown_name(call):
-    with pytest.raises(ValueError, match=r"name: expected a data set name, one of mnist.*got 'cifar'"):
+    with pytest.raises(
+        ValueError, match=r"name: expected a data set name, one of mnist.*got 'cifar'"
+    ):
         call("cifar")
 
 
@@ -221,8 +240,9 @@ def mirror(tmp_path, monkeypatch):
     """A file:// mirror serving four small gz files, with the hash table patched to match."""
     folder = tmp_path / "mirror"
     write_set(folder, 5)
-    digests = tuple(hashlib.sha256((folder / f"{s}.gz").read_bytes()).hexdigest()
-                    for s in IDX_FILES)
+    digests = tuple(
+        hashlib.sha256((folder / f"{s}.gz").read_bytes()).hexdigest() for s in IDX_FILES
+    )
     monkeypatch.setitem(fetch.SHA256, "mnist", digests)
     monkeypatch.setitem(fetch.MIRRORS, "mnist", (folder.as_uri() + "/",))
     return folder
@@ -247,8 +267,9 @@ def test_download_uses_environment_folder(mirror, tmp_path, monkeypatch):
 
 
 def test_download_falls_back_to_the_next_mirror(mirror, tmp_path, monkeypatch):
-    monkeypatch.setitem(fetch.MIRRORS, "mnist",
-                        ((tmp_path / "nowhere").as_uri() + "/", mirror.as_uri() + "/"))
+    monkeypatch.setitem(
+        fetch.MIRRORS, "mnist", ((tmp_path / "nowhere").as_uri() + "/", mirror.as_uri() + "/")
+    )
     assert len(os.listdir(download("mnist", tmp_path / "data"))) == 4
 
 
@@ -315,7 +336,12 @@ def test_one_hot_values():
         ([0, 3], 3, ValueError, r"0\.\.2 \(num_classes=3\), got label 3"),
         ([0], 0, ValueError, "num_classes: expected an integer >= 1, got 0"),
         ([0], 2.0, TypeError, "num_classes: expected an integer"),
-        (np.zeros(0, int), None, ValueError, "num_classes: expected an integer >= 1 when t is empty"),
+        (
+            np.zeros(0, int),
+            None,
+            ValueError,
+            "num_classes: expected an integer >= 1 when t is empty",
+        ),
     ],
 )
 def test_one_hot_errors(t, num_classes, error, message):

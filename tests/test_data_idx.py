@@ -88,8 +88,10 @@ def test_write_replaces_atomically(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["a.gz"]
 
 
-@pytest.mark.parametrize("array", [np.zeros(3, np.int64), np.zeros(3, bool),
-                                   np.zeros(3, np.uint16), np.zeros(3, np.complex64)])
+@pytest.mark.parametrize(
+    "array",
+    [np.zeros(3, np.int64), np.zeros(3, bool), np.zeros(3, np.uint16), np.zeros(3, np.complex64)],
+)
 def test_write_rejects_dtypes_idx_cannot_hold(tmp_path, array):
     with pytest.raises(TypeError, match="dtype"):
         write_idx(tmp_path / "x", array)
@@ -166,21 +168,28 @@ def test_fuzz_random_bytes(data):
 
 
 @FUZZ
-@given(code=st.integers(0, 255), dims=st.lists(st.integers(0, 2**32 - 1), max_size=70),
-       body=st.binary(max_size=64))
+@given(
+    code=st.integers(0, 255),
+    dims=st.lists(st.integers(0, 2**32 - 1), max_size=70),
+    body=st.binary(max_size=64),
+)
 def test_fuzz_plausible_headers(code, dims, body):
-    parse_or_value_error(bytes([0, 0, code, len(dims)]) + b"".join(
-        d.to_bytes(4, "big") for d in dims) + body)
+    parse_or_value_error(
+        bytes([0, 0, code, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims) + body
+    )
 
 
 @FUZZ
-@given(compressed=st.booleans(), cut=st.integers(0, 200),
-       flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 7)), max_size=4))
+@given(
+    compressed=st.booleans(),
+    cut=st.integers(0, 200),
+    flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 7)), max_size=4),
+)
 def test_fuzz_truncations_and_bit_flips_of_a_valid_file(compressed, cut, flips):
     data = bytearray(VALID_GZ if compressed else VALID)
     for position, bit in flips:
         data[position % len(data)] ^= 1 << bit
-    parse_or_value_error(bytes(data[:len(data) - cut % (len(data) + 1)]))
+    parse_or_value_error(bytes(data[: len(data) - cut % (len(data) + 1)]))
 
 
 @FUZZ

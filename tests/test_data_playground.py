@@ -136,7 +136,12 @@ def test_features_columns():
 @pytest.mark.parametrize(
     ("xy", "names", "error", "message"),
     [
-        (np.zeros((3, 2)), ("x", "cosx"), ValueError, r"names: expected feature names .*got unknown feature name\(s\) \['cosx'\]"),
+        (
+            np.zeros((3, 2)),
+            ("x", "cosx"),
+            ValueError,
+            r"names: expected feature names .*got unknown feature name\(s\) \['cosx'\]",
+        ),
         (np.zeros((3, 2)), ("x", "x"), ValueError, "without repeats"),
         (np.zeros((3, 2)), (), ValueError, "non-empty"),
         (np.zeros((3, 2)), "x", TypeError, "sequence"),

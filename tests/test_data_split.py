@@ -36,8 +36,10 @@ def test_validation_split_takes_the_last_rows_as_keras():
     np.testing.assert_array_equal(xt, x[:48_000])
 
 
-@pytest.mark.parametrize(("n", "fraction", "n_train"),
-                         [(10, 0.3, 7), (10, 0.25, 7), (7, 0.5, 3), (3, 0.1, 2), (100, 0.01, 99)])
+@pytest.mark.parametrize(
+    ("n", "fraction", "n_train"),
+    [(10, 0.3, 7), (10, 0.25, 7), (7, 0.5, 3), (3, 0.1, 2), (100, 0.01, 99)],
+)
 def test_validation_split_size_is_floor_of_n_times_one_minus_fraction(n, fraction, n_train):
     (xt, _), (xv, _) = validation_split(np.zeros((n, 1)), np.zeros(n), fraction)
     assert (len(xt), len(xv)) == (n_train, n - n_train)
@@ -50,10 +52,16 @@ def test_validation_split_works_on_jax_arrays():
 
 @pytest.mark.parametrize(
     ("n", "fraction", "error", "message"),
-    [(10, 0.0, ValueError, "between 0 and 1"), (10, 1.0, ValueError, "between 0 and 1"),
-     (10, -0.2, ValueError, "got -0.2"), (10, "0.2", TypeError, "validation_split: expected a fraction"),
-     (10, True, TypeError, "fraction"), (3, 0.1, None, None),
-     (2, 0.9, ValueError, "empty training set"), (10, 1e-17, ValueError, "empty validation")],
+    [
+        (10, 0.0, ValueError, "between 0 and 1"),
+        (10, 1.0, ValueError, "between 0 and 1"),
+        (10, -0.2, ValueError, "got -0.2"),
+        (10, "0.2", TypeError, "validation_split: expected a fraction"),
+        (10, True, TypeError, "fraction"),
+        (3, 0.1, None, None),
+        (2, 0.9, ValueError, "empty training set"),
+        (10, 1e-17, ValueError, "empty validation"),
+    ],
 )
 def test_validation_split_errors(n, fraction, error, message):
     x, t = np.zeros((n, 1)), np.zeros(n)
@@ -104,7 +112,11 @@ def test_stratified_split_keeps_class_proportions():
     [
         (dict(n=100, fractions=(0.7, 0.2, 0.2)), ValueError, "sum to 1"),
         (dict(n=100, fractions=(0.5, 0.5)), ValueError, "3 entries"),
-        (dict(n=100, fractions=(1.0, 0.0, 0.0)), ValueError, r"fractions\[0\]: expected a fraction strictly"),
+        (
+            dict(n=100, fractions=(1.0, 0.0, 0.0)),
+            ValueError,
+            r"fractions\[0\]: expected a fraction strictly",
+        ),
         (dict(n=100, fractions=0.7), TypeError, "sequence"),
         (dict(n=2), ValueError, "n: expected an integer >= 3"),
         (dict(n=10.0), TypeError, "n: expected an integer"),
@@ -151,11 +163,13 @@ def test_kfold_shuffle_and_determinism():
 
 @pytest.mark.parametrize(
     ("args", "kwargs", "error", "message"),
-    [((KEY, 10, 1), {}, ValueError, "k: expected an integer >= 2"),
-     ((KEY, 3, 4), {}, ValueError, "k: expected at most n=3, got k=4"),
-     ((KEY, 10, 2.5), {}, TypeError, "k: expected an integer"),
-     ((None, 10, 2), {}, TypeError, "key"),
-     ((KEY, 1, 2), {}, ValueError, "n: expected an integer >= 2")],
+    [
+        ((KEY, 10, 1), {}, ValueError, "k: expected an integer >= 2"),
+        ((KEY, 3, 4), {}, ValueError, "k: expected at most n=3, got k=4"),
+        ((KEY, 10, 2.5), {}, TypeError, "k: expected an integer"),
+        ((None, 10, 2), {}, TypeError, "key"),
+        ((KEY, 1, 2), {}, ValueError, "n: expected an integer >= 2"),
+    ],
 )
 def test_kfold_errors_are_raised_at_call_time(args, kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -173,7 +187,8 @@ def test_stratified_kfold_keeps_class_proportions():
         counts = np.bincount(uneven[val], minlength=2)
         assert counts[0] in (2, 3) and counts[1] in (1, 2) and len(val) == 4
     assert [v.tolist() for _, v in stratified_kfold(KEY, LABELS, 4)] == [
-        v.tolist() for _, v in stratified_kfold(KEY, LABELS, 4)]
+        v.tolist() for _, v in stratified_kfold(KEY, LABELS, 4)
+    ]
 
 
 def test_stratified_kfold_errors():
@@ -206,10 +221,12 @@ def test_batches_cover_an_epoch_in_random_order():
 
 @pytest.mark.parametrize(
     ("args", "kwargs", "error", "message"),
-    [((KEY, 10, 0), {}, ValueError, "batch_size: expected an integer >= 1, got 0"),
-     ((KEY, 10, 2.0), {}, TypeError, "batch_size: expected an integer"),
-     ((KEY, 0, 2), {}, ValueError, "n: expected an integer >= 1"),
-     ((KEY, 3, 4), dict(drop_last=True), ValueError, "leaves no batch")],
+    [
+        ((KEY, 10, 0), {}, ValueError, "batch_size: expected an integer >= 1, got 0"),
+        ((KEY, 10, 2.0), {}, TypeError, "batch_size: expected an integer"),
+        ((KEY, 0, 2), {}, ValueError, "n: expected an integer >= 1"),
+        ((KEY, 3, 4), dict(drop_last=True), ValueError, "leaves no batch"),
+    ],
 )
 def test_batches_errors(args, kwargs, error, message):
     with pytest.raises(error, match=message):

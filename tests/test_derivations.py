@@ -1,9 +1,8 @@
 """The lecture transcriptions in ``jaxmlp.derivations``, proven in float64: each gradient equals
-``jax.grad`` and ``jaxmlp.backprop`` under Hypothesis, the forms agree with each other, and a Δw step
-is one ``optax.sgd`` step. The decks' worked numbers are asserted as literals in test_worked_example.py.
-Shapes come from a few buckets and the jitted functions live at module level, so Hypothesis compiles
-each bucket once.
-"""
+``jax.grad`` and ``jaxmlp.backprop`` under Hypothesis, the forms agree with each other, and a Δw
+step is one ``optax.sgd`` step. The decks' worked numbers are asserted as literals in
+test_worked_example.py. Shapes come from a few buckets and the jitted functions live at module
+level, so Hypothesis compiles each bucket once."""
 
 import functools
 
@@ -38,6 +37,7 @@ def sgd_step(params, grads, lr):
 
 # One compiled function per side and bucket: jaxmlp's side, then each deck's.
 
+
 @functools.partial(jax.jit, static_argnums=(0, 1, 2))
 def reference(model, loss, reduction, params, x, t, lr):
     """jaxmlp.backprop's gradient, jaxmlp.deltas, and one optax.sgd(lr) step on that gradient."""
@@ -65,10 +65,15 @@ def two_three_one(f, params, x, t):
 def sigmoid_network(params, x, t, η):
     """Deck 001: the index, matrix and chain-rule gradients, and w + Δw from the matrix form."""
     Δ = deck001.matrix_form(params, x.T, t.T, η)
-    stepped = [{"w": layer["w"] + Δ[f"Δw{n}"], "b": layer["b"] + Δ[f"Δθ{n}"][:, 0]}
-               for n, layer in zip((1, 2, 3), params)]
-    grads = [deck001.grads_index(params, x, t), deck001.grads_matrix(params, x, t),
-             deck001.grads_chain(params, x, t)]
+    stepped = [
+        {"w": layer["w"] + Δ[f"Δw{n}"], "b": layer["b"] + Δ[f"Δθ{n}"][:, 0]}
+        for n, layer in zip((1, 2, 3), params)
+    ]
+    grads = [
+        deck001.grads_index(params, x, t),
+        deck001.grads_matrix(params, x, t),
+        deck001.grads_chain(params, x, t),
+    ]
     return grads, stepped
 
 
@@ -84,6 +89,7 @@ def assert_close(got, want):
 
 
 # --- deck 000: the 2-3-1 network ------------------------------------------------------------------
+
 
 @settings(max_examples=EXAMPLES)
 @given(f=st.sampled_from(ELEMENTWISE), batch=st.sampled_from((1, 6)), seed=SEEDS)
@@ -106,8 +112,12 @@ SIZES001 = ((1, 1, 1, 1), (4, 5, 3, 2), (3, 2, 4, 3))
 
 
 @settings(max_examples=EXAMPLES)
-@given(sizes=st.sampled_from(SIZES001), batch=st.sampled_from((1, 7)), seed=SEEDS,
-       η=st.sampled_from((0.5, 0.01)))
+@given(
+    sizes=st.sampled_from(SIZES001),
+    batch=st.sampled_from((1, 7)),
+    seed=SEEDS,
+    η=st.sampled_from((0.5, 0.01)),
+)
 def test_deck001_three_forms_equal_jax_grad_and_each_other(sizes, batch, seed, η):
     with jax.enable_x64(True):
         model = jaxmlp.MLP(sizes, ("sigmoid",) * 3)
@@ -127,7 +137,9 @@ def test_deck001_index_form_of_one_sample_is_the_deck_loops():
     with jax.enable_x64(True):
         model = jaxmlp.MLP((3, 4, 2, 2), ("sigmoid",) * 3)
         params, x, t = random_problem(model, "sse", 3, 1)
-        (w_km, θ_k), (w_jk, θ_j), (w_ij, θ_i) = ((np.asarray(p["w"]), np.asarray(p["b"])) for p in params)
+        (w_km, θ_k), (w_jk, θ_j), (w_ij, θ_i) = (
+            (np.asarray(p["w"]), np.asarray(p["b"])) for p in params
+        )
         x_m, y_i = np.asarray(x[0]), np.asarray(t[0])
         σ = lambda u: 1 / (1 + np.exp(-u))  # noqa: E731
         o_k = [σ(sum(w_km[k, m] * x_m[m] for m in range(3)) + θ_k[k]) for k in range(4)]
@@ -138,16 +150,20 @@ def test_deck001_index_form_of_one_sample_is_the_deck_loops():
         δ_k = [sum(δ_j[j] * w_jk[j, k] for j in range(2)) * o_k[k] * (1 - o_k[k]) for k in range(4)]
         η = 0.3
         Δ = deck001.index_form(params, x[0], t[0], η)
-        np.testing.assert_allclose(Δ["Δw_ij"], [[-η * δ_i[i] * o_j[j] for j in range(2)] for i in range(2)])
+        np.testing.assert_allclose(
+            Δ["Δw_ij"], [[-η * δ_i[i] * o_j[j] for j in range(2)] for i in range(2)]
+        )
         np.testing.assert_allclose(Δ["Δθ_j"], [-η * d for d in δ_j])
-        np.testing.assert_allclose(Δ["Δw_km"], [[-η * δ_k[k] * x_m[m] for m in range(3)] for k in range(4)])
+        np.testing.assert_allclose(
+            Δ["Δw_km"], [[-η * δ_k[k] * x_m[m] for m in range(3)] for k in range(4)]
+        )
 
 
 def test_deck001_stochastic_descent_with_shrinking_eta_is_optax_sgd_with_that_schedule():
     with jax.enable_x64(True):
         model = jaxmlp.MLP((3, 4, 3, 2), ("sigmoid",) * 3)
         params, x, t = random_problem(model, "sse", 11, 12)
-        batches = [(x[i:i + 4], t[i:i + 4]) for i in range(0, 12, 4)]
+        batches = [(x[i : i + 4], t[i : i + 4]) for i in range(0, 12, 4)]
         assert [float(deck001.eta(s)) for s in range(3)] == [0.5, 0.5 / 1.1, 0.5 / 1.2]
         mine = deck001.descend(params, batches)
         optimizer = optax.sgd(learning_rate=deck001.eta)
@@ -167,11 +183,16 @@ def test_deck001_training_and_test_error_are_the_mean_of_half_the_squared_error(
     with jax.enable_x64(True):
         model = jaxmlp.MLP((3, 4, 2, 2), ("sigmoid",) * 3)
         params, x, t = random_problem(model, "sse", batch, batch)
-        want = np.mean(0.5 * np.sum((np.asarray(model.apply(params, x)) - np.asarray(t)) ** 2, axis=1))
+        want = np.mean(
+            0.5 * np.sum((np.asarray(model.apply(params, x)) - np.asarray(t)) ** 2, axis=1)
+        )
         assert float(deck001.mean_error(params, x.T, t.T)) == pytest.approx(want, rel=1e-12)
-        assert float(jaxmlp.loss(model, params, x, t, "sse", "mean")) == pytest.approx(want, rel=1e-12)
+        assert float(jaxmlp.loss(model, params, x, t, "sse", "mean")) == pytest.approx(
+            want, rel=1e-12
+        )
 
-# --- deck 003: the computation graph ---------------------------------------------------------------
+
+# --- deck 003: the computation graph ------------------------------------------------------
 
 SIZES003 = ((3, 2), (4, 6, 3), (5, 4, 4, 3))
 
@@ -197,8 +218,12 @@ def graph(params, x, t):
 
 
 @settings(max_examples=EXAMPLES)
-@given(batch=st.sampled_from((1, 8)), classes=st.sampled_from((2, 5)), seed=SEEDS,
-       scale=st.sampled_from((0.1, 3.0)))
+@given(
+    batch=st.sampled_from((1, 8)),
+    classes=st.sampled_from((2, 5)),
+    seed=SEEDS,
+    scale=st.sampled_from((0.1, 3.0)),
+)
 def test_deck003_canonical_link_is_the_general_rule(batch, classes, seed, scale):
     """(ŷ − y)/B, where the backward pass starts, equals the softmax Jacobian times ∂L/∂ŷ."""
     with jax.enable_x64(True):
@@ -220,23 +245,38 @@ def canonical(A, Y):
 def test_deck003_chain_rules_delta_rule_and_logistic_regression():
     with jax.enable_x64(True):
         x = jnp.linspace(-2.0, 2.0, 7)  # (2) for y = tanh(u), u = x²
-        np.testing.assert_allclose(deck003.chain_rule_2(1 - jnp.tanh(x**2) ** 2, 2 * x),
-                                   jax.vmap(jax.grad(lambda x: jnp.tanh(x**2)))(x), rtol=1e-12)
-        W = jnp.asarray(np.random.default_rng(1).normal(size=(3, 7)))  # (4) for z = Σ_j y_j³, y = W x
-        np.testing.assert_allclose(deck003.chain_rule_4(3 * (W @ x) ** 2, W),
-                                   jax.grad(lambda x: jnp.sum((W @ x) ** 3))(x), rtol=1e-12)
-        model = jaxmlp.MLP((4, 1), ("sigmoid",))  # logistic regression: no hidden layer, one sigmoid node
+        np.testing.assert_allclose(
+            deck003.chain_rule_2(1 - jnp.tanh(x**2) ** 2, 2 * x),
+            jax.vmap(jax.grad(lambda x: jnp.tanh(x**2)))(x),
+            rtol=1e-12,
+        )
+        W = jnp.asarray(
+            np.random.default_rng(1).normal(size=(3, 7))
+        )  # (4) for z = Σ_j y_j³, y = W x
+        np.testing.assert_allclose(
+            deck003.chain_rule_4(3 * (W @ x) ** 2, W),
+            jax.grad(lambda x: jnp.sum((W @ x) ** 3))(x),
+            rtol=1e-12,
+        )
+        model = jaxmlp.MLP(
+            (4, 1), ("sigmoid",)
+        )  # logistic regression: no hidden layer, one sigmoid node
         (layer,), x, y = random_problem(model, "binary_crossentropy", 4, 6)
         W = jnp.concatenate([layer["b"], layer["w"][0]])  # W_0 X_0 with X_0 = 1 is the bias
-        np.testing.assert_allclose(deck003.logistic_regression(W, x), model.apply([layer], x)[:, 0],
-                                   rtol=1e-12)
+        np.testing.assert_allclose(
+            deck003.logistic_regression(W, x), model.apply([layer], x)[:, 0], rtol=1e-12
+        )
         g = deck003.logistic_regression_grad(W, x, y[:, 0])
         hand = jaxmlp.backprop(model, [layer], x, y, "binary_crossentropy", "mean")
         assert_close([{"w": g[None, 1:], "b": g[:1]}], hand)
-        Δw = [{"w": -0.3 * g[None, 1:], "b": -0.3 * g[:1]}]  # w_{t+1} = w_t + Δw_t is one optax.sgd step
+        Δw = [
+            {"w": -0.3 * g[None, 1:], "b": -0.3 * g[:1]}
+        ]  # w_{t+1} = w_t + Δw_t is one optax.sgd step
         assert_close(deck003.delta_rule([layer], Δw), sgd_step([layer], hand, 0.3))
 
-# --- deck 004: layer k, any activation, any depth --------------------------------------------------
+
+# --- deck 004: layer k, any activation, any depth -----------------------------------------
+
 
 @st.composite
 def networks(draw):
@@ -248,7 +288,9 @@ def networks(draw):
 
 
 @settings(max_examples=EXAMPLES)
-@given(network=networks(), batch=st.sampled_from((1, 5)), seed=SEEDS, α=st.sampled_from((0.1, 0.001)))
+@given(
+    network=networks(), batch=st.sampled_from((1, 5)), seed=SEEDS, α=st.sampled_from((0.1, 0.001))
+)
 def test_deck004_layer_k_equals_jax_grad_backprop_and_optax(network, batch, seed, α):
     model, loss, reduction = network
     with jax.enable_x64(True):
@@ -269,11 +311,17 @@ def test_deck004_the_printed_output_update_climbs_the_error():
         model = jaxmlp.MLP((3, 2), ("sigmoid",))  # one layer: the output layer M, out^{M−1} = x
         params, x, t = random_problem(model, "sse", 8, 1)
         (_, out), α = deck004.forward(deck004.to_deck(params), x[0], model.activations), 0.01
-        f_prime, dE_dw = out[1] * (1 - out[1]), jaxmlp.backprop(model, params, x, t, "sse", "sum")[0]["w"].T
-        right = deck004.output_update(α, t[0][None, :], out[1][None, :], f_prime[None, :], x[0][:, None])
-        printed = deck004.output_update_as_printed(α, t[0][None, :], out[1][None, :], f_prime[None, :],
-                                                   x[0][:, None])
-        np.testing.assert_allclose(right, -α * dE_dw, rtol=1e-12)   # descent
+        f_prime, dE_dw = (
+            out[1] * (1 - out[1]),
+            jaxmlp.backprop(model, params, x, t, "sse", "sum")[0]["w"].T,
+        )
+        right = deck004.output_update(
+            α, t[0][None, :], out[1][None, :], f_prime[None, :], x[0][:, None]
+        )
+        printed = deck004.output_update_as_printed(
+            α, t[0][None, :], out[1][None, :], f_prime[None, :], x[0][:, None]
+        )
+        np.testing.assert_allclose(right, -α * dE_dw, rtol=1e-12)  # descent
         np.testing.assert_allclose(printed, α * dE_dw, rtol=1e-12)  # ascent
 
 
@@ -282,16 +330,26 @@ def test_deck004_l2_and_l1_are_jaxmlps_with_l2_doubled(λ):
     with jax.enable_x64(True):
         model = jaxmlp.MLP((3, 4, 2), ("tanh", "identity"))
         params, x, t = random_problem(model, "sse", 6, 5)
-        assert float(deck004.l2_term(params, λ)) == pytest.approx(float(jaxmlp.penalty(params, l2=2 * λ)))
-        assert float(deck004.l1_term(params, λ)) == pytest.approx(float(jaxmlp.penalty(params, l1=λ)))
+        assert float(deck004.l2_term(params, λ)) == pytest.approx(
+            float(jaxmlp.penalty(params, l2=2 * λ))
+        )
+        assert float(deck004.l1_term(params, λ)) == pytest.approx(
+            float(jaxmlp.penalty(params, l1=λ))
+        )
         E = lambda p: jaxmlp.loss(model, p, x, t, "sse", "sum") + deck004.l2_term(p, λ)  # noqa: E731
-        assert_close(jaxmlp.backprop(model, params, x, t, "sse", "sum", l2=2 * λ), jax.grad(E)(params))
+        assert_close(
+            jaxmlp.backprop(model, params, x, t, "sse", "sum", l2=2 * λ), jax.grad(E)(params)
+        )
 
 
 # --- every deck's own checks, as jaxmlp verify runs them ------------------------------------------
 
-@pytest.mark.parametrize("module", [deck000, deck001, deck002, deck003, deck004],
-                         ids=lambda module: module.__name__.rsplit(".", 1)[-1])
+
+@pytest.mark.parametrize(
+    "module",
+    [deck000, deck001, deck002, deck003, deck004],
+    ids=lambda module: module.__name__.rsplit(".", 1)[-1],
+)
 def test_every_deck_checks_pass(module):
     with jax.enable_x64(True):
         checks = module.checks(seed=5)

@@ -29,8 +29,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "docs" / "_build" / "html"
-PAGES = ["index.html", "api/jaxmlp.html", "lectures/deck001.html",
-         "gallery/deck002_keras_workflow.html"]
+PAGES = [
+    "index.html",
+    "api/jaxmlp.html",
+    "lectures/deck001.html",
+    "gallery/deck002_keras_workflow.html",
+]
 FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```", re.M | re.S)
 SOURCES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]
 SOURCES = [p for p in SOURCES if "_build" not in p.parts]
@@ -68,9 +72,15 @@ def ran_blocks(tmp_path_factory):
     its own folder, each block in a fresh namespace. ``{page: failure}``."""
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT)}
     pages = {str(p.relative_to(ROOT)): blocks(p, "python") for p in PYTHON_PAGES}
-    done = subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps(pages),
-                          capture_output=True, text=True, cwd=tmp_path_factory.mktemp("blocks"),
-                          env=env, timeout=900)
+    done = subprocess.run(
+        [sys.executable, "-c", RUNNER],
+        input=json.dumps(pages),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path_factory.mktemp("blocks"),
+        env=env,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -96,8 +106,9 @@ def jaxmlp_commands(path: Path) -> list[list[str]]:
     return found
 
 
-@pytest.mark.parametrize("path", [p for p in SOURCES if jaxmlp_commands(p)],
-                         ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "path", [p for p in SOURCES if jaxmlp_commands(p)], ids=lambda p: str(p.relative_to(ROOT))
+)
 def test_shell_commands_are_valid_jaxmlp_command_lines(path, capsys):
     """Every ``jaxmlp ...`` line of a ```bash block parses with the real parser (not run: some train
     for minutes or need several hosts)."""
@@ -113,12 +124,21 @@ def test_shell_commands_are_valid_jaxmlp_command_lines(path, capsys):
 
 # --- the built site in a browser -------------------------------------------------------------
 
+
 class Chromium:
     """Headless Chromium driven over the DevTools protocol on a pipe (fds 3 and 4 of the child)."""
 
-    FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--no-first-run", "--disable-sync",
-             "--remote-debugging-pipe", "--hide-scrollbars")
+    FLAGS = (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--remote-debugging-pipe",
+        "--hide-scrollbars",
+    )
 
     def __init__(self, program: str, profile: str):
         to_child, self._to = os.pipe()
@@ -131,16 +151,26 @@ class Chromium:
 
         self.process = subprocess.Popen(
             [program, *self.FLAGS, f"--user-data-dir={profile}", "about:blank"],
-            preexec_fn=plumb, pass_fds=(3, 4, to_child, from_child), start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            preexec_fn=plumb,
+            pass_fds=(3, 4, to_child, from_child),
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(to_child)
         os.close(from_child)
         self._buffer, self._id = b"", 0
         target = self.send("Target.createTarget", url="about:blank")["targetId"]
         attached = self.send("Target.attachToTarget", targetId=target, flatten=True)
         self.session = attached["sessionId"]
-        self.send("Emulation.setDeviceMetricsOverride", width=1280, height=1000,
-                  deviceScaleFactor=1, mobile=False, session=True)
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=1280,
+            height=1000,
+            deviceScaleFactor=1,
+            mobile=False,
+            session=True,
+        )
 
     def send(self, method: str, session: bool = False, **params):
         self._id += 1
@@ -160,8 +190,13 @@ class Chromium:
                 return reply["result"]
 
     def evaluate(self, expression: str):
-        result = self.send("Runtime.evaluate", session=True, expression=expression,
-                           awaitPromise=True, returnByValue=True)
+        result = self.send(
+            "Runtime.evaluate",
+            session=True,
+            expression=expression,
+            awaitPromise=True,
+            returnByValue=True,
+        )
         assert "exceptionDetails" not in result, result["exceptionDetails"]
         return result["result"].get("value")
 
@@ -169,12 +204,16 @@ class Chromium:
         """Load ``url`` and wait for the document, its images and MathJax's typesetting."""
         self.send("Page.navigate", session=True, url=url)
         deadline = time.monotonic() + timeout
-        while self.evaluate("document.readyState") != "complete" or \
-                self.evaluate("location.href") != url.split("#")[0]:
+        while (
+            self.evaluate("document.readyState") != "complete"
+            or self.evaluate("location.href") != url.split("#")[0]
+        ):
             assert time.monotonic() < deadline, f"{url} did not load"
             time.sleep(0.1)
-        self.evaluate("window.MathJax && MathJax.Hub ? new Promise(r => MathJax.Hub.Queue(() => "
-                      "r(true))) : true")
+        self.evaluate(
+            "window.MathJax && MathJax.Hub ? new Promise(r => MathJax.Hub.Queue(() => "
+            "r(true))) : true"
+        )
 
     def screenshot(self, path: Path) -> None:
         data = self.send("Page.captureScreenshot", session=True, format="png")["data"]
@@ -222,8 +261,9 @@ def broken_links(links: list[str]) -> list[str]:
         if url.scheme != "file":
             continue
         page = Path(unquote(url.path))
-        if not page.is_file() or (url.fragment and page.suffix == ".html"
-                                  and unquote(url.fragment) not in _ids(page)):
+        if not page.is_file() or (
+            url.fragment and page.suffix == ".html" and unquote(url.fragment) not in _ids(page)
+        ):
             broken.append(link)
     return broken
 
@@ -251,8 +291,9 @@ def test_page_renders_in_chromium(browser, page):
     browser.open((SITE / page).as_uri())
     browser.screenshot(shots / (page.replace("/", "_").removesuffix(".html") + ".png"))
     state = browser.evaluate(STATE)
-    raw = sorted(set(re.findall(r"\\(?:delta|frac|sum|partial|sigma|mathrm|left|right)\b",
-                                state["text"])))
+    raw = sorted(
+        set(re.findall(r"\\(?:delta|frac|sum|partial|sigma|mathrm|left|right)\b", state["text"]))
+    )
     assert not raw, f"{page}: TeX left untypeset: {raw}"
     assert state["typeset"] >= state["math"] and not state["errors"], state
     assert all(ok for _, ok in state["images"]), [src for src, ok in state["images"] if not ok]
@@ -276,12 +317,22 @@ def test_every_public_name_and_every_command_line_option_has_an_entry():
 
     from jaxmlp.cli import build_parser
 
-    for name in ("jaxmlp", "jaxmlp.data", "jaxmlp.parallel", "jaxmlp.plot", "jaxmlp.verify",
-                 "jaxmlp.sklearn"):
+    for name in (
+        "jaxmlp",
+        "jaxmlp.data",
+        "jaxmlp.parallel",
+        "jaxmlp.plot",
+        "jaxmlp.verify",
+        "jaxmlp.sklearn",
+    ):
         module, ids = importlib.import_module(name), _ids(SITE / "api" / f"{name}.html")
-        missing = [n for n in module.__all__ if f"{name}.{n}" not in ids
-                   and not hasattr(getattr(module, n), "__path__")
-                   and type(getattr(module, n)).__name__ != "module"]
+        missing = [
+            n
+            for n in module.__all__
+            if f"{name}.{n}" not in ids
+            and not hasattr(getattr(module, n), "__path__")
+            and type(getattr(module, n)).__name__ != "module"
+        ]
         assert not missing, f"{name}: no reference entry for {missing}"
     page = (SITE / "cli.html").read_text()
 

@@ -25,12 +25,17 @@ spec.loader.exec_module(fault_fit)
 
 def start(folder, *args):
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    return subprocess.Popen([sys.executable, str(SCRIPT), str(folder), *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, str(SCRIPT), str(folder), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def kill_when(process, ready, timeout=60.0):
-    """SIGKILL ``process`` as soon as ``ready()`` holds; True if it was killed, False if it ended first."""
+    """SIGKILL ``process`` as soon as ``ready()`` holds; True if it was killed, False if it ended
+    first."""
     end = time.monotonic() + timeout
     while time.monotonic() < end and process.poll() is None:
         if ready():
@@ -53,10 +58,13 @@ def test_kill_9_mid_save_and_at_random_then_resume_equals_an_uninterrupted_run(t
 
     # 1. killed while the first save's temporary file exists (its fsync sleeps)
     child = start(tmp_path, "--slow-save", "0.5")
-    assert kill_when(child, lambda: bool(temporaries(tmp_path))), child.stderr.read().decode()[-2000:]
+    assert kill_when(child, lambda: bool(temporaries(tmp_path))), child.stderr.read().decode()[
+        -2000:
+    ]
     assert temporaries(tmp_path), "the kill came during a save, so its temporary file is left"
 
-    # 2. resumed, slow saves again, killed at a random moment (maybe while importing, training or saving)
+    # 2. resumed, slow saves again, killed at a random moment (maybe while importing, training or
+    # saving)
     moment = time.monotonic() + random.uniform(0.5, 3.0)
     kill_when(start(tmp_path, "--slow-save", "0.2"), lambda: time.monotonic() > moment)
     if checkpoint.exists():  # whatever the moment, the checkpoint on disk is whole
@@ -86,8 +94,15 @@ def test_a_live_writer_s_temporary_file_is_left_alone(tmp_path):
     fcntl = pytest.importorskip("fcntl")
     target = tmp_path / "run.npz"
     old = time.time() - 2 * STALE_AFTER
-    live, dead, young, other = (tmp_path / name for name in (
-        ".run.npz.live0000.tmp", ".run.npz.dead0000.tmp", ".run.npz.young000.tmp", ".run.npzx.dead0000.tmp"))
+    live, dead, young, other = (
+        tmp_path / name
+        for name in (
+            ".run.npz.live0000.tmp",
+            ".run.npz.dead0000.tmp",
+            ".run.npz.young000.tmp",
+            ".run.npzx.dead0000.tmp",
+        )
+    )
     for path in (live, dead, young, other):
         path.write_bytes(b"partial")
     for path in (live, dead, other):

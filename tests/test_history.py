@@ -1,5 +1,5 @@
-"""fit's and fit_many's History: a dict as before (json, checkpoints, resume), Keras's .params, and the
-per-epoch learning rate of a schedule (issue 15, item 2)."""
+"""fit's and fit_many's History: a dict as before (json, checkpoints, resume), Keras's .params, and
+the per-epoch learning rate of a schedule (issue 15, item 2)."""
 
 import json
 import pickle
@@ -41,9 +41,15 @@ def test_fit_history_is_the_dict_it_was_plus_keras_params():
 
 
 def test_a_schedule_records_each_epochs_learning_rate():
-    _, history = jaxmlp.fit(MODEL, MODEL.init(jax.random.key(0)), X, Y, optimizer=DECAYING, epochs=3, **RUN)
+    _, history = jaxmlp.fit(
+        MODEL, MODEL.init(jax.random.key(0)), X, Y, optimizer=DECAYING, epochs=3, **RUN
+    )
     # the epoch's last update is update 3e + 2 (counting from 0): η = 0.1 · 0.5^((3e + 2) / 4)
-    expected = [0.1 * 0.5 ** (2 / 4), 0.1 * 0.5 ** (5 / 4), 0.1 * 0.5 ** (8 / 4)]  # 0.0707, 0.0420, 0.025
+    expected = [
+        0.1 * 0.5 ** (2 / 4),
+        0.1 * 0.5 ** (5 / 4),
+        0.1 * 0.5 ** (8 / 4),
+    ]  # 0.0707, 0.0420, 0.025
     np.testing.assert_allclose(history.per_epoch["learning_rate"], expected, rtol=1e-6)
     assert history.params["optimizer"] == "optax" and history.params["learning_rate"] is None
 
@@ -54,14 +60,18 @@ def test_checkpoint_and_resume_with_a_history(tmp_path):
     whole, full = jaxmlp.fit(MODEL, init, X, Y, optimizer=DECAYING, epochs=3, **RUN)
     jaxmlp.fit(MODEL, init, X, Y, optimizer=DECAYING, epochs=2, checkpoint=str(path), **RUN)
     assert len(jaxmlp.load(path).history["loss"]) == 2
-    resumed, history = jaxmlp.fit(MODEL, init, X, Y, optimizer=DECAYING, epochs=3, resume=str(path), **RUN)
+    resumed, history = jaxmlp.fit(
+        MODEL, init, X, Y, optimizer=DECAYING, epochs=3, resume=str(path), **RUN
+    )
     assert isinstance(history, History)
     np.testing.assert_allclose(history["loss"], full["loss"], rtol=1e-5)
     for a, b in zip(jax.tree.leaves(resumed), jax.tree.leaves(whole), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     # the checkpoint keeps metrics only: the epochs before the resume have no recorded rate
     assert history.per_epoch["learning_rate"][:2] == [None, None]
-    assert history.per_epoch["learning_rate"][2] == pytest.approx(full.per_epoch["learning_rate"][2])
+    assert history.per_epoch["learning_rate"][2] == pytest.approx(
+        full.per_epoch["learning_rate"][2]
+    )
     saved = jaxmlp.save(tmp_path / "again.npz", MODEL, resumed, history=history)
     assert jaxmlp.load(saved).history == json.loads(json.dumps(history))
 
@@ -72,7 +82,11 @@ def test_fit_many_history_holds_arrays_and_per_model_rates():
     _, history = jaxmlp.fit_many(MODEL, params, X, Y, learning_rate=rates, l2=l2, epochs=2, **RUN)
     assert isinstance(history, History) and history["val_loss"].shape == (2, 3)
     assert history.params["learning_rate"] == rates and history.params["l2"] == l2
-    assert (history.params["models"], history.params["steps"], history.params["folds"]) == (3, 3, None)
+    assert (history.params["models"], history.params["steps"], history.params["folds"]) == (
+        3,
+        3,
+        None,
+    )
     np.testing.assert_allclose(history.per_epoch["learning_rate"], [rates, rates], rtol=1e-6)
     json.dumps(history.params)
 
@@ -83,7 +97,9 @@ def test_hyperparameters_reads_injected_states_only():
     sgd = optax.inject_hyperparams(optax.sgd)(learning_rate=0.25, momentum=0.5)
     chained = optax.chain(optax.clip(1.0), sgd)
     assert hyperparameters(chained.init(zeros)) == {"learning_rate": 0.25, "momentum": 0.5}
-    stacked = jax.vmap(jaxmlp.training.optimizers._injected(jaxmlp.training.optimizers.OPTIMIZERS["sgd"]).init)(
-        {"w": jax.numpy.zeros((2, 3))})
-    assert list(hyperparameters(stacked)) == ["learning_rate"]  # the "lr" of jaxmlp's names, renamed
-
+    stacked = jax.vmap(
+        jaxmlp.training.optimizers._injected(jaxmlp.training.optimizers.OPTIMIZERS["sgd"]).init
+    )({"w": jax.numpy.zeros((2, 3))})
+    assert list(hyperparameters(stacked)) == [
+        "learning_rate"
+    ]  # the "lr" of jaxmlp's names, renamed

@@ -30,7 +30,8 @@ def test_description_is_frozen_hashable_and_static():
     run(jnp.ones(2))
     assert calls == [DECK002]
     out = jax.jit(lambda m, p, x: m.apply(p, x), static_argnums=0)(
-        DECK002, DECK002.init(jax.random.key(0)), jnp.ones(784))
+        DECK002, DECK002.init(jax.random.key(0)), jnp.ones(784)
+    )
     assert out.shape == (10,)
 
 
@@ -40,21 +41,31 @@ def test_deck002_parameter_counts_and_summary():
     assert DECK002.layer_params(1) == 330
     assert DECK002.num_params == 25_450
     text = DECK002.summary()
-    for needle in ("Layer (type)", "Output Shape", "Param #", "25,120", "330",
-                   "Total params: 25,450", "(None, 32)", "(None, 10)"):
+    for needle in (
+        "Layer (type)",
+        "Output Shape",
+        "Param #",
+        "25,120",
+        "330",
+        "Total params: 25,450",
+        "(None, 32)",
+        "(None, 10)",
+    ):
         assert needle in text
     params = DECK002.init(jax.random.key(0))
     assert sum(leaf.size for leaf in jax.tree.leaves(params)) == DECK002.num_params
-
 
 
 def test_summary_shows_itself_as_the_table_and_print_summary_prints_it(capsys):
     summary = DECK002.summary()
     assert isinstance(summary, str)  # kept as a string for those who want one
     assert repr(summary) == str(summary)  # the REPL shows the table, not 'Model: "mlp"\n┌…'
-    assert repr(summary).startswith('Model: "mlp"\n┌') and "Total params: 25,450 (99.41 KB)" in repr(summary)
+    assert repr(summary).startswith(
+        'Model: "mlp"\n┌'
+    ) and "Total params: 25,450 (99.41 KB)" in repr(summary)
     assert DECK002.print_summary() is None
     assert capsys.readouterr().out == str(summary) + "\n"
+
 
 def test_init_shapes_and_defaults():
     params = DECK002.init(jax.random.key(0))
@@ -68,10 +79,16 @@ def test_init_shapes_and_defaults():
     assert float(jnp.max(jnp.abs(params[0]["w"]))) > 0.9 * limit  # uniform fills the range
 
 
-@pytest.mark.parametrize("init,std", [
-    ("he_uniform", math.sqrt(6 / 400) / math.sqrt(3)), ("he_normal", math.sqrt(2 / 400)),
-    ("lecun_normal", math.sqrt(1 / 400)), ("normal", 0.05), ("glorot_uniform", math.sqrt(2 / 600)),
-])
+@pytest.mark.parametrize(
+    "init,std",
+    [
+        ("he_uniform", math.sqrt(6 / 400) / math.sqrt(3)),
+        ("he_normal", math.sqrt(2 / 400)),
+        ("lecun_normal", math.sqrt(1 / 400)),
+        ("normal", 0.05),
+        ("glorot_uniform", math.sqrt(2 / 600)),
+    ],
+)
 def test_initialiser_scales(init, std):
     w = jaxmlp.MLP((400, 200), ("tanh",)).init(jax.random.key(1), init=init, sigma=0.05)[0]["w"]
     assert float(jnp.std(w)) == pytest.approx(std, rel=0.05)
@@ -109,19 +126,27 @@ def test_apply_one_example_and_a_batch_agree():
     # u = w @ o_prev + b, row = neuron, as the lectures write it
     hidden = jnp.maximum(params[0]["w"] @ x[2] + params[0]["b"], 0)
     np.testing.assert_allclose(
-        batch[2], jax.nn.softmax(params[1]["w"] @ hidden + params[1]["b"]), rtol=1e-5)
+        batch[2], jax.nn.softmax(params[1]["w"] @ hidden + params[1]["b"]), rtol=1e-5
+    )
 
 
-@pytest.mark.parametrize("kwargs,error,match", [
-    (dict(sizes=(784,), activations=()), ValueError, "sizes: expected at least"),
-    (dict(sizes=(784, 0, 10), activations=("relu", "softmax")), ValueError, "expected every size >= 1"),
-    (dict(sizes=(784, 2.5, 10), activations=("relu", "softmax")), TypeError, "integers"),
-    (dict(sizes=(784, True), activations=("relu",)), TypeError, "integers"),
-    (dict(sizes=(784, 32, 10), activations=("relu",)), ValueError, "expected 2 .one per layer"),
-    (dict(sizes=(784, 10), activations="softmax"), TypeError, "one per layer"),
-    (dict(sizes=(784, 10), activations=("sofmax",)), ValueError, "unknown name 'sofmax'"),
-    (dict(sizes=784, activations=("relu",)), TypeError, "sizes: expected a sequence"),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        (dict(sizes=(784,), activations=()), ValueError, "sizes: expected at least"),
+        (
+            dict(sizes=(784, 0, 10), activations=("relu", "softmax")),
+            ValueError,
+            "expected every size >= 1",
+        ),
+        (dict(sizes=(784, 2.5, 10), activations=("relu", "softmax")), TypeError, "integers"),
+        (dict(sizes=(784, True), activations=("relu",)), TypeError, "integers"),
+        (dict(sizes=(784, 32, 10), activations=("relu",)), ValueError, "expected 2 .one per layer"),
+        (dict(sizes=(784, 10), activations="softmax"), TypeError, "one per layer"),
+        (dict(sizes=(784, 10), activations=("sofmax",)), ValueError, "unknown name 'sofmax'"),
+        (dict(sizes=784, activations=("relu",)), TypeError, "sizes: expected a sequence"),
+    ],
+)
 def test_bad_descriptions(kwargs, error, match):
     with pytest.raises(error, match=match):
         jaxmlp.MLP(**kwargs)
@@ -144,21 +169,42 @@ def setup():
     return params, jnp.zeros((4, 784)), jnp.array([0, 1, 2, 3])
 
 
-@pytest.mark.parametrize("mutate,error,match", [
-    (lambda p, x, t: (p, jnp.zeros((4, 783)), t), ValueError, r"x: expected shape \(B, 784\)"),
-    (lambda p, x, t: (p, x, jnp.zeros((4, 9))), ValueError, r"t: expected shape \(4, 10\)"),
-    (lambda p, x, t: (p, x, jnp.array([0, 1, 2])), ValueError, r"t: expected shape"),
-    (lambda p, x, t: (p, x, jnp.array([0, 1, 2, 10])), ValueError, r"labels must lie in \[0, 9\]"),
-    (lambda p, x, t: (p, x, jnp.array([0, -1, 2, 3])), ValueError, "labels must lie"),
-    (lambda p, x, t: (p, jnp.zeros((4, 784), jnp.int32), t), TypeError, "x: expected floating"),
-    (lambda p, x, t: (p, x.at[2, 5].set(jnp.nan), t), ValueError, "NaN or infinity .first in row 2"),
-    (lambda p, x, t: (p[:1], x, t), ValueError, "params: expected a list of 2"),
-    (lambda p, x, t: ([p[0], {"w": p[1]["w"].T, "b": p[1]["b"]}], x, t), ValueError,
-     r"params\[1\]\['w'\]: expected shape \(10, 32\)"),
-    (lambda p, x, t: ([p[0], {"w": p[1]["w"]}], x, t), ValueError, r"params\[1\]: expected keys"),
-    (lambda p, x, t: (p, x, np.array(["a", "b", "c", "d"], dtype=object)), TypeError,
-     "t: expected a numeric"),
-])
+@pytest.mark.parametrize(
+    "mutate,error,match",
+    [
+        (lambda p, x, t: (p, jnp.zeros((4, 783)), t), ValueError, r"x: expected shape \(B, 784\)"),
+        (lambda p, x, t: (p, x, jnp.zeros((4, 9))), ValueError, r"t: expected shape \(4, 10\)"),
+        (lambda p, x, t: (p, x, jnp.array([0, 1, 2])), ValueError, r"t: expected shape"),
+        (
+            lambda p, x, t: (p, x, jnp.array([0, 1, 2, 10])),
+            ValueError,
+            r"labels must lie in \[0, 9\]",
+        ),
+        (lambda p, x, t: (p, x, jnp.array([0, -1, 2, 3])), ValueError, "labels must lie"),
+        (lambda p, x, t: (p, jnp.zeros((4, 784), jnp.int32), t), TypeError, "x: expected floating"),
+        (
+            lambda p, x, t: (p, x.at[2, 5].set(jnp.nan), t),
+            ValueError,
+            "NaN or infinity .first in row 2",
+        ),
+        (lambda p, x, t: (p[:1], x, t), ValueError, "params: expected a list of 2"),
+        (
+            lambda p, x, t: ([p[0], {"w": p[1]["w"].T, "b": p[1]["b"]}], x, t),
+            ValueError,
+            r"params\[1\]\['w'\]: expected shape \(10, 32\)",
+        ),
+        (
+            lambda p, x, t: ([p[0], {"w": p[1]["w"]}], x, t),
+            ValueError,
+            r"params\[1\]: expected keys",
+        ),
+        (
+            lambda p, x, t: (p, x, np.array(["a", "b", "c", "d"], dtype=object)),
+            TypeError,
+            "t: expected a numeric",
+        ),
+    ],
+)
 def test_bad_inputs_are_clear_errors(setup, mutate, error, match):
     params, x, t = mutate(*setup)
     for fn in (jaxmlp.loss, jaxmlp.backprop):

@@ -25,13 +25,18 @@ def open_figures():
 
 
 def test_learning_curves_one_panel_per_metric(tmp_path):
-    history = {"loss": [1.0, 0.6, 0.4], "accuracy": [0.5, 0.7, 0.8], "val_loss": [1.1, 0.7, 0.6],
-               "val_accuracy": [0.4, 0.6, 0.7]}
+    history = {
+        "loss": [1.0, 0.6, 0.4],
+        "accuracy": [0.5, 0.7, 0.8],
+        "val_loss": [1.1, 0.7, 0.6],
+        "val_accuracy": [0.4, 0.6, 0.7],
+    }
     path = plot.learning_curves(history, tmp_path / "sub" / "curves.png", title="run")
     assert path == tmp_path / "sub" / "curves.png"
     assert image(path).shape[:2] == (400, 1040)  # two panels of 520 × 400 pixels
-    assert image(plot.learning_curves({"loss": [1.0, 0.5], "test_loss": [1.2, 0.9]},
-                                      tmp_path / "one.png")).shape[:2] == (400, 520)
+    assert image(
+        plot.learning_curves({"loss": [1.0, 0.5], "test_loss": [1.2, 0.9]}, tmp_path / "one.png")
+    ).shape[:2] == (400, 520)
     assert open_figures() == []
 
 
@@ -55,8 +60,9 @@ def test_decision_boundary_classification_and_regression(tmp_path):
         calls.append(points.shape)
         return np.tanh(2.5 - np.hypot(points[:, 0], points[:, 1]))
 
-    path = plot.decision_boundary(predict, tmp_path / "b.png", train=(xy[:20], t[:20]),
-                                  test=(xy[20:], t[20:]), resolution=50)
+    path = plot.decision_boundary(
+        predict, tmp_path / "b.png", train=(xy[:20], t[:20]), test=(xy[20:], t[20:]), resolution=50
+    )
     assert calls == [(2500, 2)]
     pixels = image(path)
     assert pixels.shape[:2] == (580, 600)
@@ -65,15 +71,18 @@ def test_decision_boundary_classification_and_regression(tmp_path):
     assert np.any(np.abs(colours - orange).max(axis=1) < 0.25)  # the Playground's colours are there
     assert np.any(np.abs(colours - blue).max(axis=1) < 0.25)
     labels01 = (t + 1) / 2  # {0, 1} labels are drawn on the same scale
-    plot.decision_boundary(predict, tmp_path / "r.png", train=(xy, labels01), regression=True, resolution=20)
+    plot.decision_boundary(
+        predict, tmp_path / "r.png", train=(xy, labels01), regression=True, resolution=20
+    )
     assert image(tmp_path / "r.png").shape[:2] == (580, 600)
     assert open_figures() == []
 
 
 def test_confusion_matrix(tmp_path):
     labels = np.array([0, 1, 2, 2, 1, 0])
-    path = plot.confusion_matrix(labels, np.array([0, 2, 2, 2, 1, 1]), tmp_path / "m.png",
-                                 class_names=["cat", "dog", "bird"])
+    path = plot.confusion_matrix(
+        labels, np.array([0, 2, 2, 2, 1, 1]), tmp_path / "m.png", class_names=["cat", "dog", "bird"]
+    )
     assert image(path).ndim == 3
     with pytest.raises(ValueError, match="class_names"):
         plot.confusion_matrix(labels, labels, tmp_path / "m.png", class_names=["a"])
@@ -81,7 +90,9 @@ def test_confusion_matrix(tmp_path):
         plot.confusion_matrix(labels, labels[:3], tmp_path / "m.png")
 
 
-@pytest.mark.parametrize(("fan_out", "fan_in", "size"), [(32, 64, (530, 1100)), (3, 784, (170, 500))])
+@pytest.mark.parametrize(
+    ("fan_out", "fan_in", "size"), [(32, 64, (530, 1100)), (3, 784, (170, 500))]
+)
 def test_weight_images(tmp_path, fan_out, fan_in, size):
     w = np.random.default_rng(0).normal(size=(fan_out, fan_in))
     assert image(plot.weight_images(w, tmp_path / "w.png")).shape[:2] == size
@@ -92,8 +103,14 @@ def test_weight_images_share_one_colour_scale(tmp_path, monkeypatch):
     w[1] *= 1e-3  # a dead unit: pale on a shared scale, as loud as the other on a per-tile scale
     bars = []
     original = plot._save
-    monkeypatch.setattr(plot, "_save", lambda fig, path: bars.extend(
-        image.colorbar for ax in fig.axes for image in ax.images if image.colorbar) or original(fig, path))
+    monkeypatch.setattr(
+        plot,
+        "_save",
+        lambda fig, path: (
+            bars.extend(image.colorbar for ax in fig.axes for image in ax.images if image.colorbar)
+            or original(fig, path)
+        ),
+    )
     pixels = image(plot.weight_images(w, tmp_path / "w.png"))[..., :3]
     assert len(bars) == 1 and bars[0].mappable.get_clim() == (-np.abs(w).max(), np.abs(w).max())
     nearly_white = (pixels.min(axis=-1) > 0.9).mean()
@@ -104,14 +121,23 @@ def test_weight_images_share_one_colour_scale(tmp_path, monkeypatch):
 def test_decision_boundary_legend_names_the_class_colours(tmp_path, monkeypatch):
     labels = []
     original = plot._save
-    monkeypatch.setattr(plot, "_save", lambda fig, path: labels.extend(
-        text.get_text() for legend in fig.legends for text in legend.get_texts()) or original(fig, path))
+    monkeypatch.setattr(
+        plot,
+        "_save",
+        lambda fig, path: (
+            labels.extend(text.get_text() for legend in fig.legends for text in legend.get_texts())
+            or original(fig, path)
+        ),
+    )
     xy, t = np.array([[1.0, 1.0], [-1.0, -1.0]]), np.array([1.0, -1.0])
-    plot.decision_boundary(lambda p: np.tanh(p[:, 0]), tmp_path / "b.png", train=(xy, t), resolution=10)
+    plot.decision_boundary(
+        lambda p: np.tanh(p[:, 0]), tmp_path / "b.png", train=(xy, t), resolution=10
+    )
     assert labels[:2] == ["class +1 (blue)", "class −1 (orange)"]
     labels.clear()
-    plot.decision_boundary(lambda p: p[:, 0], tmp_path / "r.png", train=(xy, t), regression=True,
-                           resolution=10)
+    plot.decision_boundary(
+        lambda p: p[:, 0], tmp_path / "r.png", train=(xy, t), regression=True, resolution=10
+    )
     assert not any(label.startswith("class") for label in labels)
 
 

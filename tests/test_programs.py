@@ -25,7 +25,8 @@ def compiles():
     """A list that grows by one at every XLA compilation in this process."""
     seen = []
     jax.monitoring.register_event_duration_secs_listener(
-        lambda event, _, **kw: seen.append(event) if "backend_compile" in event else None)
+        lambda event, _, **kw: seen.append(event) if "backend_compile" in event else None
+    )
     return seen
 
 
@@ -76,6 +77,8 @@ def test_the_library_touches_nothing_process_wide():
             if isinstance(node, ast.Attribute) and node.attr in ("clear_caches",):
                 found.append(f"{path.name}: calls {node.attr}")
             if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in (
-                    "register_event_duration_secs_listener", "register_event_listener"):
+                "register_event_duration_secs_listener",
+                "register_event_listener",
+            ):
                 found.append(f"{path.name}: registers a jax.monitoring listener")
     assert found == []

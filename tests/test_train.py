@@ -34,14 +34,15 @@ def test_one_epoch_equals_the_same_optax_steps_by_hand():
     params = MODEL.init(jax.random.key(1))
     opt = optax.adam(0.01)
     key = jax.random.key(5)
-    fitted, history = jaxmlp.fit(MODEL, params, x, t, optimizer=opt, epochs=1, batch_size=16,
-                                 key=key, verbose=0)
+    fitted, history = jaxmlp.fit(
+        MODEL, params, x, t, optimizer=opt, epochs=1, batch_size=16, key=key, verbose=0
+    )
     # by hand: epoch 0 visits shuffle_order(key, 0, 50); 16 + 16 + 16 + a partial batch of 2
     _, targets = prepare(MODEL, params, x, t)
     order = epoch.shuffle_order(key, 0, 50)
     state, p, losses = opt.init(params), params, []
     for start in range(0, 50, 16):
-        idx = order[start:start + 16]
+        idx = order[start : start + 16]
         value, grads = jax.value_and_grad(jaxmlp.loss, argnums=1)(MODEL, p, x[idx], targets[idx])
         updates, state = opt.update(grads, state, p)
         p = optax.apply_updates(p, updates)
@@ -65,18 +66,40 @@ def test_make_train_step_is_one_optax_step():
         assert float(metrics["loss"]) == pytest.approx(float(jaxmlp.loss(MODEL, params, x, t)))
 
 
-@pytest.mark.parametrize("loss,activation,n_out", [
-    ("categorical_crossentropy", "softmax", 3), ("sse", "identity", 2),
-    ("binary_crossentropy", "sigmoid", 1), ("mse", "tanh", 2),
-])
+@pytest.mark.parametrize(
+    "loss,activation,n_out",
+    [
+        ("categorical_crossentropy", "softmax", 3),
+        ("sse", "identity", 2),
+        ("binary_crossentropy", "sigmoid", 1),
+        ("mse", "tanh", 2),
+    ],
+)
 def test_backprop_and_autodiff_training_agree(loss, activation, n_out):
     model = jaxmlp.MLP((6, 8, n_out), ("relu", activation))
     x, labels = data(40)
-    t = labels % 2 if n_out == 1 else (labels if loss.startswith("cat") else
-                                        jax.nn.one_hot(labels % n_out, n_out))
+    t = (
+        labels % 2
+        if n_out == 1
+        else (labels if loss.startswith("cat") else jax.nn.one_hot(labels % n_out, n_out))
+    )
     params = model.init(jax.random.key(0))
-    runs = [jaxmlp.fit(model, params, x, t, loss=loss, optimizer="adam", epochs=3, batch_size=8,
-                       l2=1e-3, grad=grad, verbose=0) for grad in ("backprop", "autodiff")]
+    runs = [
+        jaxmlp.fit(
+            model,
+            params,
+            x,
+            t,
+            loss=loss,
+            optimizer="adam",
+            epochs=3,
+            batch_size=8,
+            l2=1e-3,
+            grad=grad,
+            verbose=0,
+        )
+        for grad in ("backprop", "autodiff")
+    ]
     leaves_close(runs[0][0], runs[1][0], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(runs[0][1]["loss"], runs[1][1]["loss"], rtol=1e-5)
 
@@ -84,21 +107,31 @@ def test_backprop_and_autodiff_training_agree(loss, activation, n_out):
 def test_validation_split_takes_the_last_rows_before_shuffling():
     x, t = data(50)
     params = MODEL.init(jax.random.key(0))
-    _, history = jaxmlp.fit(MODEL, params, x, t, epochs=2, batch_size=8, validation_split=0.2,
-                            verbose=0)
+    _, history = jaxmlp.fit(
+        MODEL, params, x, t, epochs=2, batch_size=8, validation_split=0.2, verbose=0
+    )
     assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert all(len(v) == 2 for v in history.values())
     # the same run with validation_data = the last 10 rows gives the same history
-    _, explicit = jaxmlp.fit(MODEL, params, x[:40], t[:40], epochs=2, batch_size=8,
-                             validation_data=(x[40:], t[40:]), verbose=0)
+    _, explicit = jaxmlp.fit(
+        MODEL,
+        params,
+        x[:40],
+        t[:40],
+        epochs=2,
+        batch_size=8,
+        validation_data=(x[40:], t[40:]),
+        verbose=0,
+    )
     for name in history:
         np.testing.assert_allclose(history[name], explicit[name], rtol=1e-6)
 
 
 def test_history_without_validation_or_metrics():
     x, t = data(20)
-    _, history = jaxmlp.fit(MODEL, MODEL.init(jax.random.key(0)), x, t, epochs=2, metrics=(),
-                            verbose=0)
+    _, history = jaxmlp.fit(
+        MODEL, MODEL.init(jax.random.key(0)), x, t, epochs=2, metrics=(), verbose=0
+    )
     assert list(history) == ["loss"]
 
 
@@ -117,14 +150,23 @@ def test_training_is_deterministic_and_the_caller_params_survive():
 def test_nothing_recompiles_between_epochs():
     compiled = []
     jax.monitoring.register_event_duration_secs_listener(
-        lambda event, _, **kw: compiled.append(event) if "backend_compile" in event else None)
+        lambda event, _, **kw: compiled.append(event) if "backend_compile" in event else None
+    )
     x, t = data(30)
     counts = []
     for width, epochs in ((7, 1), (8, 4)):  # two new networks: every program compiles afresh
         model = jaxmlp.MLP((6, width, 3), ("tanh", "softmax"))
         before = len(compiled)
-        jaxmlp.fit(model, model.init(jax.random.key(0)), x, t, optimizer=optax.sgd(0.1),
-                   epochs=epochs, batch_size=8, verbose=0)
+        jaxmlp.fit(
+            model,
+            model.init(jax.random.key(0)),
+            x,
+            t,
+            optimizer=optax.sgd(0.1),
+            epochs=epochs,
+            batch_size=8,
+            verbose=0,
+        )
         counts.append(len(compiled) - before)
     assert counts[0] > 0 and counts[1] == counts[0]  # epochs 2..4 compile nothing
 
@@ -134,8 +176,18 @@ def test_early_stopping_restores_the_best_epoch():
     params = MODEL.init(jax.random.key(0))
     stop = jaxmlp.EarlyStopping(monitor="val_loss", patience=1, restore_best=True)
     # a learning rate large enough to make val_loss rise after a while
-    best, history = jaxmlp.fit(MODEL, params, x, t, optimizer=optax.sgd(3.0), epochs=30,
-                               batch_size=4, validation_split=0.3, early_stopping=stop, verbose=0)
+    best, history = jaxmlp.fit(
+        MODEL,
+        params,
+        x,
+        t,
+        optimizer=optax.sgd(3.0),
+        epochs=30,
+        batch_size=4,
+        validation_split=0.3,
+        early_stopping=stop,
+        verbose=0,
+    )
     epochs_run = len(history["val_loss"])
     best_epoch = int(np.argmin(history["val_loss"]))
     assert epochs_run < 30
@@ -152,11 +204,24 @@ def test_early_stopping_arguments():
         jaxmlp.EarlyStopping(mode="up")
     x, t = data(20)
     with pytest.raises(ValueError, match="set validation_split or validation_data"):
-        jaxmlp.fit(MODEL, MODEL.init(jax.random.key(0)), x, t, early_stopping=jaxmlp.EarlyStopping(),
-                   verbose=0)
+        jaxmlp.fit(
+            MODEL,
+            MODEL.init(jax.random.key(0)),
+            x,
+            t,
+            early_stopping=jaxmlp.EarlyStopping(),
+            verbose=0,
+        )
     with pytest.raises(ValueError, match="monitors 'val_f1', which is not one of"):
-        jaxmlp.fit(MODEL, MODEL.init(jax.random.key(0)), x, t, validation_split=0.2, verbose=0,
-                   early_stopping=jaxmlp.EarlyStopping(monitor="val_f1"))
+        jaxmlp.fit(
+            MODEL,
+            MODEL.init(jax.random.key(0)),
+            x,
+            t,
+            validation_split=0.2,
+            verbose=0,
+            early_stopping=jaxmlp.EarlyStopping(monitor="val_f1"),
+        )
 
 
 def test_a_non_finite_loss_stops_with_the_last_finite_parameters(tmp_path):
@@ -164,11 +229,34 @@ def test_a_non_finite_loss_stops_with_the_last_finite_parameters(tmp_path):
     x, labels = data(64)
     t = jax.nn.one_hot(labels % 2, 2)
     path = tmp_path / "run.npz"
-    jaxmlp.fit(model, model.init(jax.random.key(0)), x, t, loss="sse", optimizer=optax.sgd(0.01), epochs=2,
-               batch_size=8, checkpoint=path, verbose=0)
-    with pytest.raises(jaxmlp.TrainingError, match=r"non-finite loss at epoch \d+, step \d+") as info:
-        jaxmlp.fit(model, model.init(jax.random.key(0)), x, t, loss="sse", optimizer=optax.sgd(5.0),
-                   epochs=50, batch_size=8, checkpoint=path, resume=path, verbose=0)
+    jaxmlp.fit(
+        model,
+        model.init(jax.random.key(0)),
+        x,
+        t,
+        loss="sse",
+        optimizer=optax.sgd(0.01),
+        epochs=2,
+        batch_size=8,
+        checkpoint=path,
+        verbose=0,
+    )
+    with pytest.raises(
+        jaxmlp.TrainingError, match=r"non-finite loss at epoch \d+, step \d+"
+    ) as info:
+        jaxmlp.fit(
+            model,
+            model.init(jax.random.key(0)),
+            x,
+            t,
+            loss="sse",
+            optimizer=optax.sgd(5.0),
+            epochs=50,
+            batch_size=8,
+            checkpoint=path,
+            resume=path,
+            verbose=0,
+        )
     error = info.value
     assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(error.params))
     assert error.epoch >= 3 and 1 <= error.step <= 8
@@ -177,8 +265,18 @@ def test_a_non_finite_loss_stops_with_the_last_finite_parameters(tmp_path):
     assert saved.opt_state is not None and saved.step == (error.epoch - 1) * 8
     assert len(saved.history["loss"]) == error.epoch - 1
     assert all(np.isfinite(saved.history["loss"]))
-    resumed, _ = jaxmlp.fit(model, model.init(jax.random.key(0)), x, t, loss="sse", optimizer=optax.sgd(0.01),
-                            epochs=error.epoch, batch_size=8, resume=path, verbose=0)
+    resumed, _ = jaxmlp.fit(
+        model,
+        model.init(jax.random.key(0)),
+        x,
+        t,
+        loss="sse",
+        optimizer=optax.sgd(0.01),
+        epochs=error.epoch,
+        batch_size=8,
+        resume=path,
+        verbose=0,
+    )
     assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(resumed))
 
 
@@ -215,17 +313,43 @@ def test_a_learning_rate_schedule_from_optax_is_used():
     x, t = data(16)
     params = MODEL.init(jax.random.key(0))
     schedule = optax.piecewise_constant_schedule(0.5, {1: 0.0})  # η = 0 after the first step
-    once, _ = jaxmlp.fit(MODEL, params, x, t, optimizer=optax.sgd(schedule), epochs=1,
-                         batch_size=16, shuffle=False, verbose=0)
-    many, _ = jaxmlp.fit(MODEL, params, x, t, optimizer=optax.sgd(schedule), epochs=5,
-                         batch_size=16, shuffle=False, verbose=0)
+    once, _ = jaxmlp.fit(
+        MODEL,
+        params,
+        x,
+        t,
+        optimizer=optax.sgd(schedule),
+        epochs=1,
+        batch_size=16,
+        shuffle=False,
+        verbose=0,
+    )
+    many, _ = jaxmlp.fit(
+        MODEL,
+        params,
+        x,
+        t,
+        optimizer=optax.sgd(schedule),
+        epochs=5,
+        batch_size=16,
+        shuffle=False,
+        verbose=0,
+    )
     leaves_close(once, many, rtol=0, atol=0)
 
 
 def test_progress_lines(capsys):
     x, t = data(20)
-    jaxmlp.fit(MODEL, MODEL.init(jax.random.key(0)), x, t, epochs=2, batch_size=8,
-               validation_split=0.2, verbose=1)
+    jaxmlp.fit(
+        MODEL,
+        MODEL.init(jax.random.key(0)),
+        x,
+        t,
+        epochs=2,
+        batch_size=8,
+        validation_split=0.2,
+        verbose=1,
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2
     assert lines[1].startswith("Epoch 2/2  2/2 ━") and "- loss: " in lines[1]
@@ -245,22 +369,29 @@ def test_live_bar_ticks_on_a_terminal():
     assert "\rEpoch 1/3  5/10 ━━━━━━━━━━" in text and text.endswith("loss: 0.5000\n")
 
 
-@pytest.mark.parametrize("kwargs,error,match", [
-    (dict(epochs=-1), ValueError, "epochs: expected an integer >= 0"),
-    (dict(batch_size=0), ValueError, "batch_size: expected an integer >= 1"),
-    (dict(batch_size=2.5), TypeError, "batch_size"),
-    (dict(optimizer="adagrad"), ValueError, "optimizer: expected one of"),
-    (dict(optimizer=3), TypeError, "optimizer: expected an optax"),
-    (dict(grad="numeric"), ValueError, "grad: expected one of"),
-    (dict(metrics=("f1",)), ValueError, "metrics: expected names"),
-    (dict(validation_split=1.5), ValueError, "fraction"),
-    (dict(validation_split=0.2, validation_data=(1, 2)), ValueError, "expected one of them, got both"),
-    (dict(validation_data=(1, 2, 3)), TypeError, "validation_data: expected a pair"),
-    (dict(verbose=3), ValueError, "verbose"),
-    (dict(l2=-1.0), ValueError, "l2: expected a finite number >= 0"),
-    (dict(loss="hinge"), ValueError, "loss: unknown name"),
-    (dict(early_stopping="yes"), TypeError, "early_stopping"),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        (dict(epochs=-1), ValueError, "epochs: expected an integer >= 0"),
+        (dict(batch_size=0), ValueError, "batch_size: expected an integer >= 1"),
+        (dict(batch_size=2.5), TypeError, "batch_size"),
+        (dict(optimizer="adagrad"), ValueError, "optimizer: expected one of"),
+        (dict(optimizer=3), TypeError, "optimizer: expected an optax"),
+        (dict(grad="numeric"), ValueError, "grad: expected one of"),
+        (dict(metrics=("f1",)), ValueError, "metrics: expected names"),
+        (dict(validation_split=1.5), ValueError, "fraction"),
+        (
+            dict(validation_split=0.2, validation_data=(1, 2)),
+            ValueError,
+            "expected one of them, got both",
+        ),
+        (dict(validation_data=(1, 2, 3)), TypeError, "validation_data: expected a pair"),
+        (dict(verbose=3), ValueError, "verbose"),
+        (dict(l2=-1.0), ValueError, "l2: expected a finite number >= 0"),
+        (dict(loss="hinge"), ValueError, "loss: unknown name"),
+        (dict(early_stopping="yes"), TypeError, "early_stopping"),
+    ],
+)
 def test_bad_fit_arguments(kwargs, error, match):
     x, t = data(20)
     with pytest.raises(error, match=match):
@@ -284,8 +415,17 @@ def test_deck002_on_fashion_mnist_passes_080_in_two_epochs():
     except FileNotFoundError as error:
         pytest.skip(f"Fashion-MNIST is not installed here: {error}".splitlines()[0])
     model = jaxmlp.MLP((784, 32, 10), ("relu", "softmax"))
-    params, history = jaxmlp.fit(model, model.init(jax.random.key(0)), x, t, optimizer="adam",
-                                 epochs=2, batch_size=64, validation_split=0.2, verbose=0)
+    params, history = jaxmlp.fit(
+        model,
+        model.init(jax.random.key(0)),
+        x,
+        t,
+        optimizer="adam",
+        epochs=2,
+        batch_size=64,
+        validation_split=0.2,
+        verbose=0,
+    )
     assert len(history["val_accuracy"]) == 2
     assert jaxmlp.evaluate(model, params, x_test, t_test)["accuracy"] > 0.80
 
@@ -293,8 +433,16 @@ def test_deck002_on_fashion_mnist_passes_080_in_two_epochs():
 def test_on_epoch_end_sees_every_epoch_after_its_metrics():
     x, t = data(20)
     seen = []
-    _, history = jaxmlp.fit(MODEL, MODEL.init(jax.random.key(0)), x, t, epochs=3, batch_size=8,
-                            verbose=0, on_epoch_end=lambda epoch, logs: seen.append((epoch, logs)))
+    _, history = jaxmlp.fit(
+        MODEL,
+        MODEL.init(jax.random.key(0)),
+        x,
+        t,
+        epochs=3,
+        batch_size=8,
+        verbose=0,
+        on_epoch_end=lambda epoch, logs: seen.append((epoch, logs)),
+    )
     assert [epoch for epoch, _ in seen] == [0, 1, 2]
     assert [logs["loss"] for _, logs in seen] == history["loss"]
     with pytest.raises(TypeError, match="on_epoch_end"):
@@ -306,17 +454,23 @@ def test_shuffle_order_is_a_reproducible_permutation_per_key_and_epoch():
     first = epoch.shuffle_order(key, 0, 1000)
     assert first.dtype == np.int32
     assert sorted(first.tolist()) == list(range(1000))
-    np.testing.assert_array_equal(first, epoch.shuffle_order(key, 0, 1000))  # a function of (key, epoch)
+    np.testing.assert_array_equal(
+        first, epoch.shuffle_order(key, 0, 1000)
+    )  # a function of (key, epoch)
     assert not np.array_equal(first, epoch.shuffle_order(key, 1, 1000))
     assert not np.array_equal(first, epoch.shuffle_order(jax.random.key(8), 0, 1000))
-    np.testing.assert_array_equal(first, epoch.shuffle_order(jax.random.PRNGKey(7), 0, 1000))  # legacy key
+    np.testing.assert_array_equal(
+        first, epoch.shuffle_order(jax.random.PRNGKey(7), 0, 1000)
+    )  # legacy key
     np.testing.assert_array_equal(epoch.shuffle_order(key, 3, 5, shuffle=False), np.arange(5))
     # every row is equally likely at every position: position 0 over 2,000 epochs of 4 rows
     counts = np.bincount([epoch.shuffle_order(key, e, 4)[0] for e in range(2000)], minlength=4)
     assert counts.min() > 400 and counts.max() < 600
 
 
-@pytest.mark.parametrize("key", [5, np.zeros(3, np.float32), "seed", jax.random.split(jax.random.key(0), 2)])
+@pytest.mark.parametrize(
+    "key", [5, np.zeros(3, np.float32), "seed", jax.random.split(jax.random.key(0), 2)]
+)
 def test_fit_rejects_a_key_that_is_not_one_jax_key(key):
     x, t = data(20)
     with pytest.raises(TypeError, match="key: expected one jax.random key"):

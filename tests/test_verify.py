@@ -1,5 +1,6 @@
-"""``jaxmlp.verify``: the all-decks run prints each check as it finishes; a user's file (MLP or general
-form) passes, fails with the shrunk counterexample and the first wrong δ, or is refused in one line."""
+"""``jaxmlp.verify``: the all-decks run prints each check as it finishes; a user's file (MLP or
+general form) passes, fails with the shrunk counterexample and the first wrong δ, or is refused
+in one line."""
 
 import functools
 import json
@@ -98,6 +99,7 @@ def verify_source(tmp_path, source, *args, name="user.py", examples=10, **kwargs
 
 # --- the done-when files --------------------------------------------------------------------------
 
+
 def test_general_form_logistic_regression_right_and_with_a_wrong_l2_term(tmp_path):
     status, lines, record = verify_source(tmp_path, LOGISTIC)
     assert status == 0 and record["passed"] and record["form"] == "general", lines
@@ -129,22 +131,34 @@ def test_a_delta_that_is_nan_at_saturation_is_rejected(tmp_path, dtype):
 def test_the_first_wrong_delta_is_named(tmp_path):
     status, lines, record = verify_source(tmp_path, THREE_LAYERS)
     assert status == 0 and record["first_wrong_delta"] is None, lines
-    forgot = THREE_LAYERS.replace('d1 = (d2 @ params[1]["w"]) * (1 - h1**2)', 'd1 = d2 @ params[1]["w"]')
+    forgot = THREE_LAYERS.replace(
+        'd1 = (d2 @ params[1]["w"]) * (1 - h1**2)', 'd1 = d2 @ params[1]["w"]'
+    )
     forgot = forgot.replace('d2 = (d3 @ params[2]["w"]) * (1 - h2**2)', 'd2 = d3 @ params[2]["w"]')
     status, lines, record = verify_source(tmp_path, forgot)
     assert status == 1 and record["first_wrong_delta"] == 1
-    assert "δ of layer 1 (params[1]) is wrong; layers 2.. are right; layers below inherit the error" in lines
+    assert (
+        "δ of layer 1 (params[1]) is wrong; layers 2.. are right; layers below inherit the error"
+        in lines
+    )
     assert "deltas[2]" not in [f["leaf"] for f in record["failures"]]
     example = record["counterexample"]
-    assert f"v.replay('{tmp_path / 'user.py'}', 'batch=1,scale=1,kind=random,seed=" in example["reproduce"]
+    assert (
+        f"v.replay('{tmp_path / 'user.py'}', 'batch=1,scale=1,kind=random,seed="
+        in example["reproduce"]
+    )
     replayed = []
     spec = "batch={batch},scale={scale:g},kind={kind},seed={seed}".format(**example)
     assert verify.replay(str(tmp_path / "user.py"), spec, out=replayed.append) == 1
-    assert replayed[-1].startswith("FAIL") and "δ of layer 1 (params[1]) is wrong" in "\n".join(replayed)
+    assert replayed[-1].startswith("FAIL") and "δ of layer 1 (params[1]) is wrong" in "\n".join(
+        replayed
+    )
 
 
 def test_the_examples_pass_and_verify_themselves(capsys, monkeypatch):
-    monkeypatch.setattr(verify, "run", functools.partial(verify.run, examples=5))  # the wiring, quickly
+    monkeypatch.setattr(
+        verify, "run", functools.partial(verify.run, examples=5)
+    )  # the wiring, quickly
     for name in ("my_derivation.py", "my_logistic_regression.py"):
         with pytest.raises(SystemExit) as done:
             runpy.run_path(str(EXAMPLES / name), run_name="__main__")
@@ -189,12 +203,29 @@ def grads(params, x, t):
     return [{{"w": d.T @ o, "b": d.sum(0)}} for d, o in zip(deltas(params, x, t), os)]
 """
 WIDTHS = (2, 3)
-ACTIVATIONS = ("sigmoid", "tanh", "softplus", "leaky_relu", "elu", "selu", "swish")  # f′ ≠ 0 (almost)
-CURVED = ("sigmoid", "tanh", "softplus", "selu", "swish")  # f′ ≠ 1 (almost): dropping it is a change
+ACTIVATIONS = (
+    "sigmoid",
+    "tanh",
+    "softplus",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "swish",
+)  # f′ ≠ 0 (almost)
+CURVED = (
+    "sigmoid",
+    "tanh",
+    "softplus",
+    "selu",
+    "swish",
+)  # f′ ≠ 1 (almost): dropping it is a change
 
 
-@settings(max_examples=max(6, settings().max_examples // 3), deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=max(6, settings().max_examples // 3),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(st.data())
 def test_verify_names_the_mutated_layer(tmp_path, data):
     depth = data.draw(st.integers(2, 3), "depth")
@@ -203,7 +234,7 @@ def test_verify_names_the_mutated_layer(tmp_path, data):
     mutation = data.draw(st.sampled_from(("flip sign", "drop f′", "scale")), "mutation")
     layer = data.draw(st.integers(0, depth - 1), "layer")
     if mutation == "drop f′" and layer < depth - 1:
-        acts = (*acts[:layer], data.draw(st.sampled_from(CURVED)), *acts[layer + 1:])
+        acts = (*acts[:layer], data.draw(st.sampled_from(CURVED)), *acts[layer + 1 :])
     source = MUTANT.format(sizes=sizes, acts=acts, mutation=mutation, layer=layer)
     with jax.disable_jit():  # networks of a few shapes: op by op, each op compiles once
         status, lines, record = verify_source(tmp_path, source, examples=0)
@@ -217,12 +248,21 @@ RETURN = 'return [{"w": d1.T @ x, "b": d1.sum(0)}, {"w": d2.T @ h, "b": d2.sum(0
 UNUSABLE = {
     "no grads": (TWO_LAYERS.replace("def grads(", "def gradients("), "missing `grads`"),
     "no model": (TWO_LAYERS.replace("model = jaxmlp.MLP(", "net = jaxmlp.MLP("), "missing `model`"),
-    "unknown loss": (TWO_LAYERS.replace('loss = "sse"', 'loss = "hinge"'), "`loss`: expected one of"),
+    "unknown loss": (
+        TWO_LAYERS.replace('loss = "sse"', 'loss = "hinge"'),
+        "`loss`: expected one of",
+    ),
     "unknown reduction": (TWO_LAYERS.replace('"sum"', '"max"'), "`reduction`: expected one of"),
     "grads not callable": (TWO_LAYERS + "\ngrads = 3\n", "`grads`: expected a function"),
-    "grads raises": (TWO_LAYERS.replace("u1 = x", "u1 = 1 / 0 + x"), "grads(params, x, t) raised Zero"),
+    "grads raises": (
+        TWO_LAYERS.replace("u1 = x", "u1 = 1 / 0 + x"),
+        "grads(params, x, t) raised Zero",
+    ),
     "a tuple": (TWO_LAYERS.replace(RETURN, "return tuple(" + RETURN[7:] + ")"), "does not match"),
-    "w transposed": (TWO_LAYERS.replace('"w": d1.T @ x', '"w": x.T @ d1'), "shape (3, 4), expected (4, 3)"),
+    "w transposed": (
+        TWO_LAYERS.replace('"w": d1.T @ x', '"w": x.T @ d1'),
+        "shape (3, 4), expected (4, 3)",
+    ),
     "general without sample": (LOGISTIC.replace("def sample(", "def draw("), "missing `sample`"),
     "syntax error": (TWO_LAYERS + "\ndef broken(:\n", "failed to import: SyntaxError"),
     "sys.exit": ("raise SystemExit(3)\n", "failed to import: SystemExit"),
@@ -238,7 +278,8 @@ def test_an_unusable_file_gets_one_clear_line(tmp_path, case):
     assert message in lines[-1], lines
 
 
-# --- jaxmlp verify: every deck, each check printed as it finishes, 100 columns ---------------------
+# --- jaxmlp verify: every deck, each check printed as it finishes, 100 columns ------------
+
 
 def test_run_prints_each_check_as_it_finishes(monkeypatch):
     lines, calls = [], []
@@ -246,22 +287,36 @@ def test_run_prints_each_check_as_it_finishes(monkeypatch):
     def deck(number):
         def checks(seed):
             calls.append((number, len(lines)))  # how much was printed before this deck ran
-            return [Check(f"deck 00{number} " + "a long name " * 12, "= jax.grad, float64", 1e-16, True)]
+            return [
+                Check(f"deck 00{number} " + "a long name " * 12, "= jax.grad, float64", 1e-16, True)
+            ]
+
         return types.SimpleNamespace(__name__=f"deck00{number}", checks=checks)
 
     package = types.SimpleNamespace(MODULES=tuple(f"deck00{n}" for n in range(5)))
     monkeypatch.setitem(sys.modules, "jaxmlp.derivations", package)
     for n in range(5):
         monkeypatch.setitem(sys.modules, f"jaxmlp.derivations.deck00{n}", deck(n))
+
     def library(seed, dtype):
-        yield Check(f"jaxmlp.backprop {jax.numpy.dtype(dtype).name}", "", 0.0, dtype == jax.numpy.float64)
+        yield Check(
+            f"jaxmlp.backprop {jax.numpy.dtype(dtype).name}", "", 0.0, dtype == jax.numpy.float64
+        )
 
     monkeypatch.setattr(verify, "_library_checks", library)
     assert verify.run(out=lines.append, json=True) == 1
-    assert [printed for _, printed in calls] == [1, 2, 3, 4, 5]  # deck n's line before deck n + 1 ran
+    assert [printed for _, printed in calls] == [
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]  # deck n's line before deck n + 1 ran
     assert all(len(line) <= 100 for line in lines[:-1]), max(lines, key=len)
     assert [line[:12] for line in lines[1:6]] == ["ok  1.0e-16 "] * 5
-    assert lines[7].startswith("NO ") and "float32" in lines[7] and lines[-2].startswith("FAIL: 6/7")
+    assert (
+        lines[7].startswith("NO ") and "float32" in lines[7] and lines[-2].startswith("FAIL: 6/7")
+    )
     assert json.loads(lines[-1])["failures"][0]["leaf"] == "jaxmlp.backprop float32"
 
 

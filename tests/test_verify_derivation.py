@@ -17,7 +17,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NAMES = ("grads", "model", "loss", "reduction", "l2", "l1", "deltas", "objective", "sample")
 
 #: examples/my_derivation.py with tanh′ forgotten in the hidden δ: δ of layer 0 is wrong
-WRONG = ("δ1 = (δ2 @ params[1][\"w\"]) * (1 - h**2)", "δ1 = (δ2 @ params[1][\"w\"])")
+WRONG = ('δ1 = (δ2 @ params[1]["w"]) * (1 - h**2)', 'δ1 = (δ2 @ params[1]["w"])')
 
 
 def functions(path: Path) -> dict:
@@ -80,22 +80,27 @@ def test_the_general_form_names_the_wrong_leaf():
         normal = jax.random.normal
         return normal(k1, (3,)), normal(k2, (4, 3)), normal(k3, (4,))
 
-    right = verify.derivation(lambda w, x, t: 2 * x.T @ (x @ w - t), objective=objective,
-                              sample=sample, examples=5)
-    wrong = verify.derivation(lambda w, x, t: x.T @ (x @ w - t), objective=objective,
-                              sample=sample, examples=5)
+    right = verify.derivation(
+        lambda w, x, t: 2 * x.T @ (x @ w - t), objective=objective, sample=sample, examples=5
+    )
+    wrong = verify.derivation(
+        lambda w, x, t: x.T @ (x @ w - t), objective=objective, sample=sample, examples=5
+    )
     assert right.passed and str(right).splitlines()[-1].startswith("PASS")
     assert not wrong.passed and [w["leaf"] for w in wrong.wrong] == ["grads"]
     assert '"passed": false' in wrong.json()
 
 
-@pytest.mark.parametrize("arguments, words", [
-    ({"model": None, "loss": "sse"}, "`model`: expected a jaxmlp.MLP, got NoneType"),
-    ({"loss": "hinge"}, "`loss`: expected one of"),
-    ({"objective": lambda p, x, t: 0.0}, "missing `sample`"),
-    ({"deltas": 3}, "`deltas`: expected a function"),
-    ({"dtype": "float16"}, "dtype: expected one of ('float64', 'float32'), got 'float16'"),
-])
+@pytest.mark.parametrize(
+    "arguments, words",
+    [
+        ({"model": None, "loss": "sse"}, "`model`: expected a jaxmlp.MLP, got NoneType"),
+        ({"loss": "hinge"}, "`loss`: expected one of"),
+        ({"objective": lambda p, x, t: 0.0}, "missing `sample`"),
+        ({"deltas": 3}, "`deltas`: expected a function"),
+        ({"dtype": "float16"}, "dtype: expected one of ('float64', 'float32'), got 'float16'"),
+    ],
+)
 def test_unusable_functions_raise_one_clear_value_error(arguments, words):
     import jaxmlp
 

@@ -21,9 +21,23 @@ import jaxmlp.derivations.deck004_layer_k as deck004
 
 
 def test_deck000_two_three_one_by_hand():
-    # One image x = (x1, x2) = (1, 0.5) with target t = 1; f is the sigmoid, f'(u) = f(u) (1 − f(u)).
-    w = {"w1": 0.1, "w2": 0.2, "w3": -0.3, "w4": 0.4, "w5": 0.5, "w6": -0.6, "w7": 0.7, "w8": -0.8,
-         "w9": 0.9, "b1": 0.1, "b2": 0.0, "b3": -0.1, "b4": 0.2}
+    # One image x = (x1, x2) = (1, 0.5) with target t = 1; f is the sigmoid,
+    # f'(u) = f(u) (1 − f(u)).
+    w = {
+        "w1": 0.1,
+        "w2": 0.2,
+        "w3": -0.3,
+        "w4": 0.4,
+        "w5": 0.5,
+        "w6": -0.6,
+        "w7": 0.7,
+        "w8": -0.8,
+        "w9": 0.9,
+        "b1": 0.1,
+        "b2": 0.0,
+        "b3": -0.1,
+        "b4": 0.2,
+    }
     # Forward, neuron by neuron (deck 000, 順伝搬):
     #   u1 = w1 x1 + w2 x2 + b1 = 0.1·1 + 0.2·0.5 + 0.1  =  0.3     f(u1) = 0.574443
     #   u2 = w3 x1 + w4 x2 + b2 = −0.3·1 + 0.4·0.5 + 0   = −0.1     f(u2) = 0.475021
@@ -45,9 +59,21 @@ def test_deck000_two_three_one_by_hand():
     #   ∂E/∂w3 = δ2 x1 =  0.0147568   ∂E/∂w4 = δ2 x2 =  0.00737838   ∂E/∂b2 = δ2 =  0.0147568
     #   ∂E/∂w5 = δ3 x1 = −0.0166013   ∂E/∂w6 = δ3 x2 = −0.00830067   ∂E/∂b3 = δ3 = −0.0166013
     u = {"u1": 0.3, "u2": -0.1, "u3": 0.1, "u4": 0.694574, "y": 0.666984}
-    dE = {"w1": -0.0126575, "w2": -0.00632876, "w3": 0.0147568, "w4": 0.00737838, "w5": -0.0166013,
-          "w6": -0.00830067, "w7": -0.0424906, "w8": -0.0351365, "w9": -0.0388319,
-          "b1": -0.0126575, "b2": 0.0147568, "b3": -0.0166013, "b4": -0.0739684}
+    dE = {
+        "w1": -0.0126575,
+        "w2": -0.00632876,
+        "w3": 0.0147568,
+        "w4": 0.00737838,
+        "w5": -0.0166013,
+        "w6": -0.00830067,
+        "w7": -0.0424906,
+        "w8": -0.0351365,
+        "w9": -0.0388319,
+        "b1": -0.0126575,
+        "b2": 0.0147568,
+        "b3": -0.0166013,
+        "b4": -0.0739684,
+    }
     # One step w ← w − α ∂E/∂w with α = 0.001: each weight moves by −α ∂E/∂w, e.g.
     #   w7: 0.7 − 0.001 · (−0.0424906) = 0.7 + 0.0000424906 = 0.700042
     #   b2: 0   − 0.001 · 0.0147568    = −0.0000147568
@@ -83,33 +109,61 @@ def test_deck000_two_three_one_by_hand():
         assert before - after == pytest.approx(1.14889e-5, rel=1e-5)
     # the same step through jaxmlp.fit (plain SGD, α = 0.001, one batch of one row), in float32
     params = deck000.from_deck({name: jnp.float32(value) for name, value in w.items()})
-    fitted, _ = jaxmlp.fit(model, params, np.float32([[1.0, 0.5]]), np.float32([[1.0]]),
-                           optimizer=optax.sgd(0.001), loss="sse", reduction="sum", epochs=1, batch_size=1,
-                           metrics=(), verbose=0)
+    fitted, _ = jaxmlp.fit(
+        model,
+        params,
+        np.float32([[1.0, 0.5]]),
+        np.float32([[1.0]]),
+        optimizer=optax.sgd(0.001),
+        loss="sse",
+        reduction="sum",
+        epochs=1,
+        batch_size=1,
+        metrics=(),
+        verbose=0,
+    )
     fitted = deck000.to_deck(fitted)
     for name, value in dE.items():
         assert float(fitted[name]) == pytest.approx(w[name] - 0.001 * value, rel=1e-5), name
     assert float(fitted["w7"]) == pytest.approx(0.700042, rel=1e-5)
 
 
-
 def test_deck000_worked_numbers_exactly():
-    assert deck000.E([Fraction("0.3"), Fraction("0.8"), Fraction("0.2")], [0, 1, 0]) == Fraction("0.085")
+    assert deck000.E([Fraction("0.3"), Fraction("0.8"), Fraction("0.2")], [0, 1, 0]) == Fraction(
+        "0.085"
+    )
     assert deck000.E([0.3, 0.8, 0.2], [0.0, 1.0, 0.0]) == pytest.approx(0.085, rel=1e-15)
-    exact = {label: ([Fraction(str(v)) for v in y], [Fraction(str(v)) for v in t])
-             for label, (y, t) in deck000.TABLES.items()}
-    sums = [(deck000.sum_of_differences(*table), deck000.sum_of_squares(*table)) for table in exact.values()]
-    assert sums == [(0, 0), (Fraction("0.2"), Fraction("0.18")), (Fraction("0.2"), Fraction("1.50"))]
-    floats = [(deck000.sum_of_differences(*table), deck000.sum_of_squares(*table))
-              for table in deck000.TABLES.values()]
+    exact = {
+        label: ([Fraction(str(v)) for v in y], [Fraction(str(v)) for v in t])
+        for label, (y, t) in deck000.TABLES.items()
+    }
+    sums = [
+        (deck000.sum_of_differences(*table), deck000.sum_of_squares(*table))
+        for table in exact.values()
+    ]
+    assert sums == [
+        (0, 0),
+        (Fraction("0.2"), Fraction("0.18")),
+        (Fraction("0.2"), Fraction("1.50")),
+    ]
+    floats = [
+        (deck000.sum_of_differences(*table), deck000.sum_of_squares(*table))
+        for table in deck000.TABLES.values()
+    ]
     np.testing.assert_allclose(floats, [(0, 0), (0.2, 0.18), (0.2, 1.50)], rtol=1e-14, atol=1e-15)
     # ② and ③ are indistinguishable by their sums of differences, not by their sums of squares
     printed = [[Fraction(str(v)) for v in c] for c in deck000.TABLE_3_AS_PRINTED]
-    assert (deck000.sum_of_differences(*printed), deck000.sum_of_squares(*printed)) == (0, Fraction("1.70"))
+    assert (deck000.sum_of_differences(*printed), deck000.sum_of_squares(*printed)) == (
+        0,
+        Fraction("1.70"),
+    )
 
 
 def test_deck002_worked_numbers_exactly():
-    x, w = [Fraction(1), Fraction(2), Fraction("0.5")], [Fraction("0.5"), Fraction("0.2"), Fraction(-1)]
+    x, w = (
+        [Fraction(1), Fraction(2), Fraction("0.5")],
+        [Fraction("0.5"), Fraction("0.2"), Fraction(-1)],
+    )
     assert deck002.mu(x, w) == Fraction("0.4")
     μ, z = deck002.perceptron(deck002.X, deck002.W)
     assert float(μ) == pytest.approx(0.4, rel=1e-7) and float(z) == 1.0
@@ -124,8 +178,12 @@ def test_deck002_worked_numbers_exactly():
 
 
 def test_deck002_shapes_pixels_one_hot_and_softmax():
-    assert deck002.shapes_after_preprocessing() == {"x_train": (60000, 784), "y_train": (60000, 10),
-                                                    "x_test": (10000, 784), "y_test": (10000, 10)}
+    assert deck002.shapes_after_preprocessing() == {
+        "x_train": (60000, 784),
+        "y_train": (60000, 10),
+        "x_test": (10000, 784),
+        "y_test": (10000, 10),
+    }
     images = np.random.default_rng(0).integers(0, 256, (3, 28, 28), dtype=np.uint8)
     x = np.asarray(deck002.preprocess(jnp.asarray(images)))
     assert x.shape == (3, 784) and x.min() >= 0 and x.max() <= 1
@@ -134,16 +192,26 @@ def test_deck002_shapes_pixels_one_hot_and_softmax():
     np.testing.assert_array_equal(deck002.to_categorical(labels), jaxmlp.data.one_hot(labels, 10))
     weather = deck002.softmax(jnp.log(jnp.asarray([0.7, 0.2, 0.1])))  # 晴れ, 雨, 曇り
     np.testing.assert_allclose(weather, [0.7, 0.2, 0.1], rtol=1e-6)
-    assert float(jnp.sum(deck002.softmax(jnp.asarray([3.0, -1.0, 0.5, 8.0])))) == pytest.approx(1, rel=1e-6)
-    assert sum(deck002.TEST_1) == pytest.approx(1, abs=1e-7)   # the printed predictions are probabilities
+    assert float(jnp.sum(deck002.softmax(jnp.asarray([3.0, -1.0, 0.5, 8.0])))) == pytest.approx(
+        1, rel=1e-6
+    )
+    assert sum(deck002.TEST_1) == pytest.approx(
+        1, abs=1e-7
+    )  # the printed predictions are probabilities
     assert sum(deck002.TEST2_1) == pytest.approx(1, abs=1e-7)
     np.testing.assert_array_equal(np.around(deck002.TEST2_1, 3), np.eye(10)[2])
 
 
 def test_deck004_cross_entropy_split_and_five_folds():
-    p, q = jnp.asarray([[1.0, 0.0, 0.0], [0.2, 0.5, 0.3]]), jnp.asarray([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3]])
-    np.testing.assert_allclose(deck004.H(p, q), [-np.log(0.7), -(0.2 * np.log(0.1) + 0.5 * np.log(0.6)
-                                                                 + 0.3 * np.log(0.3))], rtol=1e-6)
+    p, q = (
+        jnp.asarray([[1.0, 0.0, 0.0], [0.2, 0.5, 0.3]]),
+        jnp.asarray([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3]]),
+    )
+    np.testing.assert_allclose(
+        deck004.H(p, q),
+        [-np.log(0.7), -(0.2 * np.log(0.1) + 0.5 * np.log(0.6) + 0.3 * np.log(0.3))],
+        rtol=1e-6,
+    )
     parts = deck004.split(jax.random.key(0), 60_000, (0.6, 0.2, 0.2))
     assert [len(s) for s in parts] == [36_000, 12_000, 12_000]
     assert np.array_equal(np.sort(np.concatenate(parts)), np.arange(60_000))

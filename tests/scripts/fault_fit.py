@@ -28,8 +28,9 @@ def problem():
     x = rng.normal(size=(64, 6)).astype(np.float32)
     t = (x[:, 0] + x[:, 1] > 0).astype(np.int32) + (x[:, 2] > 0.5)
     model = jaxmlp.MLP((6, 8, 3), ("tanh", "softmax"))
-    kwargs = dict(optimizer=optax.adam(0.01), batch_size=8, epochs=EPOCHS, key=jax.random.key(3),
-                  verbose=0)
+    kwargs = dict(
+        optimizer=optax.adam(0.01), batch_size=8, epochs=EPOCHS, key=jax.random.key(3), verbose=0
+    )
     return model, model.init(jax.random.key(1)), x, t, kwargs
 
 

@@ -17,8 +17,10 @@ from jaxmlp.core.checks import prepare  # noqa: E402
 
 
 def max_rel(a, b):
-    return max(float(jnp.max(jnp.abs(u - v)) / jnp.max(jnp.abs(v)))
-               for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+    return max(
+        float(jnp.max(jnp.abs(u - v)) / jnp.max(jnp.abs(v)))
+        for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    )
 
 
 def main():
@@ -29,15 +31,23 @@ def main():
     params = model.init(jax.random.key(1))
     out = {}
     for grad in ("backprop", "autodiff"):
-        kwargs = dict(optimizer=optax.adam(0.01), epochs=4, batch_size=16, validation_split=0.2,
-                      grad=grad, verbose=0, key=jax.random.key(2))
+        kwargs = dict(
+            optimizer=optax.adam(0.01),
+            epochs=4,
+            batch_size=16,
+            validation_split=0.2,
+            grad=grad,
+            verbose=0,
+            key=jax.random.key(2),
+        )
         single, h1 = jaxmlp.fit(model, params, x, t, **kwargs)
         for devices in (2, 8, "all"):
             sharded, h2 = jaxmlp.fit(model, params, x, t, devices=devices, **kwargs)
             out[f"{grad}-{devices}"] = max_rel(sharded, single)
             out[f"{grad}-{devices}-loss"] = float(np.max(np.abs(np.array(h1["loss"]) - h2["loss"])))
             out[f"{grad}-{devices}-replicated"] = all(
-                leaf.sharding.is_fully_replicated for leaf in jax.tree.leaves(sharded))
+                leaf.sharding.is_fully_replicated for leaf in jax.tree.leaves(sharded)
+            )
     # the step: inputs split by rows, outputs replicated
     mesh = parallel.make_mesh("all")
     step = jaxmlp.make_train_step(model, optimizer=optax.sgd(0.1), mesh=mesh)
@@ -62,19 +72,27 @@ def main():
             xd = x.astype(dtype)
             keys = jax.random.split(jax.random.key(3), 16)
             stacked = jax.tree.map(lambda a, d=dtype: a.astype(d), model.init(keys))
-            kwargs = dict(learning_rate=np.geomspace(1e-3, 1e-1, 16).tolist(),
-                          l2=np.linspace(0.0, 1e-2, 16).tolist(), epochs=3, batch_size=16,
-                          validation_split=0.2, verbose=0, key=jax.random.key(4))
+            kwargs = dict(
+                learning_rate=np.geomspace(1e-3, 1e-1, 16).tolist(),
+                l2=np.linspace(0.0, 1e-2, 16).tolist(),
+                epochs=3,
+                batch_size=16,
+                validation_split=0.2,
+                verbose=0,
+                key=jax.random.key(4),
+            )
             one, h1 = jaxmlp.fit_many(model, stacked, xd, t, **kwargs)
             for devices in (2,) if dtype == "float32" else (8,):
                 split, h2 = jaxmlp.fit_many(model, stacked, xd, t, devices=devices, **kwargs)
                 out[f"many-{dtype}-{devices}"] = max_rel(split, one)
                 out[f"many-{dtype}-{devices}-history"] = max(
-                    float(np.max(np.abs(h1[k] - h2[k]))) for k in h1)
+                    float(np.max(np.abs(h1[k] - h2[k]))) for k in h1
+                )
                 out[f"many-{dtype}-{devices}-spread"] = len(split[0]["w"].sharding.device_set)
     try:
-        jaxmlp.fit_many(model, model.init(jax.random.split(jax.random.key(3), 16)), x, t,
-                        devices=3, verbose=0)
+        jaxmlp.fit_many(
+            model, model.init(jax.random.split(jax.random.key(3), 16)), x, t, devices=3, verbose=0
+        )
     except ValueError as error:
         errors["many-3"] = f"{type(error).__name__}: {error}"
     out["errors"] = errors
