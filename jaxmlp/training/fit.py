@@ -119,10 +119,11 @@ def _fit(model, params, x, t, *, optimizer, loss, epochs, batch_size, validation
     o = options(epochs, batch_size, metrics, key, checkpoint, verbose, on_epoch_end, early_stopping)
     layout = processes.layout(shards, make_mesh(devices, mesh), o.batch_size)
     check_params(model, params)
-    agreed = agreed_settings(
-        model, params, config, o, validation_split, resume, shuffle, early_stopping
-    )
-    processes.agree(layout, agreed)
+    if layout.processes:  # every process's settings, compared before any collective
+        agreed = agreed_settings(
+            model, params, config, o, validation_split, resume, shuffle, early_stopping
+        )
+        processes.agree(layout, agreed)
     data = split_data(layout, model, params, x, t, config, validation_split, validation_data)
     names = data.names(o.metrics)
     if early_stopping is not None:

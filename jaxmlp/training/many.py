@@ -144,14 +144,15 @@ def _fit_many(model, params, x, t, *, optimizer, learning_rate, l2, l1, folds, l
     else:  # the models split over the devices
         layout = Layout(1, models_mesh(mesh, models))
     first = jax.tree.map(lambda a: a[0], params)
-    agreed = agreed_settings(
-        model, params, config, o, validation_split, resume, shuffle, early_stopping
-    )
-    given_rates = learning_rate if learning_rate is not None else []
-    agreed["learning_rate"] = np.ravel(given_rates).tolist()
-    agreed["folds"] = folds
-    agreed["rates"] = [list(np.ravel(rates_l2)), list(np.ravel(rates_l1))]
-    processes.agree(layout, agreed)
+    if layout.processes:  # every process's settings, compared before any collective
+        agreed = agreed_settings(
+            model, params, config, o, validation_split, resume, shuffle, early_stopping
+        )
+        given_rates = learning_rate if learning_rate is not None else []
+        agreed["learning_rate"] = np.ravel(given_rates).tolist()
+        agreed["folds"] = folds
+        agreed["rates"] = [list(np.ravel(rates_l2)), list(np.ravel(rates_l1))]
+        processes.agree(layout, agreed)
     if folds is not None:
         folds = check_int("folds", folds, 2)
         if folds != models:
