@@ -1,32 +1,17 @@
-"""fit / evaluate / predict / make_train_step: Optax equality, Keras semantics, faults, errors."""
+"""fit / evaluate / predict / make_train_step: Optax equality, Keras semantics, early stopping,
+faults (options and bad arguments: test_train_options.py)."""
 
-import io
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from train_data import MODEL, data, leaves_close
 
 import jaxmlp
 from jaxmlp.core.checks import prepare
 from jaxmlp.training import epoch
-from jaxmlp.training.optimizers import OPTIMIZERS
-from jaxmlp.training.progress import tick
-
-MODEL = jaxmlp.MLP((6, 5, 3), ("tanh", "softmax"))
-
-
-def data(n=50, seed=0):
-    kx, kt = jax.random.split(jax.random.key(seed))
-    x = jax.random.normal(kx, (n, 6))
-    t = (jnp.argmax(x[:, :3], axis=1) + (jax.random.uniform(kt, (n,)) < 0.1)) % 3
-    return x, t
-
-
-def leaves_close(a, b, rtol=1e-5, atol=1e-6):
-    for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
-        np.testing.assert_allclose(u, v, rtol=rtol, atol=atol)
 
 
 def test_one_epoch_equals_the_same_optax_steps_by_hand():
@@ -171,59 +156,6 @@ def test_nothing_recompiles_between_epochs():
     assert at_epoch_end[1:] == [at_epoch_end[0]] * 3  # epochs 2..4 compiled nothing
 
 
-def test_early_stopping_restores_the_best_epoch():
-    x, t = data(60)
-    params = MODEL.init(jax.random.key(0))
-    stop = jaxmlp.EarlyStopping(monitor="val_loss", patience=1, restore_best=True)
-    # a learning rate large enough to make val_loss rise after a while
-    best, history = jaxmlp.fit(
-        MODEL,
-        params,
-        x,
-        t,
-        optimizer=optax.sgd(3.0),
-        epochs=30,
-        batch_size=4,
-        validation_split=0.3,
-        early_stopping=stop,
-        verbose=0,
-    )
-    epochs_run = len(history["val_loss"])
-    best_epoch = int(np.argmin(history["val_loss"]))
-    assert epochs_run < 30
-    assert epochs_run == best_epoch + 1 + 1  # patience 1: stops at the first epoch without gain
-    val = x[42:], t[42:]
-    restored = jaxmlp.evaluate(MODEL, best, *val)["loss"]
-    assert restored == pytest.approx(history["val_loss"][best_epoch], rel=1e-5)
-
-
-def test_early_stopping_arguments():
-    with pytest.raises(ValueError, match="patience"):
-        jaxmlp.EarlyStopping(patience=-1)
-    with pytest.raises(ValueError, match="mode"):
-        jaxmlp.EarlyStopping(mode="up")
-    x, t = data(20)
-    with pytest.raises(ValueError, match="set validation_split or validation_data"):
-        jaxmlp.fit(
-            MODEL,
-            MODEL.init(jax.random.key(0)),
-            x,
-            t,
-            early_stopping=jaxmlp.EarlyStopping(),
-            verbose=0,
-        )
-    with pytest.raises(ValueError, match="monitors 'val_f1', which is not one of"):
-        jaxmlp.fit(
-            MODEL,
-            MODEL.init(jax.random.key(0)),
-            x,
-            t,
-            validation_split=0.2,
-            verbose=0,
-            early_stopping=jaxmlp.EarlyStopping(monitor="val_f1"),
-        )
-
-
 def test_a_non_finite_loss_stops_with_the_last_finite_parameters(tmp_path):
     model = jaxmlp.MLP((6, 4, 2), ("identity", "identity"))
     x, labels = data(64)
@@ -293,122 +225,6 @@ def test_evaluate_and_predict():
         jaxmlp.predict(MODEL, params, x[:, :5])
 
 
-def test_optimizer_names_use_kerass_default_rates():
-    assert set(OPTIMIZERS) == {"sgd", "momentum", "rmsprop", "adam"}
-    g = [{"w": jnp.ones((1, 1)), "b": jnp.ones(1)}]
-    p = [{"w": jnp.zeros((1, 1)), "b": jnp.zeros(1)}]
-    sgd = jaxmlp.get_optimizer("sgd")
-    updates, _ = sgd.update(g, sgd.init(p), p)
-    assert float(updates[0]["w"][0, 0]) == pytest.approx(-0.01)
-    fast = jaxmlp.get_optimizer("sgd", 0.5)
-    assert float(fast.update(g, fast.init(p), p)[0][0]["w"][0, 0]) == pytest.approx(-0.5)
-    with pytest.raises(ValueError, match="learning_rate"):
-        jaxmlp.get_optimizer("adam", -1.0)
-    adam = jaxmlp.get_optimizer("adam")
-    updates, _ = adam.update(g, adam.init(p), p)
-    assert float(updates[0]["w"][0, 0]) == pytest.approx(-0.001, rel=1e-3)
-
-
-def test_a_learning_rate_schedule_from_optax_is_used():
-    x, t = data(16)
-    params = MODEL.init(jax.random.key(0))
-    schedule = optax.piecewise_constant_schedule(0.5, {1: 0.0})  # η = 0 after the first step
-    once, _ = jaxmlp.fit(
-        MODEL,
-        params,
-        x,
-        t,
-        optimizer=optax.sgd(schedule),
-        epochs=1,
-        batch_size=16,
-        shuffle=False,
-        verbose=0,
-    )
-    many, _ = jaxmlp.fit(
-        MODEL,
-        params,
-        x,
-        t,
-        optimizer=optax.sgd(schedule),
-        epochs=5,
-        batch_size=16,
-        shuffle=False,
-        verbose=0,
-    )
-    leaves_close(once, many, rtol=0, atol=0)
-
-
-def test_progress_lines(capsys):
-    x, t = data(20)
-    jaxmlp.fit(
-        MODEL,
-        MODEL.init(jax.random.key(0)),
-        x,
-        t,
-        epochs=2,
-        batch_size=8,
-        validation_split=0.2,
-        verbose=1,
-    )
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 2
-    assert lines[1].startswith("Epoch 2/2  2/2 ━") and "- loss: " in lines[1]
-    assert "- val_accuracy: " in lines[1]
-    jaxmlp.fit(MODEL, MODEL.init(jax.random.key(0)), x, t, epochs=1, verbose=0)
-    assert capsys.readouterr().out == ""
-
-
-def test_live_bar_ticks_on_a_terminal():
-    stream = io.StringIO()
-    stream.isatty = lambda: True
-    bar = jaxmlp.training.progress.Progress(10, 1, stream)
-    bar.start(0, 3)
-    tick(bar.id, 4)
-    bar.end({"loss": 0.5})
-    text = stream.getvalue()
-    assert "\rEpoch 1/3  5/10 ━━━━━━━━━━" in text and text.endswith("loss: 0.5000\n")
-
-
-@pytest.mark.parametrize(
-    "kwargs,error,match",
-    [
-        (dict(epochs=-1), ValueError, "epochs: expected an integer >= 0"),
-        (dict(batch_size=0), ValueError, "batch_size: expected an integer >= 1"),
-        (dict(batch_size=2.5), TypeError, "batch_size"),
-        (dict(optimizer="adagrad"), ValueError, "optimizer: expected one of"),
-        (dict(optimizer=3), TypeError, "optimizer: expected an optax"),
-        (dict(grad="numeric"), ValueError, "grad: expected one of"),
-        (dict(metrics=("f1",)), ValueError, "metrics: expected names"),
-        (dict(validation_split=1.5), ValueError, "fraction"),
-        (
-            dict(validation_split=0.2, validation_data=(1, 2)),
-            ValueError,
-            "expected one of them, got both",
-        ),
-        (dict(validation_data=(1, 2, 3)), TypeError, "validation_data: expected a pair"),
-        (dict(verbose=3), ValueError, "verbose"),
-        (dict(l2=-1.0), ValueError, "l2: expected a finite number >= 0"),
-        (dict(loss="hinge"), ValueError, "loss: unknown name"),
-        (dict(early_stopping="yes"), TypeError, "early_stopping"),
-    ],
-)
-def test_bad_fit_arguments(kwargs, error, match):
-    x, t = data(20)
-    with pytest.raises(error, match=match):
-        jaxmlp.fit(MODEL, MODEL.init(jax.random.key(0)), x, t, **{"verbose": 0, **kwargs})
-
-
-def test_bad_data_is_refused_before_training():
-    x, t = data(20)
-    params = MODEL.init(jax.random.key(0))
-    with pytest.raises(ValueError, match="labels must lie"):
-        jaxmlp.fit(MODEL, params, x, t + 3, verbose=0)
-    with pytest.raises(ValueError, match="NaN"):
-        jaxmlp.fit(MODEL, params, x.at[3, 0].set(jnp.nan), t, verbose=0)
-    with pytest.raises(ValueError, match=r"t: expected shape \(20, 3\)"):
-        jaxmlp.fit(MODEL, params, x, t[:10], verbose=0)
-
-
 def test_deck002_on_fashion_mnist_passes_080_in_two_epochs():
     try:
         (x, t), (x_test, t_test) = jaxmlp.data.load("fashion-mnist")
@@ -466,12 +282,3 @@ def test_shuffle_order_is_a_reproducible_permutation_per_key_and_epoch():
     # every row is equally likely at every position: position 0 over 2,000 epochs of 4 rows
     counts = np.bincount([epoch.shuffle_order(key, e, 4)[0] for e in range(2000)], minlength=4)
     assert counts.min() > 400 and counts.max() < 600
-
-
-@pytest.mark.parametrize(
-    "key", [5, np.zeros(3, np.float32), "seed", jax.random.split(jax.random.key(0), 2)]
-)
-def test_fit_rejects_a_key_that_is_not_one_jax_key(key):
-    x, t = data(20)
-    with pytest.raises(TypeError, match="key: expected one jax.random key"):
-        jaxmlp.fit(MODEL, MODEL.init(jax.random.key(0)), x, t, epochs=1, key=key, verbose=0)
