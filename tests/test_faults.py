@@ -1,5 +1,6 @@
 """Kill -9 at random moments, also mid-save: the checkpoint stays loadable, a resume ends where an
-uninterrupted run ends, and the next save removes the temporary files the kills left behind."""
+uninterrupted run ends, and the next run removes the temporary files the kills left behind (as it
+starts: a run resumed at its last epoch saves nothing)."""
 
 import importlib.util
 import os
@@ -71,8 +72,9 @@ def test_kill_9_mid_save_and_at_random_then_resume_equals_an_uninterrupted_run(t
         saved = jaxmlp.load(checkpoint)
         assert len(saved.history["loss"]) * 8 == saved.step
 
-    # 3. the stale temporaries are older than STALE_AFTER by the time a later run saves (aged here,
-    #    not waited for), and that run's first save removes them; it resumes to the end
+    # 3. the stale temporaries are older than STALE_AFTER by the time a later run starts (aged here,
+    #    not waited for), and that run removes them as it starts (run 2 may have ended the training,
+    #    so that run 3 saves nothing); it resumes to the end
     left = temporaries(tmp_path)
     assert left
     for path in left:
@@ -112,3 +114,20 @@ def test_a_live_writer_s_temporary_file_is_left_alone(tmp_path):
         jaxmlp.atomic.write_atomic(target, b"whole")
         assert live.exists() and young.exists() and other.exists() and not dead.exists()
     assert target.read_bytes() == b"whole"
+
+
+def test_a_run_resumed_at_its_end_still_removes_stale_temporaries(tmp_path):
+    """A resume with no epoch left saves nothing: the removal happens as the run starts."""
+    model, params, x, t, kwargs = fault_fit.problem()
+    checkpoint = tmp_path / "run.npz"
+    kwargs = {**kwargs, "epochs": 1}
+    jaxmlp.fit(model, params, x, t, checkpoint=str(checkpoint), **kwargs)
+    saved = checkpoint.read_bytes()
+    stale, young = tmp_path / ".run.npz.stale000.tmp", tmp_path / ".run.npz.young000.tmp"
+    for path in (stale, young):
+        path.write_bytes(b"partial")
+    old = time.time() - 2 * STALE_AFTER
+    os.utime(stale, (old, old))
+    jaxmlp.fit(model, params, x, t, checkpoint=str(checkpoint), resume=str(checkpoint), **kwargs)
+    assert not stale.exists() and young.exists()  # a young one may be a live writer's
+    assert checkpoint.read_bytes() == saved  # nothing was left to train, nothing was written

@@ -76,6 +76,8 @@ def train(run: Run, params: Any, prepare_state: Callable = lambda s: s):
     c, lay, count = run.config, run.layout, run.models or 1
     params, opt_state, history, stopped = checkpoints.start(
         run.resume, c.model, run.opt, params, run.models, run.record)
+    if run.checkpoint is not None and lay.writes:
+        checkpoints.remove_temporaries(run.checkpoint, run.models)
     params, opt_state = lay.put_state((params, prepare_state(opt_state)))
     history = {name: list(history.get(name, [])) for name in run.names}
     active = np.array([s is None for s in stopped])

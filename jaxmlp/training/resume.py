@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmlp.atomic import remove_stale
 from jaxmlp.core.memory import check_fits
 from jaxmlp.core.programs import PROGRAMS
 from jaxmlp.training.checkpoint import load, save
@@ -91,6 +92,14 @@ def start(resume: Any, model: Any, opt: Any, params: Any, models: int | None, ru
         return ckpts[0].params, ckpts[0].opt_state, history, stopped
     stack = functools.partial(jax.tree.map, lambda *leaves: jnp.stack(leaves))
     return stack(*(c.params for c in ckpts)), stack(*(c.opt_state for c in ckpts)), history, stopped
+
+
+def remove_temporaries(path, models: int | None) -> None:
+    """Remove the temporary files that killed saves of these checkpoints left behind (only stale,
+    unlocked ones: :func:`jaxmlp.atomic.remove_stale`), as a run starts: a run resumed at its
+    last epoch saves nothing, and must not keep them."""
+    for file in checkpoint_paths(path, models):
+        remove_stale(file)
 
 
 def save_run(path, model, params, opt_state, step: int, history: dict, run: dict,
