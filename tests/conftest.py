@@ -9,6 +9,24 @@ programs stay in bounded caches, so such a process stays below the kernel's memo
 
 import os
 
+# XLA's LLVM optimisation level for every program the suite compiles, in this process and in the
+# children it starts (they inherit the environment). The suite compiles thousands of small programs
+# and runs most for milliseconds: at XLA's default level, LLVM's passes were a third of the suite's
+# time (4 min 51 s against 3 min 36 s on two cores). Level 0 lowers the same HLO programs with
+# fewer LLVM passes; what the tests prove is about those programs (jaxmlp writes HLO, not machine
+# code), and every comparison of two compiled programs has a tolerance. ``JAXMLP_TEST_XLA_OPT=1``
+# keeps XLA's default level (the one users and ``jaxmlp bench`` run), for a run that proves the
+# same at full optimisation. Set before JAX starts its backend (importing it starts none).
+if os.environ.get("JAXMLP_TEST_XLA_OPT", "") in ("", "0") and (
+    "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", "")
+):
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0"
+    ).strip()
+# The command line turns on JAX's persistent compilation cache in ~/.cache/jaxmlp/xla; the suite
+# must not write into the user's cache (tests/test_cache.py turns it on in folders of its own).
+os.environ.setdefault("JAXMLP_NO_COMPILE_CACHE", "1")
+
 import jax
 import pytest
 from hypothesis import HealthCheck, settings
