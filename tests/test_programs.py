@@ -65,6 +65,18 @@ def test_the_lru_keeps_recent_networks_and_drops_the_oldest():
     assert "b" not in cache and "a" in cache and "c" in cache
 
 
+def test_a_layer_shape_compiles_its_init_once_whatever_its_depth(compiles):
+    """Layer i's key is split off first, so a layer's program is its shape's, at any depth."""
+    first = jaxmlp.MLP((5, 9, 2), ("tanh", "softmax"))
+    deeper = jaxmlp.MLP((11, 5, 9, 2), ("relu", "tanh", "sigmoid"))  # 5→9 and 9→2 one deeper
+    first.init(jax.random.key(0))
+    before = len(compiles)
+    params = deeper.init(jax.random.key(1))
+    assert len(compiles) - before == 2  # the 3-way key split and the new 11→5 layer only
+    assert [layer["w"].shape for layer in params] == [(5, 11), (9, 5), (2, 9)]
+    assert not np.array_equal(params[1]["w"], first.init(jax.random.key(1))[0]["w"])  # own keys
+
+
 def test_the_library_touches_nothing_process_wide():
     found = []
     for path in PACKAGE.rglob("*.py"):

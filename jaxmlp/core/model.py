@@ -128,17 +128,18 @@ class MLP:
         check_fits("params", models * self.num_params * dtype.itemsize,
                    f"{models * self.num_params:,} parameters ({dtype.name})")
 
-        return [self._layer(i, key, init, sigma, dtype, batch) for i in range(self.num_layers)]
+        split = LAYERS.get(("split", self.num_layers), batch,
+                           lambda: _splitter(self.num_layers, batch))
+        return [self._layer(i, k, init, sigma, dtype, batch) for i, k in enumerate(split(key))]
 
     def _layer(self, i: int, key: Array, init: str, sigma: float, dtype: Any, batch: bool) -> dict:
-        """Layer ``i``'s initial parameters, drawn by a program per layer shape (networks that
-        share a layer's shape and place share its program)."""
+        """Layer ``i``'s initial parameters from its key, drawn by a program per layer shape (every
+        layer of that shape, in any network and at any depth, shares it)."""
         fan_in, fan_out = self.sizes[i], self.sizes[i + 1]
         parametric = get_activation(self.activations[i]).parametric
 
         def build():
             def one(k):
-                k = jax.random.split(k, self.num_layers)[i]
                 layer = {"w": _draw(k, init, (fan_out, fan_in), sigma, dtype),
                          "b": jnp.zeros((fan_out,), dtype)}
                 if parametric:
@@ -147,8 +148,9 @@ class MLP:
 
             return jax.jit(jax.vmap(one) if batch else one)
 
-        shape = ("layer", self.num_layers, i, fan_in, fan_out, parametric)
-        return LAYERS.get(shape, (init, sigma, dtype.name, batch), build)(key)
+        shape = ("layer", fan_in, fan_out, parametric)
+        spread = sigma if init == "normal" else None  # the others do not read it
+        return LAYERS.get(shape, (init, spread, dtype.name, batch), build)(key)
 
     def forward(self, params: Params, x: Array) -> tuple[list[Array], list[Array]]:
         """The forward pass of one example, keeping every layer (the backprop cache).
@@ -278,3 +280,13 @@ def _draw(key: Array, init: str, shape: tuple[int, int], sigma: float, dtype: An
     scale = 2.0 if init == "he_normal" else 1.0  # he_normal or lecun_normal: truncated normal
     std = math.sqrt(scale / fan_in) / _TRUNCATED_STD
     return std * jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype)
+
+
+def _splitter(layers: int, batch: bool):
+    """A program ``key -> (k_1, ..., k_layers)``, layer i's key ``jax.random.split(key)[i]``
+    (with ``batch``: of each of N keys, each ``k_i`` of shape ``(N,)``)."""
+    def split(key):
+        keys = jax.random.split(key, layers)
+        return tuple(keys[i] for i in range(layers))
+
+    return jax.jit(jax.vmap(split) if batch else split)
