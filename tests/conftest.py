@@ -8,28 +8,46 @@ programs stay in bounded caches, so such a process stays below the kernel's memo
 """
 
 import os
+import subprocess
+import sys
 
-# XLA's LLVM optimisation level for every program the suite compiles, in this process and in the
-# children it starts (they inherit the environment). The suite compiles thousands of small programs
-# and runs most for milliseconds: at XLA's default level, LLVM's passes were a third of the suite's
-# time (4 min 51 s against 3 min 36 s on two cores). Level 0 lowers the same HLO programs with
-# fewer LLVM passes; what the tests prove is about those programs (jaxmlp writes HLO, not machine
-# code), and every comparison of two compiled programs has a tolerance. ``JAXMLP_TEST_XLA_OPT=1``
-# keeps XLA's default level (the one users and ``jaxmlp bench`` run), for a run that proves the
-# same at full optimisation. Set before JAX starts its backend (importing it starts none).
-if os.environ.get("JAXMLP_TEST_XLA_OPT", "") in ("", "0") and (
-    "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", "")
+#: XLA's code generation for every program the suite compiles, here and in the children it starts
+#: (they inherit the environment). The suite compiles about 5,000 small programs and runs most for
+#: milliseconds, so compiling was most of its time: 4 min 51 s at XLA's defaults, 2 min 14 s with
+#: these (two cores; docs/benchmarks.md). Both change how XLA turns the same HLO programs into
+#: machine code (fewer LLVM optimisation passes; the CPU backend's older elemental emitters instead
+#: of its MLIR fusion emitters), not the programs jaxmlp builds; every comparison of two compiled
+#: programs has a tolerance.
+#: ``JAXMLP_TEST_XLA_DEFAULTS=1`` runs the suite at XLA's defaults, the code users run;
+#: ``.ci/run`` runs it both ways.
+FAST_COMPILE = ("--xla_backend_optimization_level=0", "--xla_cpu_use_fusion_emitters=false")
+
+
+def _fast_compile_flags() -> list[str]:
+    """The flags of :data:`FAST_COMPILE` this jaxlib knows: an unknown XLA flag aborts the process
+    that starts JAX's backend, so they are tried in a child first (once: children inherit them)."""
+    probe = "import jax.numpy as jnp; jnp.zeros(1).block_until_ready()"
+    for flags in (list(FAST_COMPILE), list(FAST_COMPILE[:1])):
+        env = {**os.environ, "XLA_FLAGS": " ".join([os.environ.get("XLA_FLAGS", ""), *flags])}
+        done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True)
+        if done.returncode == 0:
+            return flags
+    return []
+
+
+if os.environ.get("JAXMLP_TEST_XLA_DEFAULTS", "") in ("", "0") and (
+    "JAXMLP_TEST_XLA_FLAGS" not in os.environ  # not yet chosen by the pytest process above us
 ):
-    os.environ["XLA_FLAGS"] = (
-        os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0"
-    ).strip()
+    chosen = _fast_compile_flags()
+    os.environ["JAXMLP_TEST_XLA_FLAGS"] = " ".join(chosen)
+    os.environ["XLA_FLAGS"] = " ".join([os.environ.get("XLA_FLAGS", ""), *chosen]).strip()
 # The command line turns on JAX's persistent compilation cache in ~/.cache/jaxmlp/xla; the suite
 # must not write into the user's cache (tests/test_cache.py turns it on in folders of its own).
 os.environ.setdefault("JAXMLP_NO_COMPILE_CACHE", "1")
 
-import jax
-import pytest
-from hypothesis import HealthCheck, settings
+import jax  # noqa: E402  (after XLA_FLAGS: JAX reads them when it starts its backend)
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
@@ -61,6 +79,10 @@ LONGEST_FIRST = (
     "test_examples.py",
     "test_cli_many.py",
 )
+
+
+def pytest_report_header(config):
+    return f"XLA_FLAGS: {os.environ.get('XLA_FLAGS') or '(none: XLA defaults)'}"
 
 
 def pytest_collection_modifyitems(items):
