@@ -1,9 +1,11 @@
 """The epoch, written once for one model: N models are its ``jax.vmap``.
 
 An epoch is one compiled call: ``lax.scan`` over the full batches of the epoch's row order, one
-more step for a partial last batch, then the validation pass, with the parameter and optimizer
-buffers donated. The row order is drawn on the host (:func:`shuffle_order`: NumPy's Fisher-Yates
-is far cheaper than the sort-based ``jax.random.permutation`` inside the epoch) and passed in.
+more step for a partial last batch, then the validation pass. Its inputs are not donated: the
+caller keeps the epoch's start for a replay at no cost (donated, the start had to be copied every
+epoch, one more call and as much memory as the kept inputs). The row order is drawn on the host
+(:func:`shuffle_order`: NumPy's Fisher-Yates is far cheaper than the sort-based
+``jax.random.permutation`` inside the epoch) and passed in.
 
 Each model has a step ``limit``: its updates stop after that many steps of the epoch (``jnp.where``
 keeps the old state). One mechanism serves three needs: a model stopped early (limit 0), a model
@@ -32,7 +34,7 @@ from jaxmlp.core.programs import PROGRAMS
 from jaxmlp.training.progress import tick
 from jaxmlp.training.step import Config, count_correct, step
 
-__all__ = ["Plan", "copy", "epoch_program", "shuffle_order", "unroll"]
+__all__ = ["Plan", "epoch_program", "shuffle_order", "unroll"]
 
 UNROLL = 2  # steps per iteration of the epoch's loop
 UNROLL_FROM = 16  # full batches per epoch from which unrolling pays for compiling the step twice
@@ -130,7 +132,7 @@ def _build(c: Config, plan: Plan):
     if plan.models is not None:
         own = 0 if plan.own_rows else None
         epoch = jax.vmap(one_model, in_axes=(0, 0, 0, 0, None, None, own, None, own))
-    return jax.jit(epoch, donate_argnums=(0, 1))
+    return jax.jit(epoch)
 
 
 def shuffle_order(key, epoch: int, n: int, shuffle: bool = True) -> np.ndarray:
@@ -148,9 +150,3 @@ def shuffle_order(key, epoch: int, n: int, shuffle: bool = True) -> np.ndarray:
         return np.arange(n, dtype=np.int32)
     words = np.asarray(jax.random.key_data(key), dtype=np.uint32).ravel().tolist()
     return np.random.default_rng([*words, int(epoch)]).permutation(n).astype(np.int32)
-
-
-def copy(c: Config, tree: Any) -> Any:
-    """A copy of ``tree`` on its devices (kept for a replay: the epoch donates its inputs)."""
-    program = PROGRAMS.get(c.model, "copy", lambda: jax.jit(lambda a: jax.tree.map(jnp.copy, a)))
-    return program(tree)

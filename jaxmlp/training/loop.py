@@ -25,7 +25,7 @@ import numpy as np
 
 from jaxmlp.parallel.layout import Layout
 from jaxmlp.training import resume as checkpoints
-from jaxmlp.training.epoch import Plan, copy, epoch_program, shuffle_order
+from jaxmlp.training.epoch import Plan, epoch_program, shuffle_order
 from jaxmlp.training.history import hyperparameters
 from jaxmlp.training.progress import Progress
 from jaxmlp.training.step import Config
@@ -90,7 +90,7 @@ def train(run: Run, params: Any, prepare_state: Callable = lambda s: s):
             break
         progress.start(epoch, run.epochs)
         order = _order(run, epoch)
-        start = copy(c, (params, opt_state))  # for a replay: the epoch donates its inputs
+        start = (params, opt_state)  # for a replay (the epoch keeps its inputs)
         limit = np.where(active, steps, 0).astype(np.int32)
         params, opt_state, stats = _epoch(run, params, opt_state, limit, order, progress,
                                           masked=not active.all())
@@ -143,7 +143,7 @@ def _stop_diverged(run, start, limit, order, progress, stats, failed, epoch, sto
     bad = stats["bad_step"]
     while True:  # a replay that finds another model failing replays again
         limit = np.where(np.isin(np.arange(limit.size), failed), bad, limit).astype(np.int32)
-        params, opt_state, stats = _epoch(run, *copy(run.config, start), limit, order, progress,
+        params, opt_state, stats = _epoch(run, *start, limit, order, progress,
                                           masked=True)
         more = np.flatnonzero((stats["bad_step"] >= 0) & active & (limit > 0))
         if not more.size:
