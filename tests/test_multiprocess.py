@@ -1,5 +1,7 @@
 """fit across processes: two processes on 127.0.0.1 (CPU, gloo) each with its own 750 digits rows
-run ONE fit together, and it equals the documented one-process run, fit_as_processes(2, ...).
+run ONE fit together, and it equals the documented one-process run, fit_as_processes(2, ...); the
+same two processes take one make_train_step step over the global mesh (one set-up for every
+multi-process test).
 
 Also, in this process: fit_as_processes(P, ...) forms the batches jaxmlp.parallel.processes
 documents (checked against a step loop written out by hand), and its errors name the argument.
@@ -107,6 +109,19 @@ def test_two_processes_equal_the_one_process_run_with_shards(two_processes):
         for name in got:
             np.testing.assert_allclose(got[name], history[name], rtol=1e-5, atol=1e-6)
     assert len(a["history4"]["loss"]) == 4  # resumed from the 3-epoch checkpoint, one more epoch
+
+
+def test_a_train_step_over_both_processes_equals_one_device_with_the_whole_batch(two_processes):
+    """make_train_step on the global mesh (4 devices in 2 processes), each process its 16 rows."""
+    (a, b), *_ = two_processes
+    model, params, x, t, opt = CHILD.step_problem()
+    single, _, metrics = jaxmlp.make_train_step(model, optimizer=opt)(
+        params, opt.init(params), (x, t)
+    )
+    for result in (a, b):
+        assert result["step"]["loss"] == pytest.approx(float(metrics["loss"]), rel=1e-6)
+        for got, want in zip(result["step"]["leaves"], jax.tree.leaves(single), strict=True):
+            np.testing.assert_allclose(np.array(got, np.float32), want, rtol=1e-5, atol=1e-6)
 
 
 def test_one_checkpoint_holds_every_epoch(two_processes):

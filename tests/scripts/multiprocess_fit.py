@@ -6,8 +6,10 @@ import here). Process p keeps only its own 750 training rows (750 p ... 750 p + 
 of the test rows. It trains 3 epochs with a checkpoint (written by process 0), resumes from that
 checkpoint to epoch 4,
 scores the test rows with the global evaluate, predicts its own test rows, tries two bad calls, and
-tries calls whose settings differ between the processes, trains two models with fit_many, and
-writes DIR/P.json for the test to compare with the one-process equivalents (fit_as_processes).
+tries calls whose settings differ between the processes, trains two models with fit_many, takes
+one training step of make_train_step over the global mesh with its half of a 32-row batch
+(:func:`one_step`), and writes DIR/P.json for the test to compare with the one-process
+equivalents (fit_as_processes, and the same step on one device with the whole batch).
 """
 
 import json
@@ -46,6 +48,37 @@ def many_settings():
         key=jax.random.key(4),
         verbose=0,
     )
+
+
+def step_problem():
+    """The training step's network, parameters, 32-row batch and optimizer (the test's too)."""
+    from jaxmlp.core.checks import prepare
+
+    model = jaxmlp.MLP((6, 8, 3), ("relu", "softmax"))
+    params = model.init(jax.random.key(0))
+    x = jax.random.normal(jax.random.key(1), (32, 6))
+    x, t = prepare(model, params, x, jax.numpy.argmax(x[:, :3], axis=1))
+    return model, params, x, t, optax.adam(0.05)
+
+
+def one_step(process_id: int) -> dict:
+    """One sharded step of make_train_step: this process owns rows 16 p ... 16 p + 15 of the
+    batch, parallel.global_array makes the global batch; its copy of the replicated result."""
+    model, params, x, t, opt = step_problem()
+    mesh = parallel.make_mesh("all")
+    mine = slice(16 * process_id, 16 * (process_id + 1))
+    xg, tg = parallel.global_array(mesh, x[mine]), parallel.global_array(mesh, t[mine])
+    step = jaxmlp.make_train_step(model, optimizer=opt, mesh=mesh)
+    sharded, _, metrics = step(
+        jax.device_put(params, parallel.replicated(mesh)),
+        jax.device_put(opt.init(params), parallel.replicated(mesh)),
+        (xg, tg),
+    )
+    mine = [np.asarray(leaf.addressable_data(0)).tolist() for leaf in jax.tree.leaves(sharded)]
+    return {
+        "leaves": mine,
+        "loss": float(np.asarray(metrics["loss"].addressable_data(0))),
+    }
 
 
 def leaves(params):
@@ -125,6 +158,7 @@ def main(process_id: int, port: int, out: Path) -> None:
         "errors": errors,
         "many": leaves(many),
         "many_history": {k: v.tolist() for k, v in many_history.items()},
+        "step": one_step(process_id),
     }
     (out / f"{process_id}.json").write_text(json.dumps(result))
     jax.distributed.shutdown()
