@@ -1,4 +1,4 @@
-"""Test configuration: Hypothesis profiles and strict JAX promotion.
+"""Test configuration: XLA's quick code generation, Hypothesis profiles, strict JAX promotion.
 
 Profiles: ``default`` (quick, for local runs: 15 examples; every draw of the backprop property
 tests is a new network to compile, and the suite must stay within a few minutes on two cores),
