@@ -29,7 +29,12 @@ def _fast_compile_flags() -> list[str]:
     probe = "import jax.numpy as jnp; jnp.zeros(1).block_until_ready()"
     for flags in (list(FAST_COMPILE), list(FAST_COMPILE[:1])):
         env = {**os.environ, "XLA_FLAGS": " ".join([os.environ.get("XLA_FLAGS", ""), *flags])}
-        done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True)
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", probe], env=env, capture_output=True, timeout=120
+            )
+        except subprocess.TimeoutExpired:
+            continue
         if done.returncode == 0:
             return flags
     return []
