@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["TOLERANCES", "LeafError", "Tolerance", "compare", "tolerance"]
+__all__ = ["RULES", "SHRINK", "TOLERANCES", "LeafError", "Tolerance", "compare", "tolerance"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,8 +62,8 @@ TOLERANCES = {
 class LeafError:
     """One leaf against its reference.
 
-    Its normwise ``rel``, its own ``leaf_rel``, the verdict, and ``by_truth`` when it passed only
-    as accurate as ``jax.grad`` against float64.
+    Its normwise ``rel``, its own ``leaf_rel``, the verdict, and the ``rule`` that gave it (one of
+    :data:`RULES`): a leaf passes within the tolerance, or when rounding explains its error.
     """
 
     path: str
@@ -73,7 +73,22 @@ class LeafError:
     rel: float
     passed: bool
     leaf_rel: float = 0.0
-    by_truth: bool = False
+    rule: str = "tolerance"
+
+    @property
+    def by_truth(self) -> bool:
+        """Whether it passed only by being as accurate as ``jax.grad`` against float64."""
+        return self.rule == AS_ACCURATE
+
+
+#: the rules of :func:`compare`: four that pass a leaf, two that fail it
+TOLERANCE, BOUND, PRECISION, AS_ACCURATE = (
+    "tolerance", "rounding bound", "precision", "as accurate as jax.grad")
+NOT_FINITE, BEYOND = "not finite", "not rounding"
+RULES = (TOLERANCE, BOUND, PRECISION, AS_ACCURATE, NOT_FINITE, BEYOND)
+#: rounding shrinks this many times at least from float32 to float64 (2⁻²⁹ in theory, 600× where
+#: float32 lost every digit and float64 three); a mathematical error stays the same size
+SHRINK = 16
 
 
 def tolerance(dtype, rtol: float | None = None) -> Tolerance:
@@ -91,36 +106,52 @@ def tolerance(dtype, rtol: float | None = None) -> Tolerance:
     return Tolerance(float(rtol), max(float(rtol), base.leaf), base.floor)
 
 
-def compare(got, want, rtol: float | None = None, *, truth=None) -> tuple[LeafError, ...]:
-    """Judge pytree ``got`` against ``want`` leaf by leaf, normwise and per leaf.
+def compare(got, want, rtol: float | None = None, *, truth=None, bound=None,
+            other=None) -> tuple[LeafError, ...]:
+    """Judge pytree ``got`` against ``want`` leaf by leaf: the one judge of every check.
 
-    The two errors are those of the module docstring.
+    A leaf passes by the first of these rules that holds (its ``rule`` says which):
+
+    1. ``tolerance``: both errors of the module docstring within the tolerances of ``want``'s dtype.
+    2. ``rounding bound``: ``|got − want| ≤ bound`` entry by entry, for ``bound`` an upper bound on
+       the rounding of a right computation (:func:`jaxmlp.core.rounding.rounding_bound`).
+    3. ``precision``: ``other = (got′, want′)``, the same two computed in the other precision
+       (float32 for float64 and the reverse); the discrepancy in float64 is at least
+       :data:`SHRINK` times smaller than in float32. Rounding shrinks with the precision; a
+       mathematical error does not.
+    4. ``as accurate as jax.grad``: ``truth``, ``want`` computed in float64, and
+       ``max |got − truth| ≤ 2 max |want − truth| + leaf_rtol · max(max |truth|, floor · S)``.
+
+    Otherwise it fails: ``not finite`` (a NaN or ±inf where ``want`` is finite) or ``not rounding``.
 
     Arguments:
         got, want: pytrees of arrays of the same structure and shapes (``want`` sets the dtype).
         rtol: the normwise tolerance (default by dtype, :func:`tolerance`).
-        truth: optionally ``want`` computed in float64: a leaf out of tolerance still passes when
-            ``max |got − truth| ≤ 2 max |want − truth| + leaf_rtol · max(max |truth|, floor · S)``.
+        truth, bound, other: the evidence of rules 2-4 (each optional, shaped like ``want``).
 
-    Raises ``ValueError`` naming the leaf when the structures or shapes differ. A non-finite entry
-    in ``got`` where ``want`` is finite makes that leaf's error infinite.
+    Raises ``ValueError`` naming the leaf when the structures or shapes differ.
 
     >>> [leaf.passed for leaf in compare([1.0, 1.002], [1.0, 1.0])]
     [True, False]
+    >>> compare([1.002], [1.0], bound=[0.01])[0].rule
+    'rounding bound'
     """
     got_leaves, got_tree = jax.tree_util.tree_flatten_with_path(got)
     want_leaves, want_tree = jax.tree_util.tree_flatten_with_path(want)
     if got_tree != want_tree:
         raise ValueError(f"got: a pytree of structure {got_tree}, expected {want_tree}")
     wants = [np.asarray(w) for _, w in want_leaves]
-    tol = tolerance(np.result_type(*wants) if wants else np.float64, rtol)
+    dtype = np.result_type(*wants) if wants else np.float64
+    tol = tolerance(dtype, rtol)
     scale = max((_max_abs(w) for w in wants), default=0.0) or 1.0
-    if truth is None:
-        truths = [None] * len(wants)
-    else:
-        truths = [np.asarray(v, np.float64) for v in jax.tree.leaves(truth)]
+    count = len(wants)
+    truths = _leaves(truth, count)
+    bounds = _leaves(bound, count)
+    others = [None] * count
+    if other is not None:
+        others = list(zip(_leaves(other[0], count, raw=True), _leaves(other[1], count, raw=True)))
     rows = []
-    for (path, g), w, true in zip(got_leaves, wants, truths):
+    for (path, g), w, true, limit, pair in zip(got_leaves, wants, truths, bounds, others):
         name = jax.tree_util.keystr(path)
         if np.shape(g) != w.shape:
             raise ValueError(f"got: leaf {name} has shape {np.shape(g)}, expected {w.shape}")
@@ -131,14 +162,45 @@ def compare(got, want, rtol: float | None = None, *, truth=None) -> tuple[LeafEr
         den = max(_max_abs(w), tol.floor * scale)
         rel = error / scale
         leaf_rel = error / den
-        passed = rel <= tol.normwise and leaf_rel <= tol.leaf
-        by_truth = False
-        if not passed and true is not None and math.isfinite(error):
-            by_truth = _max_abs(g - true) <= 2 * _max_abs(w - true) + tol.leaf * den
-            passed = by_truth
+        if rel <= tol.normwise and leaf_rel <= tol.leaf:
+            rule = TOLERANCE
+        elif not math.isfinite(error):
+            rule = NOT_FINITE
+        elif limit is not None and np.all(np.abs(g - w) <= limit):
+            rule = BOUND
+        elif pair is not None and _shrinks(g - w, pair, dtype):
+            rule = PRECISION
+        elif true is not None and _max_abs(g - true) <= 2 * _max_abs(w - true) + tol.leaf * den:
+            rule = AS_ACCURATE
+        else:
+            rule = BEYOND
+        passed = rule not in (NOT_FINITE, BEYOND)
         shape = tuple(w.shape)
-        rows.append(LeafError(name, shape, _max_abs(w), error, rel, passed, leaf_rel, by_truth))
+        rows.append(LeafError(name, shape, _max_abs(w), error, rel, passed, leaf_rel, rule))
     return tuple(rows)
+
+
+def _shrinks(difference, pair, dtype) -> bool:
+    """Whether ``difference`` (in ``dtype``) and the other precision's are those of rounding:
+    the float64 one at least :data:`SHRINK` times smaller than the float32 one."""
+    got, want = (np.asarray(a) for a in pair)
+    if np.dtype(got.dtype).itemsize == np.dtype(dtype).itemsize:
+        return False  # the other evaluation kept this precision: no evidence
+    there = _max_abs(got.astype(np.float64) - want.astype(np.float64))
+    here = _max_abs(difference)
+    if not (math.isfinite(there) and math.isfinite(here)):
+        return False
+    high, low = (here, there) if np.dtype(dtype).itemsize >= 8 else (there, here)
+    return SHRINK * high <= low
+
+
+def _leaves(tree, count: int, raw: bool = False) -> list:
+    if tree is None:
+        return [None] * count
+    leaves = [np.asarray(v) if raw else np.asarray(v, np.float64) for v in jax.tree.leaves(tree)]
+    if len(leaves) != count:
+        raise ValueError(f"evidence: expected {count} leaves, got {len(leaves)}")
+    return leaves
 
 
 def _max_abs(a) -> float:

@@ -21,16 +21,13 @@ import numpy as np
 from jaxmlp.check import reference_grads
 from jaxmlp.core.backprop import objective
 from jaxmlp.core.programs import PROGRAMS
+from jaxmlp.core.rounding import rounding_bound
 from jaxmlp.tolerance import LeafError, compare
 from jaxmlp.verify.problem import BATCHES, KINDS, SCALES, Problem, cast, draw
 from jaxmlp.verify.userfile import BadFileError, Subject, one_line
 
 __all__ = ["Outcome", "Result", "evaluate", "search"]
 
-#: the tolerance of a problem scaled 10× or 100×: saturated, where jax.grad's own float64
-#: rounding reaches ~1e-4 of a leaf (1 − tanh² and σ − t cancel); there a hand gradient must above
-#: all be finite
-SATURATED_RTOL = 1e-3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,28 +79,84 @@ def search(subject: Subject, examples: int = 100, seed: int = 0, dtype=jnp.float
 def evaluate(subject: Subject, problem: Problem, dtype=jnp.float64) -> Outcome:
     """Draw ``problem`` and judge the file's ``grads`` (and ``deltas``) against ``jax.grad`` on it.
 
-    Below float64 a leaf may also pass by being as accurate as ``jax.grad`` against float64.
+    A leaf out of tolerance is judged again with the evidence of rounding
+    (:func:`jaxmlp.tolerance.compare`): the bound of a right δ rule at this point (MLP form), the
+    same problem in the other precision (float32 for float64, float64 for float32), and (in
+    float32) ``jax.grad`` in float64.
     """
     params, x, t = draw(subject, problem, dtype)
-    want, want_deltas = _reference(subject, params, x, t)
-    references = jax.tree.leaves((want, want_deltas))
-    if not all(np.isfinite(np.asarray(leaf)).all() for leaf in references):
+    want = _reference(subject, params, x, t)
+    if not all(np.isfinite(np.asarray(leaf)).all() for leaf in jax.tree.leaves(want)):
         return Outcome(problem, x, t, skipped=True)
-    truth = truth_deltas = None
-    if jnp.finfo(dtype).bits < 64:
-        with jax.enable_x64(True):
-            wide = jax.tree.map(lambda a: cast(np.asarray(a), jnp.float64), (params, x, t))
-            truth, truth_deltas = _reference(subject, *wide)
-    got = _call(subject, "grads", params, x, t)
-    rtol = SATURATED_RTOL if problem.scale > 1 else None
-    grads = _judge(subject, "grads", "a pytree shaped like params", got, want, truth, rtol)
-    deltas = ()
-    if want_deltas is not None:
-        got = _call(subject, "deltas", params, x, t)
-        got = list(got) if isinstance(got, tuple) else got
-        deltas = _judge(subject, "deltas", "a list of (B, fan_out) arrays, one per layer",
-                        got, want_deltas, truth_deltas, rtol)
-    return Outcome(problem, x, t, grads, deltas)
+    got = (_call(subject, "grads", params, x, t),
+           None if want[1] is None else _listed(_call(subject, "deltas", params, x, t)))
+    judged = _judge(subject, got, want)
+    if all(leaf.passed for leaf in judged[0] + judged[1]):
+        return Outcome(problem, x, t, *judged)
+    other = _other_precision(subject, params, x, t)
+    bounds = _bounds(subject, params, x, t)
+    return Outcome(problem, x, t, *_judge(subject, got, want, other, bounds))
+
+
+def _judge(subject, got, want, other=None, bounds=(None, None)):
+    """``(grads, deltas)`` judged, each a tuple of :class:`LeafError` (``()`` without deltas)."""
+    parts = (("grads", "a pytree shaped like params"),
+             ("deltas", "a list of (B, fan_out) arrays, one per layer"))
+    judged = []
+    for i, (name, shape) in enumerate(parts):
+        if want[i] is None:
+            judged.append(())
+            continue
+        pair = None if other is None else (other[0][i], other[1][i])
+        truth = pair[1] if pair is not None and _bits(pair[1]) > _bits(want[i]) else None
+        try:
+            judged.append(compare(got[i], want[i], truth=truth, bound=bounds[i], other=pair))
+        except (TypeError, ValueError) as error:
+            text = one_line(error, 300).replace("ValueError: got: ", "")
+            raise BadFileError(f"{subject.path}: {name} returned a result that does not match: "
+                               f"{text} (expected {shape})") from None
+    return tuple(judged)
+
+
+def _other_precision(subject, params, x, t):
+    """``((grads, deltas), (jax.grad, its δ))`` of the same problem in the other precision.
+
+    ``None`` when the file's functions fail there or the reference is not finite: no evidence.
+    """
+    wide = _bits(params) < 64
+    dtype = jnp.float64 if wide else jnp.float32
+    with jax.enable_x64(wide):
+        p, xq, tq = jax.tree.map(lambda a: cast(np.asarray(a), dtype), (params, x, t))
+        try:
+            want = _reference(subject, p, xq, tq)
+            got = (subject.grads(p, xq, tq),
+                   None if want[1] is None else _listed(subject.deltas(p, xq, tq)))
+            return jax.device_get((got, want))
+        except Exception:  # a function written for one precision only
+            return None
+
+
+def _bounds(subject, params, x, t):
+    """The rounding bound of a right δ rule on this problem: ``(grads, deltas)`` (MLP form)."""
+    if subject.model is None:
+        return None, None
+    m, loss, reduction = subject.model, subject.loss, subject.reduction
+
+    def build():
+        return jax.jit(lambda *a: rounding_bound(m, loss, reduction, *a))
+
+    grads, deltas = PROGRAMS.get(m, ("rounding_bound", loss, reduction), build)(
+        params, x, t, subject.l2, subject.l1)
+    return grads, deltas if subject.deltas is not None else None
+
+
+def _listed(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _bits(tree) -> int:
+    """The bits of the float type of ``tree``'s first leaf."""
+    return jnp.finfo(jnp.result_type(jax.tree.leaves(tree)[0])).bits
 
 
 def _search(subject, examples, seed, dtype, kinds):
@@ -226,12 +279,3 @@ def _call(subject, name, params, x, t):
     except Exception as error:
         message = f"{subject.path}: {name}(params, x, t) raised {one_line(error)}"
         raise BadFileError(message) from None
-
-
-def _judge(subject, name, shape, got, want, truth, rtol):
-    try:
-        return compare(got, want, rtol, truth=truth)
-    except (TypeError, ValueError) as error:
-        text = one_line(error, 300).replace("ValueError: got: ", "")
-        raise BadFileError(f"{subject.path}: {name} returned a result that does not match: {text} "
-                           f"(expected {shape})") from None
