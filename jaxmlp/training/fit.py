@@ -29,8 +29,8 @@ from jaxmlp.training.resume import record
 from jaxmlp.training.scoring import outputs, score
 from jaxmlp.training.setup import (
     agreed_settings,
-    describe_optimizer,
     key_data,
+    optimizer_settings,
     options,
     split_data,
 )
@@ -77,8 +77,10 @@ def fit(
         early_stopping: an :class:`EarlyStopping`, or ``None``.
         checkpoint: a ``.npz`` path written (atomically) after every epoch.
         resume: a checkpoint path to continue from (its parameters, optimizer state and
-            history); a checkpoint of another run (data, key, batch size, loss, optimizer,
-            validation, penalties, metrics) is refused, naming what differs.
+            history); a checkpoint of another run (data, key, batch size, loss, optimizer and
+            its learning rate, validation rows, penalties, metrics) is refused, naming what
+            differs. The rate of an opaque Optax transformation (``optax.adam(1e-3)``) cannot
+            be compared: a warning says so.
         verbose: 0 silent, 1 a progress bar per epoch, 2 one line per epoch.
         shuffle: reshuffle the training rows every epoch.
         devices, mesh: data-parallel training (:mod:`jaxmlp.parallel`): ``devices="all"``, a
@@ -119,9 +121,10 @@ def _fit(model, params, x, t, *, optimizer, loss, epochs, batch_size, validation
     o = options(epochs, batch_size, metrics, key, checkpoint, verbose, on_epoch_end, early_stopping)
     layout = processes.layout(shards, make_mesh(devices, mesh), o.batch_size)
     check_params(model, params)
+    described = optimizer_settings(optimizer, opt, params, resume=resume)
     if layout.processes:  # every process's settings, compared before any collective
         agreed = agreed_settings(
-            model, params, config, o, validation_split, resume, shuffle, early_stopping
+            model, params, config, o, validation_split, resume, shuffle, early_stopping, described
         )
         processes.agree(layout, agreed)
     data = split_data(layout, model, params, x, t, config, validation_split, validation_data)
@@ -131,9 +134,8 @@ def _fit(model, params, x, t, *, optimizer, loss, epochs, batch_size, validation
     n = data.m * layout.shards
     settings = record(batch_size=o.batch_size, shuffle=bool(shuffle), key=key_data(o.key),
                       data=data.digest, loss=loss, reduction=reduction, l2=config.l2,
-                      l1=config.l1, optimizer=describe_optimizer(optimizer, opt, params),
-                      validation=data.described, metrics=list(o.metrics), models=None,
-                      shards=layout.shards)
+                      l1=config.l1, **described, validation=data.described,
+                      metrics=list(o.metrics), models=None, shards=layout.shards)
     run = Run(config, opt, layout, data.x, data.t, data.validation, None, data.m, n, data.n_val,
               o.batch_size, o.epochs, bool(shuffle), o.key, names, None, {}, early_stopping,
               verbose, on_epoch_end, o.checkpoint, resume, settings)

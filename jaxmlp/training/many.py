@@ -33,8 +33,8 @@ from jaxmlp.training.resume import record
 from jaxmlp.training.scoring import outputs, score
 from jaxmlp.training.setup import (
     agreed_settings,
-    describe_optimizer,
     key_data,
+    optimizer_settings,
     options,
     split_data,
 )
@@ -144,12 +144,11 @@ def _fit_many(model, params, x, t, *, optimizer, learning_rate, l2, l1, folds, l
     else:  # the models split over the devices
         layout = Layout(1, models_mesh(mesh, models))
     first = jax.tree.map(lambda a: a[0], params)
+    described = optimizer_settings(optimizer, opt, first, models, rates, resume)
     if layout.processes:  # every process's settings, compared before any collective
         agreed = agreed_settings(
-            model, params, config, o, validation_split, resume, shuffle, early_stopping
+            model, params, config, o, validation_split, resume, shuffle, early_stopping, described
         )
-        given_rates = learning_rate if learning_rate is not None else []
-        agreed["learning_rate"] = np.ravel(given_rates).tolist()
         agreed["folds"] = folds
         agreed["rates"] = [list(np.ravel(rates_l2)), list(np.ravel(rates_l1))]
         processes.agree(layout, agreed)
@@ -175,10 +174,8 @@ def _fit_many(model, params, x, t, *, optimizer, learning_rate, l2, l1, folds, l
         early_stopping.check_monitor(names)
     settings = record(batch_size=o.batch_size, shuffle=bool(shuffle), key=key_data(o.key),
                       data=data.digest, loss=loss, reduction=reduction, l2=rates_l2, l1=rates_l1,
-                      optimizer=describe_optimizer(optimizer, opt, first),
-                      validation=data.described,
-                      metrics=list(o.metrics), models=models, shards=layout.shards,
-                      learning_rate=None if rates is None else next(iter(rates.values())))
+                      **described, validation=data.described, metrics=list(o.metrics),
+                      models=models, shards=layout.shards)
     hyper = layout.put_shared({k: jnp.asarray(v, data.x.dtype) for k, v in per_model.items()})
     run = Run(config, opt, layout, data.x, data.t, data.validation, rows,
               n if rows is not None else data.m, n, data.n_val, o.batch_size, o.epochs,

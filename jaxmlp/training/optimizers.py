@@ -1,7 +1,9 @@
 """Optimizers by name, as Keras configures them; every one of them is Optax's.
 
 ``fit(optimizer=...)`` takes an Optax ``GradientTransformation`` or one of the names in
-:data:`OPTIMIZERS`, with Keras's default learning rate unless one is given.
+:data:`OPTIMIZERS`, with Keras's default learning rate unless one is given. A name gives a
+:class:`NamedOptimizer`: Optax's transformation, which also says its name and rate, so that a
+checkpoint records them and a resume with another rate is refused.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-__all__ = ["OPTIMIZERS", "check_learning_rate", "get_optimizer", "init_state", "many_optimizer"]
+__all__ = ["OPTIMIZERS", "NamedOptimizer", "check_learning_rate", "get_optimizer", "init_state",
+           "many_optimizer"]
 
 #: the optimizer names, as Keras configures them, each with Keras's default learning rate
 OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
@@ -29,13 +32,30 @@ OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
 }
 
 
+class NamedOptimizer(optax.GradientTransformationExtraArgs):
+    """An optimizer of :data:`OPTIMIZERS`: Optax's transformation (a subclass of its type, the
+    same ``init`` and ``update``) that also says what it is.
+
+    Attributes:
+        name: its name in :data:`OPTIMIZERS`.
+        learning_rate: its rate, a number; ``None`` for a schedule (a function of the step).
+
+    >>> opt = get_optimizer("sgd", 0.5)
+    >>> opt.name, opt.learning_rate, isinstance(opt, optax.GradientTransformation)
+    ('sgd', 0.5, True)
+    """
+
+    name: str = ""
+    learning_rate: float | None = None
+
+
 def get_optimizer(
     optimizer: str | optax.GradientTransformation, learning_rate: float | Callable | None = None,
 ) -> optax.GradientTransformation:
     """An Optax transformation, or one of the names in :data:`OPTIMIZERS`.
 
     A name takes ``learning_rate`` (a number or an Optax schedule), by default Keras's rate for it
-    (sgd and momentum 0.01, rmsprop and adam 0.001).
+    (sgd and momentum 0.01, rmsprop and adam 0.001), and gives a :class:`NamedOptimizer`.
 
     >>> get_optimizer("adam") is get_optimizer("adam")  # one object: compiled epochs are reused
     True
@@ -48,7 +68,7 @@ def get_optimizer(
             return _named_optimizer(optimizer)
         if not callable(learning_rate):
             learning_rate = check_learning_rate("learning_rate", learning_rate)
-        return OPTIMIZERS[optimizer](learning_rate)
+        return _named(optimizer, learning_rate)
     if learning_rate is not None:
         raise ValueError("learning_rate: only for an optimizer given by name")
     init = getattr(optimizer, "init", None)
@@ -135,5 +155,15 @@ def _injected(factory: Callable[..., optax.GradientTransformation]) -> optax.Gra
 
 
 @functools.cache
-def _named_optimizer(name: str) -> optax.GradientTransformation:
-    return OPTIMIZERS[name]()  # one object per name, so compiled epochs are reused across fits
+def _named_optimizer(name: str) -> NamedOptimizer:
+    """One object per name, so compiled epochs are reused across fits."""
+    default = next(iter(inspect.signature(OPTIMIZERS[name]).parameters.values())).default
+    return _named(name, default)
+
+
+def _named(name: str, learning_rate: float | Callable) -> NamedOptimizer:
+    opt = OPTIMIZERS[name](learning_rate)
+    named = NamedOptimizer(opt.init, opt.update)
+    named.name = name
+    named.learning_rate = None if callable(learning_rate) else float(learning_rate)
+    return named

@@ -1,14 +1,19 @@
 """What ``fit`` and ``fit_many`` share before training: the checked options, the training and
-validation rows on their layout, and the digest of the data a checkpoint records."""
+validation rows on their layout, and what a checkpoint records of the run (the digests of the
+training and validation rows, the optimizer and its hyperparameters), which every process of
+one run must share too (:func:`agreed_settings`)."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import warnings
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 
 from jaxmlp.core.checks import check_metrics, check_output, prepare
 from jaxmlp.core.memory import check_fits
@@ -16,10 +21,12 @@ from jaxmlp.core.values import check_int, check_key
 from jaxmlp.data.split import split_index
 from jaxmlp.parallel import processes
 from jaxmlp.parallel.layout import Layout
+from jaxmlp.training.history import hyperparameters
+from jaxmlp.training.optimizers import NamedOptimizer
 from jaxmlp.training.stopping import EarlyStopping
 
 __all__ = ["Data", "Options", "agreed_settings", "describe_optimizer", "digest", "key_data",
-           "options", "params_digest", "split_data"]
+           "optimizer_settings", "options", "params_digest", "split_data"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +88,9 @@ def split_data(layout: Layout, model, params, x, t, c, validation_split, validat
     if validation_split and hold:
         at = split_index(xs.shape[1], validation_split)
         validation = (_join(xs[:, at:]), _join(ts[:, at:]))
-        xs, ts, described = xs[:, :at], ts[:, :at], f"validation_split={validation_split!r}"
+        described = f"validation_split={validation_split!r} " + digest(layout, xs[:, at:],
+                                                                         ts[:, at:])
+        xs, ts = xs[:, :at], ts[:, :at]
     elif validation_data is not None and hold:
         if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
             raise TypeError(f"validation_data: expected a pair (x_val, t_val), got "
@@ -135,11 +144,41 @@ def describe_optimizer(optimizer, opt, params) -> str:
     """The optimizer as a checkpoint records it: a name, or the structure of its state."""
     if isinstance(optimizer, str):
         return optimizer
+    if isinstance(opt, NamedOptimizer):
+        return opt.name
     return str(jax.tree.structure(jax.eval_shape(opt.init, params)))
 
 
-def agreed_settings(model, params, config, o, validation_split, resume, shuffle, early_stopping):
-    """The settings every process of one run must share (compared before any collective)."""
+def optimizer_settings(optimizer, opt, params, models: int | None = None,
+                       rates: dict | None = None, resume: Any = None) -> dict[str, Any]:
+    """The optimizer as a run records it and every process must share it (JSON values).
+
+    ``optimizer``: :func:`describe_optimizer`. ``learning_rate``: a :class:`NamedOptimizer`'s
+    rate, or the value ``optax.inject_hyperparams`` puts in the state at the start; for ``N``
+    stacked models a list, model i's rate (``rates``: ``fit_many``'s per-model rates); ``None``
+    for an opaque Optax transformation (``optax.adam(1e-3)`` keeps its rate in a closure), whose
+    rate a resume cannot compare: it warns. ``hyperparameters``: every other injected value.
+    """
+    values = {k: _short(v) for k, v in _injected(opt, params).items()}
+    rate = values.pop("learning_rate", getattr(opt, "learning_rate", None))
+    if rates:  # fit_many's rates, one per model, in the place of the placeholder
+        rate = [_short(v) for v in np.ravel(next(iter(rates.values())))]
+    elif models is not None and rate is not None:
+        rate = [rate] * models
+    if rate is None and resume is not None:
+        warnings.warn("resume: the optimizer is an Optax transformation that does not say its "
+                      "learning rate, so it cannot be compared with the checkpoint's; pass a name "
+                      "(optimizer='adam'), jaxmlp.get_optimizer('adam', rate) or "
+                      "optax.inject_hyperparams(optax.adam)(learning_rate=rate) to have it checked",
+                      UserWarning, stacklevel=4)
+    return {"optimizer": describe_optimizer(optimizer, opt, params), "learning_rate": rate,
+            "hyperparameters": values}
+
+
+def agreed_settings(model, params, config, o, validation_split, resume, shuffle, early_stopping,
+                    optimizer: dict[str, Any]):
+    """The settings every process of one run must share (compared before any collective);
+    ``optimizer`` is :func:`optimizer_settings`."""
     return {
         "model": [list(model.sizes), list(model.activations)],
         "params": params_digest(params),
@@ -148,7 +187,7 @@ def agreed_settings(model, params, config, o, validation_split, resume, shuffle,
         "l2": config.l2,
         "l1": config.l1,
         "grad": config.grad,
-        "optimizer": describe_optimizer(config.optimizer, config.optimizer, params),
+        **optimizer,
         "epochs": o.epochs,
         "batch_size": o.batch_size,
         "metrics": list(o.metrics),
@@ -159,3 +198,33 @@ def agreed_settings(model, params, config, o, validation_split, resume, shuffle,
         "checkpoint": str(o.checkpoint),
         "early_stopping": repr(early_stopping),
     }
+
+
+def _injected(opt, params) -> dict[str, Any]:
+    """The values ``optax.inject_hyperparams`` puts in ``opt``'s state at the start (none for
+    another transformation). Read from a compiled ``opt.init`` of zeros that returns only them,
+    so nothing of the parameters' size is allocated or copied."""
+    kinds = (optax.InjectHyperparamsState, optax.InjectStatefulHyperparamsState)
+
+    def injected(state):
+        nodes = jax.tree.leaves(state, is_leaf=lambda s: isinstance(s, kinds))
+        return [s._replace(inner_state=()) for s in nodes if isinstance(s, kinds)]
+
+    shapes = jax.eval_shape(lambda p: p, params)  # read from the arrays: nothing is copied
+    if not injected(jax.eval_shape(opt.init, shapes)):
+        return {}
+
+    def start():
+        return injected(opt.init(jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)))
+
+    return hyperparameters(jax.jit(start)())
+
+
+def _short(value: Any) -> float | list:
+    """A float32 value as its shortest decimal (``0.001``, not ``0.0010000000474974513``); an
+    array as a list of them."""
+    if np.ndim(value):
+        return [_short(v) for v in np.ravel(value)]
+    with np.errstate(over="ignore"):  # a rate past float32's range (1e300) stays as it is
+        single = np.float32(value)
+    return float(str(single)) if float(single) == value else float(value)

@@ -1,0 +1,153 @@
+"""Trust in a run's settings (issue 28): resume refuses a changed optimizer, learning rate or
+validation row, by name; an opaque Optax transformation is said to be unchecked; processes compare
+the learning rate before any collective. One table per category, each case asserting the exception
+type and the words of its message (memory: tests/test_refuse_memory.py)."""
+
+import json
+import warnings
+
+import jax
+import numpy as np
+import optax
+import pytest
+
+import jaxmlp
+from jaxmlp import cli
+from jaxmlp.training.many import fit_many
+
+MODEL = jaxmlp.MLP((6, 5, 3), ("tanh", "softmax"))
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(240, 6)).astype(np.float32)
+T = RNG.integers(0, 3, 240)
+COMMON = dict(batch_size=60, verbose=0, key=jax.random.key(1))
+
+
+def params(n=None):
+    return MODEL.init(jax.random.key(0) if n is None else jax.random.split(jax.random.key(0), n))
+
+
+def adam_b1(b1):
+    return optax.inject_hyperparams(optax.adam)(learning_rate=1e-3, b1=b1)
+
+
+def one_value_changed_in_the_validation_rows():
+    x = X.copy()
+    x[-7, 3] += 1.0  # a row of the last quarter: validation_split=0.25 holds it out
+    return x
+
+
+# --- resume refuses a changed optimizer, rate or validation row ------------------------------
+
+# (first call, the resumed call's changes, the words of the refusal); fit unless "models" is given
+RESUME = [
+    (dict(optimizer="adam"), dict(optimizer=jaxmlp.get_optimizer("adam", 1e-2)),
+     "learning_rate=0.001; this call has learning_rate=0.01"),
+    (dict(optimizer=jaxmlp.get_optimizer("sgd", 0.1)), dict(optimizer="sgd"),
+     "learning_rate=0.1; this call has learning_rate=0.01"),
+    (dict(optimizer=optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)),
+     dict(optimizer=optax.inject_hyperparams(optax.adam)(learning_rate=1e-2)),
+     "learning_rate=0.001; this call has learning_rate=0.01"),
+    (dict(optimizer=adam_b1(0.9)), dict(optimizer=adam_b1(0.8)),
+     "this call has hyperparameters={'b1': 0.8, 'b2': 0.999"),
+    (dict(models=2, learning_rate=1e-3), dict(learning_rate=1e-2),
+     "learning_rate=[0.001, 0.001]; this call has learning_rate=[0.01, 0.01]"),
+    (dict(models=2, learning_rate=[1e-3, 1e-2]), dict(learning_rate=[1e-3, 2e-2]),
+     "learning_rate=[0.001, 0.01]; this call has learning_rate=[0.001, 0.02]"),
+    (dict(models=2, optimizer=optax.adam, learning_rate=[1e-3, 1e-2]),
+     dict(optimizer=optax.adam, learning_rate=[1e-2, 1e-2]),
+     "learning_rate=[0.001, 0.01]; this call has learning_rate=[0.01, 0.01]"),
+    (dict(validation_split=0.25), dict(x=one_value_changed_in_the_validation_rows()),
+     "was trained with validation='validation_split=0.25 "),
+    (dict(models=2, validation_split=0.25), dict(x=one_value_changed_in_the_validation_rows()),
+     "was trained with validation='validation_split=0.25 "),
+]
+
+
+def train(call, path, epochs, resume=None):
+    call = dict(call)
+    models, x = call.pop("models", None), call.pop("x", X)
+    if models is None:
+        return jaxmlp.fit(MODEL, params(), x, T, epochs=epochs, checkpoint=path, resume=resume,
+                          **call, **COMMON)
+    return fit_many(MODEL, params(models), x, T, epochs=epochs, checkpoint=path, resume=resume,
+                    **call, **COMMON)
+
+
+@pytest.mark.parametrize("first,change,words", RESUME, ids=[
+    "name-rate", "named-rate", "injected-rate", "injected-b1", "many-rate", "many-rates",
+    "many-alias", "validation-row", "many-validation-row"])
+def test_resume_refuses_a_changed_optimizer_or_validation(tmp_path, first, change, words):
+    path = tmp_path / "run.npz"
+    train(first, path, 1)
+    train(first, path, 2, resume=path)  # the same call resumes
+    with pytest.raises(ValueError, match="resume: checkpoint .* was trained with") as info:
+        train(first | change, path, 3, resume=path)
+    assert words in str(info.value) and "resuming would change the run" in str(info.value)
+
+
+def test_jaxmlp_train_resume_refuses_another_lr(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("JAXMLP_DEBUG", raising=False)
+    ckpt, out = tmp_path / "run.npz", tmp_path / "out"
+
+    def train(epochs, lr, *more):
+        return cli.main(["train", "--epochs", epochs, "--verbose", "0", "--hidden", "4", "--lr",
+                         lr, "--checkpoint", str(ckpt), "--out", str(out), *more])
+
+    assert train("1", "0.001") == 0
+    assert train("2", "0.01", "--resume", str(ckpt), "--force") == 1
+    err = capsys.readouterr().err
+    assert "learning_rate=0.001; this call has learning_rate=0.01" in err and err.count("\n") == 1
+    assert train("2", "0.001", "--resume", str(ckpt), "--force") == 0  # the same rate resumes
+    assert len(json.loads((out / "history.json").read_text())["history"]["loss"]) == 2
+
+
+# --- an opaque Optax transformation: its rate cannot be compared, and resume says so ----------
+
+OPAQUE = [(None, optax.adam(1e-3), optax.adam(1e-2)), (3, optax.sgd(0.1), optax.sgd(0.2))]
+
+
+@pytest.mark.parametrize("models,first,second", OPAQUE, ids=["fit", "fit_many"])
+def test_resume_with_an_opaque_transformation_warns_once(tmp_path, models, first, second):
+    path = tmp_path / "run.npz"
+    call = dict(optimizer=first) if models is None else dict(optimizer=first, models=models)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a fresh run does not warn
+        train(call, path, 1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(call | dict(optimizer=second), path, 2, resume=path)
+    said = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert len(said) == 1, said
+    assert said[0].startswith("resume: the optimizer is an Optax transformation that does not "
+                              "say its learning rate, so it cannot be compared")
+
+
+# --- processes compare the learning rate before any collective --------------------------------
+
+AGREED = [
+    ("adam", jaxmlp.get_optimizer("adam", 1e-2), None, None),
+    (optax.inject_hyperparams(optax.sgd)(0.1), optax.inject_hyperparams(optax.sgd)(0.2), None,
+     None),
+    ("adam", "adam", 1e-3, 1e-2),
+    ("adam", "adam", [1e-3, 1e-2], [1e-3, 1e-3]),
+]
+
+
+@pytest.mark.parametrize("a,b,rate_a,rate_b", AGREED, ids=["fit", "injected", "many", "rates"])
+def test_processes_compare_the_learning_rate(a, b, rate_a, rate_b):
+    """What two processes compare (jaxmlp.parallel.processes.agree) differs in the rate alone."""
+    from jaxmlp.training.optimizers import many_optimizer
+    from jaxmlp.training.setup import agreed_settings, optimizer_settings, options
+    from jaxmlp.training.step import make_config
+
+    def settings(optimizer, rate):
+        n = None if rate is None else 2
+        opt, rates = (jaxmlp.get_optimizer(optimizer), None) if n is None else many_optimizer(
+            optimizer, rate, n)
+        described = optimizer_settings(optimizer, opt, params(), n, rates)
+        o = options(1, 60, ("accuracy",), None, None, 0, None, None)
+        config = make_config(MODEL, "categorical_crossentropy", opt, "backprop", "mean", 0.0, 0.0)
+        return agreed_settings(MODEL, params(), config, o, 0.0, None, True, None, described)
+
+    first, second = settings(a, rate_a), settings(b, rate_b)
+    assert [k for k in first if first[k] != second[k]] == ["learning_rate"]
