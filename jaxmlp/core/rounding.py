@@ -3,25 +3,25 @@
 A gradient computed by the δ rule (deck 001 (4)-(6)) in floating point is not the exact gradient.
 Each subtraction, product and sum rounds, and a few round badly: at a saturated sigmoid the output
 ``o`` rounds to within an ulp of the target, so ``δ = o − t`` keeps only a few of its digits, and
-at a saturated tanh ``1 − h²`` is all rounding. Error analysis bounds such a result by the sum of
-the *magnitudes* of its terms: ``|fl(o − t) − (o − t)| ≤ ε (|o| + |t|)`` for the unit roundoff
-``ε``, however small ``o − t`` is.
+at a saturated tanh ``1 − h²`` is all rounding. Error analysis bounds such a result by the
+*magnitudes* of its terms: ``|fl(o − t) − (o − t)| ≤ ε (|o| + |t|)`` for the unit roundoff ``ε``,
+however small ``o − t`` is.
 
-:func:`magnitudes` carries those magnitudes through the δ recursion, with absolute values
-everywhere (for one example, batched by ``jax.vmap``):
+:func:`magnitudes` runs the δ recursion for one example (batched by ``jax.vmap``) and beside each
+δ its first-order error bound ``ε e``, in units of ``ε`` (Higham's running error analysis):
 
-* output: ``m_L = |a| + |b t|`` for the output error ``a + b t`` (the derivative of every loss
-  here is affine in ``t``: ``o − t``, ``2 (o − t)/n``, ``(o − t)/(o (1 − o))``, ``−t/o``), times
-  ``|f′(u_L)| + 1`` off the canonical pairs (``f′`` itself may be all rounding, as ``1 − h²`` is);
-* hidden: ``m_l = (|w_{l+1}|ᵀ m_{l+1}) ⊙ (|f′(u_l)| + 1)`` — so a layer's bound includes the
-  rounding it inherits from a saturated layer above it;
-* leaves: ``Σ_n m_l |o_{l−1}|ᵀ`` for ``w`` (plus the penalty's ``λ₂|w|`` and ``λ₁``),
-  ``Σ_n m_l`` for ``b``, ``Σ_n (|w_{l+1}|ᵀ m_{l+1}) ⊙ |∂f/∂a|`` for a PReLU slope.
+* output: ``e_L = |a| + |b t|`` for the output error ``a + b t`` (every loss here has a derivative
+  affine in ``t``: ``o − t``, ``2 (o − t)/n``, ``(o − t)/(o (1 − o))``, ``−t/o``); off the
+  canonical pairs, ``δ_L = g ⊙ f′(u_L)`` adds ``|g| (|f′| + 1)`` (``f′`` itself may be all
+  rounding, as ``1 − h²`` is) and carries ``e_g |f′|``;
+* hidden: ``g_l = w_{l+1}ᵀ δ_{l+1}`` has ``e_g = |w_{l+1}|ᵀ e_{l+1} + n |w_{l+1}|ᵀ |δ_{l+1}|`` (a
+  sum of ``n`` terms), and ``δ_l = g_l ⊙ f′(u_l)`` has ``e_l = e_g |f′| + |g_l| (|f′| + 1)``: a
+  layer's bound carries what it inherits from a saturated layer above it;
+* leaves: ``Σ_n (e_l + (B + 1) |δ_l|) |o_{l−1}|ᵀ`` for ``w`` (plus ``λ₂ |w|``),
+  ``Σ_n e_l + (B + 1) |δ_l|`` for ``b``, and likewise for a PReLU slope.
 
-:func:`rounding_bound` multiplies them by ``ε`` and by :func:`terms`, the most roundings one
-entry of the result can collect (Higham's ``γ_n = n ε`` for a sum of ``n`` terms, once per
-layer). A discrepancy from ``jax.grad`` within that bound can be rounding; one beyond it cannot
-(:mod:`jaxmlp.tolerance` judges with it).
+:func:`rounding_bound` is ``ε · SAFETY · e``. A discrepancy from ``jax.grad`` within it can be
+rounding; one beyond it cannot (:mod:`jaxmlp.tolerance` judges with it).
 """
 
 from __future__ import annotations
@@ -33,74 +33,79 @@ from jaxmlp.core.activations import get_activation
 from jaxmlp.core.losses import get_loss
 from jaxmlp.core.model import MLP, Params
 
-__all__ = ["magnitudes", "rounding_bound", "terms"]
+__all__ = ["SAFETY", "magnitudes", "rounding_bound"]
 
-
-def terms(model: MLP, batch: int) -> int:
-    """The roundings one gradient entry may collect: ``2 (L + 1) (max width + batch)``.
-
-    >>> terms(MLP((2, 8, 1), ("tanh", "sigmoid")), 5)
-    78
-    """
-    return 2 * (len(model.activations) + 1) * (max(model.sizes) + batch)
+#: the bound's margin over the first-order analysis: the roundings it counts once (a product, the
+#: forward pass's own) and a derivation that orders its sums differently
+SAFETY = 8
 
 
 def rounding_bound(model: MLP, loss: str, reduction: str, params: Params, x, t,
                    l2: float = 0.0, l1: float = 0.0) -> tuple[Params, list[jax.Array]]:
     """``(bound on each gradient entry, bound on each δ)`` of a right δ rule, in ``x``'s dtype.
 
-    ``ε · terms · magnitudes``: see the module docstring. Inputs as for
+    ``ε · SAFETY · e``: see the module docstring. Inputs as for
     :func:`jaxmlp.core.backprop.objective` (``x (B, n_in)``, ``t (B, n_out)`` prepared).
     """
-    eps = jnp.finfo(jnp.result_type(x)).eps
-    factor = eps * terms(model, x.shape[0])
+    factor = SAFETY * jnp.finfo(jnp.result_type(x)).eps
     grads, deltas = magnitudes(model, loss, reduction, params, x, t, l2, l1)
     return jax.tree.map(lambda m: factor * m, (grads, deltas))
 
 
 def magnitudes(model: MLP, loss: str, reduction: str, params: Params, x, t,
                l2: float = 0.0, l1: float = 0.0) -> tuple[Params, list[jax.Array]]:
-    """The magnitudes of the terms behind every gradient entry and every δ (module docstring).
+    """The error bounds ``e`` (in units of ``ε``) of every gradient entry and every δ.
 
-    Returns a pytree shaped like ``params`` and a list of ``(B, fan_out)`` arrays, one per layer.
+    Returns a pytree shaped like ``params`` and a list of ``(B, fan_out)`` arrays, one per layer
+    (the module docstring says how they are built).
     """
-    scale = 1.0 / x.shape[0] if reduction == "mean" else 1.0
-    os, ms, gs = jax.vmap(lambda xn, tn: _example(model, loss, params, xn, tn))(x, t)
+    B = x.shape[0]
+    scale = 1.0 / B if reduction == "mean" else 1.0
+    os, ds, es, gs = jax.vmap(lambda xn, tn: _example(model, loss, params, xn, tn))(x, t)
     grads = []
     for lay, layer in enumerate(params):
-        g = {"w": scale * (ms[lay].T @ jnp.abs(os[lay])) + l2 * jnp.abs(layer["w"]) + l1,
-             "b": scale * jnp.sum(ms[lay], axis=0)}
+        e = es[lay] + (B + 1) * jnp.abs(ds[lay])
+        g = {"w": scale * (e.T @ jnp.abs(os[lay])) + l2 * jnp.abs(layer["w"]) + l1,
+             "b": scale * jnp.sum(e, axis=0)}
         if "a" in layer:
             g["a"] = scale * jnp.sum(gs[lay], axis=0)
         grads.append(g)
-    return grads, ms
+    return grads, es
 
 
 def _example(model, loss, params, x, t):
-    """One example: the layer inputs, each layer's δ magnitude, and each PReLU slope's."""
+    """One example: layer inputs, each δ, its bound ``e`` and each PReLU slope's bound."""
     L = get_loss(loss)
     acts = [get_activation(name) for name in model.activations]
     us, os = model.forward(params, x)
     last = len(params) - 1
-    ms, gs = [None] * len(params), [None] * len(params)
+    ds, es, gs = [None] * len(params), [None] * len(params), [None] * len(params)
     for lay in range(last, -1, -1):
         act, a = acts[lay], params[lay].get("a")
         extra = [a] if act.parametric else []
         if lay < last:
-            g = jnp.abs(params[lay + 1]["w"]).T @ ms[lay + 1]
+            w = jnp.abs(params[lay + 1]["w"])
+            g = params[lay + 1]["w"].T @ ds[lay + 1]
+            e_g = w.T @ es[lay + 1] + w.shape[0] * (w.T @ jnp.abs(ds[lay + 1]))
         elif L.canonical == act.name:  # δ = o − t (or its like), affine in t
-            ms[lay] = _affine(lambda t_: L.delta_u(os[-1], t_), t)
+            ds[lay] = L.delta_u(os[-1], t)
+            es[lay] = _affine(lambda t_: L.delta_u(os[-1], t_), t)
             continue
         else:
-            g = _affine(lambda t_: L.d(os[-1], t_), t)
+            g = L.d(os[-1], t)
+            e_g = _affine(lambda t_: L.d(os[-1], t_), t)
+        ds[lay] = act.backward(us[lay], os[lay + 1], g, *extra)
         if act.df is None:  # softmax: Jᵀ g = o ⊙ (g − ⟨g, o⟩), each term by its size
-            o = jnp.abs(os[lay + 1])
-            ms[lay] = o * (g + jnp.dot(g, o)) + g
+            o, n = jnp.abs(os[lay + 1]), g.shape[0]
+            size = jnp.abs(g) + jnp.dot(jnp.abs(g), o)
+            es[lay] = o * (e_g + jnp.dot(e_g, o)) + (n + 2) * o * size
         else:
-            ms[lay] = g * (jnp.abs(act.df(us[lay], *extra)) + 1)
+            df = jnp.abs(act.df(us[lay], *extra))
+            es[lay] = e_g * df + jnp.abs(g) * (df + 1)
         if act.parametric:
-            gs[lay] = g * jnp.abs(act.df_da(us[lay], a))
-    return os, ms, gs
+            da = jnp.abs(act.df_da(us[lay], a))
+            gs[lay] = e_g * da + jnp.abs(g) * (da + 1)
+    return os, ds, es, gs
 
 
 def _affine(d, t):

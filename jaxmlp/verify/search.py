@@ -18,12 +18,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp.check import reference_grads
+from jaxmlp.check import in_other_precision, reference_grads, rounding_bound_of
 from jaxmlp.core.backprop import objective
 from jaxmlp.core.programs import PROGRAMS
-from jaxmlp.core.rounding import rounding_bound
 from jaxmlp.tolerance import LeafError, compare
-from jaxmlp.verify.problem import BATCHES, KINDS, SCALES, Problem, cast, draw
+from jaxmlp.verify.problem import BATCHES, KINDS, SCALES, Problem, draw
 from jaxmlp.verify.userfile import BadFileError, Subject, one_line
 
 __all__ = ["Outcome", "Result", "evaluate", "search"]
@@ -121,32 +120,22 @@ def _judge(subject, got, want, other=None, bounds=(None, None)):
 def _other_precision(subject, params, x, t):
     """``((grads, deltas), (jax.grad, its δ))`` of the same problem in the other precision.
 
-    ``None`` when the file's functions fail there or the reference is not finite: no evidence.
+    ``None`` when the file's functions fail there: no evidence.
     """
-    wide = _bits(params) < 64
-    dtype = jnp.float64 if wide else jnp.float32
-    with jax.enable_x64(wide):
-        p, xq, tq = jax.tree.map(lambda a: cast(np.asarray(a), dtype), (params, x, t))
-        try:
-            want = _reference(subject, p, xq, tq)
-            got = (subject.grads(p, xq, tq),
-                   None if want[1] is None else _listed(subject.deltas(p, xq, tq)))
-            return jax.device_get((got, want))
-        except Exception:  # a function written for one precision only
-            return None
+    def both(params, x, t):
+        want = _reference(subject, params, x, t)
+        deltas = None if want[1] is None else _listed(subject.deltas(params, x, t))
+        return (subject.grads(params, x, t), deltas), want
+
+    return in_other_precision(both, params, x, t)
 
 
 def _bounds(subject, params, x, t):
     """The rounding bound of a right δ rule on this problem: ``(grads, deltas)`` (MLP form)."""
     if subject.model is None:
         return None, None
-    m, loss, reduction = subject.model, subject.loss, subject.reduction
-
-    def build():
-        return jax.jit(lambda *a: rounding_bound(m, loss, reduction, *a))
-
-    grads, deltas = PROGRAMS.get(m, ("rounding_bound", loss, reduction), build)(
-        params, x, t, subject.l2, subject.l1)
+    grads, deltas = rounding_bound_of(subject.model, subject.loss, subject.reduction, params, x, t,
+                                      subject.l2, subject.l1)
     return grads, deltas if subject.deltas is not None else None
 
 
