@@ -10,8 +10,8 @@ however small ``o − t`` is.
 :func:`magnitudes` runs the δ recursion for one example (batched by ``jax.vmap``) and beside each
 δ its first-order error bound ``ε e``, in units of ``ε`` (Higham's running error analysis):
 
-* output: ``e_L = |a| + |b t|`` for the output error ``a + b t`` (every loss here has a derivative
-  affine in ``t``: ``o − t``, ``2 (o − t)/n``, ``(o − t)/(o (1 − o))``, ``−t/o``); off the
+* output: ``e_L = |∂d/∂o| |o| + |d|`` for the output error ``d(o, t)`` (``o − t``, ``2 (o − t)/n``,
+  ``(o − t)/(o (1 − o))``, ``−t/o``): ``o`` carries ``ε |o|``, and the operation rounds; off the
   canonical pairs, ``δ_L = g ⊙ f′(u_L)`` adds ``|g| (|f′| + 1)`` (``f′`` itself may be all
   rounding, as ``1 − h²`` is) and carries ``e_g |f′|``;
 * hidden: ``g_l = w_{l+1}ᵀ δ_{l+1}`` has ``e_g = |w_{l+1}|ᵀ e_{l+1} + n |w_{l+1}|ᵀ |δ_{l+1}|`` (a
@@ -89,11 +89,11 @@ def _example(model, loss, params, x, t):
             e_g = w.T @ es[lay + 1] + w.shape[0] * (w.T @ jnp.abs(ds[lay + 1]))
         elif L.canonical == act.name:  # δ = o − t (or its like), affine in t
             ds[lay] = L.delta_u(os[-1], t)
-            es[lay] = _affine(lambda t_: L.delta_u(os[-1], t_), t)
+            es[lay] = _output_error(L.delta_u, os[-1], t)
             continue
         else:
             g = L.d(os[-1], t)
-            e_g = _affine(lambda t_: L.d(os[-1], t_), t)
+            e_g = _output_error(L.d, os[-1], t)
         ds[lay] = act.backward(us[lay], os[lay + 1], g, *extra)
         if act.df is None:  # softmax: Jᵀ g = o ⊙ (g − ⟨g, o⟩), each term by its size
             o, n = jnp.abs(os[lay + 1]), g.shape[0]
@@ -108,7 +108,12 @@ def _example(model, loss, params, x, t):
     return os, ds, es, gs
 
 
-def _affine(d, t):
-    """``|a| + |b t|`` for ``d(t) = a + b t``: the magnitudes of the two terms of the error."""
-    a = d(jnp.zeros_like(t))
-    return jnp.abs(a) + jnp.abs(d(t) - a)
+def _output_error(d, o, t):
+    """``|∂d/∂o| |o| + |d|``: the error of the output error ``d(o, t)``, ``o`` carrying ``ε |o|``.
+
+    Every output error here is elementwise in ``o`` (``o − t``, ``o Σt − t``, ``2 (o − t)/n``,
+    ``(o − t)/(o (1 − o))``, ``−t/o``), so one forward-mode product with tangent ``|o|`` gives the
+    first term; the second is the operation's own rounding.
+    """
+    value, slope = jax.jvp(lambda o_: d(o_, t), (o,), (jnp.abs(o),))
+    return jnp.abs(slope) + jnp.abs(value)
