@@ -107,12 +107,12 @@ def test_resume_of_many_models_checks_the_set_as_a_whole(tmp_path):
     path = tmp_path / "run.npz"
     fit_many(MODEL, params(3), X, T, learning_rate=[1e-3, 1e-2, 1e-1], checkpoint=path, **COMMON)
     again = dict(COMMON, epochs=2)
-    with pytest.raises(
-        ValueError,
-        match=r"resume: .*run.2.npz exists: the checkpoints hold more "
-        r"than the 2 models of this call",
-    ):
+    with pytest.raises(ValueError, match=r"resume: .*run.npz' commits a set of 3 checkpoints; "
+                       r"this call has 2 models"):
         fit_many(MODEL, params(2), X, T, learning_rate=[1e-3, 1e-2], resume=path, **again)
+    with pytest.raises(ValueError, match=r"resume: checkpoint .*run.npz' is the manifest of a set "
+                       r"of fit_many checkpoints"):
+        jaxmlp.fit(MODEL, params(), X, T, resume=path, **again)
     with pytest.raises(ValueError, match=r"learning_rate=\[0.001, 0.01, 0.1\]; this call has"):
         fit_many(MODEL, params(3), X, T, learning_rate=[1e-3, 1e-2, 1.0], resume=path, **again)
     with pytest.raises(ValueError, match="validation=None; this call has validation='folds=3'"):
@@ -120,8 +120,19 @@ def test_resume_of_many_models_checks_the_set_as_a_whole(tmp_path):
             MODEL, params(3), X, T, learning_rate=[1e-3, 1e-2, 1e-1], folds=3, resume=path, **again
         )
     (tmp_path / "run.1.npz").unlink()
+    with pytest.raises(ValueError, match=r"resume: .*run.npz' commits epoch 1 of 3 checkpoints, "
+                       r"but .*run.1.npz' is missing"):
+        fit_many(MODEL, params(3), X, T, learning_rate=[1e-3, 1e-2, 1e-1], resume=path, **again)
+    # a set written before manifests: run.0.npz, ... alone, checked file by file
+    path.unlink()
     with pytest.raises(FileNotFoundError, match=r"resume: checkpoint .*run.1.npz' does not exist"):
         fit_many(MODEL, params(3), X, T, learning_rate=[1e-3, 1e-2, 1e-1], resume=path, **again)
+    with pytest.raises(
+        ValueError,
+        match=r"resume: .*run.2.npz exists: the checkpoints hold more "
+        r"than the 2 models of this call",
+    ):
+        fit_many(MODEL, params(2), X, T, learning_rate=[1e-3, 1e-2], resume=path, **again)
 
 
 # --- messages that name the argument -------------------------------------------------------
@@ -129,7 +140,7 @@ def test_resume_of_many_models_checks_the_set_as_a_whole(tmp_path):
 
 def load_many_as_one(tmp_path):
     fit_many(MODEL, params(2), X, T, checkpoint=tmp_path / "run.npz", **COMMON)
-    jaxmlp.load(tmp_path / "run.npz")
+    jaxmlp.load(tmp_path / "run.npz")  # the manifest, not a checkpoint
 
 
 MESSAGES = [
@@ -140,8 +151,9 @@ MESSAGES = [
     ),
     (
         load_many_as_one,
-        FileNotFoundError,
-        "run.0.npz' exists: fit_many writes one checkpoint per model, run.0.npz, run.1.npz",
+        ValueError,
+        "run.npz' is the manifest of a set of fit_many checkpoints, one per model (run.0.npz, "
+        "run.1.npz, ...): load one of those",
     ),
     (
         lambda tmp: jaxmlp.evaluate(

@@ -1,6 +1,7 @@
 """Kill -9 at random moments, also mid-save: the checkpoint stays loadable, a resume ends where an
 uninterrupted run ends, and the next run removes the temporary files the kills left behind (as it
-starts: a run resumed at its last epoch saves nothing)."""
+starts: a run resumed at its last epoch saves nothing). A kill between the files of a fit_many
+checkpoint leaves a set that resumes (every boundary, simulated: tests/test_checkpoint_set.py)."""
 
 import importlib.util
 import os
@@ -131,3 +132,24 @@ def test_a_run_resumed_at_its_end_still_removes_stale_temporaries(tmp_path):
     jaxmlp.fit(model, params, x, t, checkpoint=str(checkpoint), resume=str(checkpoint), **kwargs)
     assert not stale.exists() and young.exists()  # a young one may be a live writer's
     assert checkpoint.read_bytes() == saved  # nothing was left to train, nothing was written
+
+
+def test_kill_9_between_the_files_of_a_fit_many_checkpoint_leaves_a_resumable_set(tmp_path):
+    """The issue's case: killed when run.0.npz of epoch 2 is in place but run.1.npz and run.2.npz
+    are not. A save of 3 models is 9 file operations (3 pending files synced, the folder synced,
+    the manifest synced and renamed, 3 renames); the 17th is epoch 2's rename of run.1.npz."""
+    model, params, x, t, kwargs = fault_fit.problem_many()
+    want, _ = jaxmlp.fit_many(model, params, x, t, **kwargs)
+    child = start(tmp_path, "--many", "--kill-at", "17")
+    child.wait(timeout=120)
+    assert child.returncode == -signal.SIGKILL, child.stderr.read().decode()[-2000:]
+    epochs = [len(jaxmlp.load(tmp_path / f"run.{i}.npz").history["loss"]) for i in range(3)]
+    assert epochs == [2, 1, 1]
+    assert len(list(tmp_path.glob(".run.*.npz.*.pending"))) == 2
+    path = str(tmp_path / "run.npz")
+    got, history = jaxmlp.fit_many(model, params, x, t, checkpoint=path, resume=path, **kwargs)
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))  # the same program
+    assert history["loss"].shape == (kwargs["epochs"], 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.0.npz", "run.1.npz", "run.2.npz",
+                                                          "run.npz"]

@@ -1,5 +1,5 @@
 """Checkpoints: the model description, parameters, optimizer state, step and history in one
-``.npz``.
+``.npz`` (and, for a run with early stopping, the best epoch's parameters).
 
 Written with ``allow_pickle=False`` to a temporary file beside the target and renamed into place,
 so a crash never leaves half a checkpoint; read back with every shape checked against the model.
@@ -34,10 +34,11 @@ from jaxmlp.training.checkpoint_file import (
     meta_of,
     model_of,
 )
+from jaxmlp.training.checkpoint_set import MANIFEST
 
-__all__ = ["FORMAT_VERSION", "Checkpoint", "load", "save"]
+__all__ = ["FORMAT_VERSION", "Checkpoint", "checkpoint_bytes", "load", "save"]
 
-_MEMBERS = r"(meta|params/\d{1,6}/[wba]|opt_state/\d{1,6})\.npy"
+_MEMBERS = rf"(meta|{MANIFEST}|(best_)?params/\d{{1,6}}/[wba]|opt_state/\d{{1,6}})\.npy"
 _MAX_META = 1 << 28  # bytes of metadata (4 per character): years of history
 
 
@@ -46,7 +47,8 @@ class Checkpoint:
     """What :func:`load` returns.
 
     ``opt_state`` is the optimizer's state pytree when ``load`` was given the optimizer, else the
-    tuple of its leaves (or ``None`` when none was saved).
+    tuple of its leaves (or ``None`` when none was saved). ``best_params`` are the best epoch's
+    parameters of a run with ``EarlyStopping(restore_best=True)``, else ``None``.
     """
 
     model: MLP
@@ -55,17 +57,20 @@ class Checkpoint:
     step: int
     history: dict[str, list[float]]
     run: dict[str, Any] = dataclasses.field(default_factory=dict)
+    best_params: Params | None = None
 
 
 def save(
     path: str | os.PathLike, model: MLP, params: Params, opt_state: Any = None, step: int = 0,
     history: dict[str, list[float]] | None = None, run: dict[str, Any] | None = None,
+    best_params: Params | None = None,
 ) -> Path:
     """Write a checkpoint atomically to ``path`` (a ``.npz`` file) and return its path.
 
     ``history`` maps names to lists of numbers (NumPy or JAX scalars too); ``run`` is a dict of
-    JSON values (the settings a resume must repeat). Stale temporary files of an earlier save
-    killed mid-write are removed (:func:`jaxmlp.atomic.write_atomic`).
+    JSON values (the settings a resume must repeat); ``best_params`` the early-stopping best
+    parameters, or ``None``. Stale temporary files of an earlier save killed mid-write are removed
+    (:func:`jaxmlp.atomic.write_atomic`).
 
     >>> import jax, tempfile, os
     >>> model = MLP((3, 2), ("softmax",))
@@ -74,18 +79,30 @@ def save(
     >>> load(path).model == model
     True
     """
-    check_model(model)
-    check_params(model, params)
-    step = check_int("step", step, 0)
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path: expected a .npz file path, got {type(path).__name__}")
     path = Path(path)
     if path.suffix != ".npz":
         raise ValueError(f"path: a checkpoint is a .npz file, got {str(path)!r}")
+    payload = checkpoint_bytes(model, params, opt_state, step, history, run, best_params)
+    return write_atomic(path, payload)
+
+
+def checkpoint_bytes(
+    model: MLP, params: Params, opt_state: Any = None, step: int = 0,
+    history: dict[str, list[float]] | None = None, run: dict[str, Any] | None = None,
+    best_params: Params | None = None,
+) -> bytes:
+    """The bytes :func:`save` writes (the arguments are its own), for a writer of many files."""
+    check_model(model)
+    check_params(model, params)
+    if best_params is not None:
+        check_params(model, best_params, "best_params")
+    step = check_int("step", step, 0)
     if run is not None and not isinstance(run, dict):
         raise TypeError(f"run: expected a dict of settings, got {type(run).__name__}")
     meta = {
-        "format": FORMAT, "version": FORMAT_VERSION, "step": step,
+        "format": FORMAT, "version": 1 if best_params is None else FORMAT_VERSION, "step": step,
         "model": {"sizes": list(model.sizes), "activations": list(model.activations)},
         "history": _history(history), "run": run or {},
         "opt_state_leaves": None if opt_state is None else len(jax.tree.leaves(opt_state)),
@@ -96,15 +113,16 @@ def save(
         raise TypeError(f"run: expected JSON values (str, int, float, bool, None, lists, dicts): "
                         f"{error}") from None
     arrays = {"meta": np.array(text)}
-    for i, layer in enumerate(params):
-        for name, value in layer.items():
-            arrays[f"params/{i}/{name}"] = np.asarray(value)
+    for prefix, tree in (("params", params), ("best_params", best_params or [])):
+        for i, layer in enumerate(tree):
+            for name, value in layer.items():
+                arrays[f"{prefix}/{i}/{name}"] = np.asarray(value)
     if opt_state is not None:
         for i, leaf in enumerate(jax.tree.leaves(opt_state)):
             arrays[f"opt_state/{i}"] = np.asarray(leaf)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    return write_atomic(path, buffer.getvalue())
+    return buffer.getvalue()
 
 
 def load(path: str | os.PathLike, optimizer: Any = None) -> Checkpoint:
@@ -134,6 +152,12 @@ def load(path: str | os.PathLike, optimizer: Any = None) -> Checkpoint:
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist{hint}")
     with NpzFile(path, "a jaxmlp checkpoint", _MEMBERS) as archive:
         where = f"checkpoint {archive.label}"
+        if MANIFEST in archive.headers:
+            raise ValueError(
+                f"{where} is the manifest of a set of fit_many checkpoints, one per model "
+                f"({path.stem}.0.npz, {path.stem}.1.npz, ...): load one of those, or resume the "
+                "set with fit_many"
+            )
         if "meta" not in archive.headers:
             raise ValueError(f"{where} is not a jaxmlp checkpoint (no metadata)")
         shape, dtype = archive.headers["meta"]
@@ -142,13 +166,10 @@ def load(path: str | os.PathLike, optimizer: Any = None) -> Checkpoint:
         meta = meta_of(where, str(archive.read("meta")))
         model = model_of(where, meta)
         template = expect(where, archive.headers, model, meta["opt_state_leaves"], optimizer)
-        params = [
-            {
-                leaf: jnp.asarray(archive.read(f"params/{i}/{leaf}"))
-                for leaf in layer_shapes(model, i)
-            }
-            for i in range(model.num_layers)
-        ]
+        params = _read_params(archive, model, "params")
+        best = None
+        if "best_params/0/w" in archive.headers:  # expect() saw all of them, or none
+            best = _read_params(archive, model, "best_params")
         try:
             check_params(model, params)
         except (TypeError, ValueError) as error:
@@ -161,7 +182,15 @@ def load(path: str | os.PathLike, optimizer: Any = None) -> Checkpoint:
                 want, tree = jax.tree.flatten(template)
                 cast = [jnp.asarray(v, w.dtype) for w, v in zip(want, leaves)]
                 opt_state = jax.tree.unflatten(tree, cast)
-    return Checkpoint(model, params, opt_state, meta["step"], meta["history"], meta["run"])
+    return Checkpoint(model, params, opt_state, meta["step"], meta["history"], meta["run"], best)
+
+
+def _read_params(archive: NpzFile, model: MLP, prefix: str) -> Params:
+    """The members ``PREFIX/i/leaf`` as a parameter list (their shapes checked by ``expect``)."""
+    return [
+        {leaf: jnp.asarray(archive.read(f"{prefix}/{i}/{leaf}")) for leaf in layer_shapes(model, i)}
+        for i in range(model.num_layers)
+    ]
 
 
 def _history(history: Any) -> dict[str, list[float]]:

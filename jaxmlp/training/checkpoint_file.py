@@ -15,10 +15,13 @@ import jax
 from jaxmlp.core.activations import get_activation
 from jaxmlp.core.model import MLP
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "expect", "layer_shapes", "meta_of", "model_of"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "VERSIONS", "expect", "layer_shapes", "meta_of", "model_of"]
 
 FORMAT = "jaxmlp-checkpoint"
-FORMAT_VERSION = 1
+#: the newest format: version 2 adds the early-stopping best parameters (``best_params/...``); a
+#: file without them is written as version 1, which every jaxmlp reads
+FORMAT_VERSION = 2
+VERSIONS = (1, 2)
 
 
 def layer_shapes(model: MLP, i: int) -> dict[str, tuple[int, ...]]:
@@ -32,24 +35,12 @@ def layer_shapes(model: MLP, i: int) -> dict[str, tuple[int, ...]]:
 def expect(where: str, headers: dict, model: MLP, count: int | None, optimizer: Any) -> Any:
     """Check the declared parameter and optimizer-state shapes before reading any of them.
 
-    Returns the optimizer state's abstract template (``None`` without an optimizer or a state)."""
-    expected = {f"params/{i}/{leaf}": shape for i in range(model.num_layers)
-                for leaf, shape in layer_shapes(model, i).items()}
-    found = {name for name in headers if name.startswith("params/")}
-    if found != set(expected):
-        missing, extra = sorted(set(expected) - found), sorted(found - set(expected))
-        raise ValueError(
-            f"{where} does not fit its model {model.sizes}: parameters missing {missing}, "
-            f"unexpected {extra}"
-        )
-    for name, shape in expected.items():
-        got, dtype = headers[name]
-        if got != shape or dtype.kind != "f":
-            _, i, leaf = name.split("/")
-            raise ValueError(
-                f"{where} does not fit its model: params[{i}][{leaf!r}] is declared {dtype} "
-                f"{got}, expected a float array of shape {shape}"
-            )
+    Returns the optimizer state's abstract template (``None`` without an optimizer or a state).
+    The early-stopping best parameters (``best_params/...``), when present, are checked as the
+    parameters are."""
+    _expect_params(where, headers, model, "params")
+    if any(name.startswith("best_params/") for name in headers):
+        _expect_params(where, headers, model, "best_params")
     leaves = sorted(name for name in headers if name.startswith("opt_state/"))
     numbered = all(f"opt_state/{i}" in headers for i in range(len(leaves)))
     if len(leaves) != (count or 0) or not numbered:
@@ -90,6 +81,31 @@ def expect(where: str, headers: dict, model: MLP, count: int | None, optimizer: 
     return template
 
 
+_WHAT = {"params": "parameters", "best_params": "early-stopping best parameters"}
+
+
+def _expect_params(where: str, headers: dict, model: MLP, prefix: str) -> None:
+    """The members ``PREFIX/i/leaf`` are exactly the model's parameters, each a float array of
+    its layer's shape."""
+    expected = {f"{prefix}/{i}/{leaf}": shape for i in range(model.num_layers)
+                for leaf, shape in layer_shapes(model, i).items()}
+    found = {name for name in headers if name.startswith(f"{prefix}/")}
+    if found != set(expected):
+        missing, extra = sorted(set(expected) - found), sorted(found - set(expected))
+        raise ValueError(
+            f"{where} does not fit its model {model.sizes}: {_WHAT[prefix]} missing {missing}, "
+            f"unexpected {extra}"
+        )
+    for name, shape in expected.items():
+        got, dtype = headers[name]
+        if got != shape or dtype.kind != "f":
+            _, i, leaf = name.split("/")
+            raise ValueError(
+                f"{where} does not fit its model: {prefix}[{i}][{leaf!r}] is declared {dtype} "
+                f"{got}, expected a float array of shape {shape}"
+            )
+
+
 def meta_of(where: str, text: str) -> dict:
     """The metadata, every field checked: format, version, step, model, history, run, leaves."""
     try:
@@ -98,9 +114,9 @@ def meta_of(where: str, text: str) -> dict:
         raise ValueError(f"{where}: unreadable metadata: {error}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{where} is not a jaxmlp checkpoint")
-    if meta.get("version") != FORMAT_VERSION:
+    if meta.get("version") not in VERSIONS:
         raise ValueError(f"{where}: format version {meta.get('version')!r} is not "
-                         f"supported (this jaxmlp reads version {FORMAT_VERSION})")
+                         f"supported (this jaxmlp reads versions {', '.join(map(str, VERSIONS))})")
     step, leaves = meta.get("step"), meta.get("opt_state_leaves")
     if not _count(step):
         raise ValueError(f"{where}: metadata step must be an integer >= 0, got {step!r:.80}")

@@ -29,7 +29,7 @@ from jaxmlp.training.epoch import Plan, epoch_program, shuffle_order
 from jaxmlp.training.history import hyperparameters
 from jaxmlp.training.progress import Progress
 from jaxmlp.training.step import Config
-from jaxmlp.training.stopping import EarlyStopping, Tracker, TrainingError
+from jaxmlp.training.stopping import EarlyStopping, TrainingError
 
 __all__ = ["Run", "train"]
 
@@ -74,16 +74,15 @@ def train(run: Run, params: Any, prepare_state: Callable = lambda s: s):
     under ``restore_best``), ``{name: [(N,) per epoch]}``, the optimizer's per-epoch
     hyperparameters and, per model, ``None`` or how it stopped."""
     c, lay, count = run.config, run.layout, run.models or 1
-    params, opt_state, history, stopped = checkpoints.start(
-        run.resume, c.model, run.opt, params, run.models, run.record)
+    params, opt_state, history, stopped, trackers = checkpoints.start(
+        run.resume, c.model, run.opt, params, run.models, run.record, run.early_stopping)
     if run.checkpoint is not None and lay.writes:
-        checkpoints.remove_temporaries(run.checkpoint, run.models)
+        checkpoints.remove_temporaries(run.checkpoint, run.models, alone=not lay.processes)
     params, opt_state = lay.put_state((params, prepare_state(opt_state)))
     history = {name: list(history.get(name, [])) for name in run.names}
     active = np.array([s is None for s in stopped])
     steps = run.plan(False).steps
     progress = Progress(steps, run.verbose if lay.writes else 0)
-    trackers = [Tracker(run.early_stopping) for _ in range(count)]
     changing = []  # per epoch: the optimizer's injected hyperparameters
     for epoch in range(len(history["loss"]), run.epochs):
         if not active.any():
@@ -108,12 +107,14 @@ def train(run: Run, params: Any, prepare_state: Callable = lambda s: s):
             run.on_epoch_end(epoch, logs)
         if run.early_stopping is not None:
             for i in np.flatnonzero(active):
-                if trackers[i].update({k: [row[k][i]] for k in run.names}, _take(run, params, i)):
+                own = {k: [row[k][i]] for k in run.names}
+                if trackers[i].update(own, _take(run, params, i), epoch + 1):
                     active[i] = False
                     stopped[i] = {"epoch": epoch + 1, "step": None, "reason": "early stopping"}
         if run.checkpoint is not None and lay.writes:  # process 0 only; the same files for all
             checkpoints.save_run(run.checkpoint, c.model, *lay.local((params, opt_state)),
-                                 (epoch + 1) * steps, history, run.record, run.models, stopped)
+                                 (epoch + 1) * steps, history, run.record, run.models, stopped,
+                                 trackers)
     params = lay.local(params)
     if run.early_stopping is not None and run.early_stopping.restore_best:
         finals = [trackers[i].final(_take(run, params, i)) for i in range(count)]

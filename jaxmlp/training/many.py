@@ -83,8 +83,10 @@ def fit_many(
             ``fit(..., key=key)``; with ``folds`` that order indexes each model's own rows.
         early_stopping: per model; a stopped model's updates are masked out, its later history
             entries are NaN, and training ends when every model has stopped.
-        checkpoint, resume: ``run.npz`` stands for one checkpoint per model, ``run.0.npz``,
-            ``run.1.npz``, ... (each as :func:`jaxmlp.fit` writes it, with that model's history).
+        checkpoint, resume: one checkpoint per model, ``run.0.npz``, ``run.1.npz``, ... (each
+            as :func:`jaxmlp.fit` writes it, with that model's history), committed each epoch as
+            one unit by the manifest ``run.npz`` (:mod:`jaxmlp.training.checkpoint_set`): a kill
+            at any moment leaves a set that ``resume="run.npz"`` continues.
         devices, mesh: the models split over devices (``devices="all"``, a count, a list, or a
             ``("data",)`` mesh): N must be a multiple of the device count; each device trains
             its models with no communication. Across processes, every process passes its own
