@@ -40,8 +40,8 @@ def grads(params, x, t):
 
 
 def sample(key):
-    kw, kx, kt = jax.random.split(key, 3)
-    params = {"w": jax.random.normal(kw, (3,)), "b": jnp.zeros(())}
+    kw, kb, kx, kt = jax.random.split(key, 4)
+    params = {"w": jax.random.normal(kw, (3,)), "b": jax.random.normal(kb, ())}
     x = jax.random.normal(kx, (8, 3))
     t = jax.random.bernoulli(kt, 0.5, (8,)).astype(x.dtype)
     return params, x, t
