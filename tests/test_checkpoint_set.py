@@ -34,6 +34,10 @@ class Crash(BaseException):
     """Stands for SIGKILL: no ``except Exception`` in jaxmlp catches it."""
 
 
+def crash():
+    raise Crash()
+
+
 def same(a, b):
     assert jax.tree.structure(a) == jax.tree.structure(b)
     for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
@@ -49,7 +53,7 @@ def fit_many(folder, monkeypatch=None, crash_at=0):
         if crash_at:
             patch.setattr(os, "fsync", os.fsync)  # restored when the context ends
             patch.setattr(os, "replace", os.replace)
-            fault_fit.at_file_operation(crash_at, lambda: (_ for _ in ()).throw(Crash()))
+            fault_fit.at_file_operation(crash_at, crash)
         try:
             return jaxmlp.fit_many(MODEL, PARAMS, X, T, checkpoint=str(path),
                                    resume=str(path) if path.exists() else None, **KWARGS)
