@@ -1,7 +1,8 @@
 """Trust in a run's settings (issue 28): resume refuses a changed optimizer, learning rate or
 validation row, by name; an opaque Optax transformation is said to be unchecked; processes compare
-the learning rate before any collective. One table per category, each case asserting the exception
-type and the words of its message (memory: tests/test_refuse_memory.py)."""
+the learning rate before any collective; when every model of fit_many diverges, the error names each.
+One table per category, each case asserting the exception type and the words of its message
+(memory: tests/test_refuse_memory.py)."""
 
 import json
 import warnings
@@ -151,3 +152,35 @@ def test_processes_compare_the_learning_rate(a, b, rate_a, rate_b):
 
     first, second = settings(a, rate_a), settings(b, rate_b)
     assert [k for k in first if first[k] != second[k]] == ["learning_rate"]
+
+
+# --- when every model of fit_many diverges, the error names each with its epoch and step ------
+
+SSE = jaxmlp.MLP((4, 8, 1), ("tanh", "identity"))
+XS = RNG.normal(size=(64, 4)).astype(np.float32)
+TS = RNG.normal(size=(64, 1)).astype(np.float32)
+
+# (rates, strict, the words): sgd at 1e30 diverges at once, at 2.0 in a later epoch
+DIVERGED = [
+    ([1e30, 2.0], False, "non-finite loss in models [0, 1] (model 0 at epoch 1, step 2; "
+     "model 1 at epoch "),
+    ([2.0, 0.01, 1e30], False, None),  # model 1 trains on: no error
+    ([1e30, 1e30], False, "in models [0, 1] (model 0 at epoch 1, step 2; model 1 at epoch 1, "
+     "step 2)"),
+    ([0.01, 1e30], True, "in models [1] (model 1 at epoch 1, step 2)"),
+]
+
+
+@pytest.mark.parametrize("rates,strict,words", DIVERGED, ids=["all", "one-left", "same", "strict"])
+def test_the_error_names_every_diverged_model(rates, strict, words):
+    stacked = SSE.init(jax.random.split(jax.random.key(0), len(rates)))
+    call = dict(optimizer="sgd", learning_rate=rates, loss="sse", epochs=12, batch_size=16,
+                verbose=0, metrics=(), strict=strict)
+    if words is None:
+        _, history = fit_many(SSE, stacked, XS, TS, **call)
+        assert history.stopped[1] is None and history.stopped[2]["epoch"] == 1
+        return
+    with pytest.raises(jaxmlp.TrainingError) as info:
+        fit_many(SSE, stacked, XS, TS, **call)
+    assert words in str(info.value), str(info.value)
+    assert str(info.value).endswith("the last finite parameters are in this error's .params")

@@ -156,12 +156,15 @@ def _stop_diverged(run, start, limit, order, progress, stats, failed, epoch, sto
         stopped[i] = {"epoch": epoch + 1, "step": int(bad[i]) + 1, "reason": "non-finite loss"}
     if run.models is None or run.strict or not active.any():
         first = min(int(bad[i]) for i in failed)
-        which = "" if run.models is None else f" in models {[int(i) for i in failed]}"
+        where = f"at epoch {epoch + 1}, step {first + 1}"
+        if run.models is not None:  # every diverged model (all of them, or strict's failures)
+            which = failed if run.strict else [i for i, s in enumerate(stopped)
+                                               if s and s["reason"] == "non-finite loss"]
+            where = f"in models {[int(i) for i in which]} (" + "; ".join(
+                f"model {i} at epoch {stopped[i]['epoch']}, step {stopped[i]['step']}"
+                for i in which) + ")"
         last = jax.device_get(run.layout.local(params))
-        message = (
-            f"non-finite loss at epoch {epoch + 1}{which}, step {first + 1}; the last "
-            "finite parameters are in this error's .params"
-        )
+        message = f"non-finite loss {where}; the last finite parameters are in this error's .params"
         raise TrainingError(message, last, epoch + 1, first + 1)
     return params, opt_state, stats
 
