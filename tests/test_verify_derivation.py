@@ -130,3 +130,10 @@ def test_a_search_leaves_the_environment_as_it_found_it(before, monkeypatch, cap
     environment = dict(os.environ)
     assert verify.run(str(EXAMPLES / "my_derivation.py"), examples=3) == 0
     assert os.environ.get(name) == before and dict(os.environ) == environment
+
+
+@pytest.mark.parametrize(("value", "kind"), [(-3, ValueError), (2.5, TypeError), (True, TypeError)])
+def test_the_effort_is_checked_before_any_search(value, kind):
+    found = functions(EXAMPLES / "my_logistic_regression.py")
+    with pytest.raises(kind, match=r"examples: expected an integer >= 0"):
+        verify.derivation(found.pop("grads"), examples=value, **found)

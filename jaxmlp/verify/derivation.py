@@ -15,6 +15,7 @@ import jax
 import numpy as np
 
 from jaxmlp.core.model import MLP
+from jaxmlp.core.values import check_int
 from jaxmlp.verify import report
 from jaxmlp.verify.problem import draw
 from jaxmlp.verify.search import Outcome, Result, search
@@ -125,8 +126,6 @@ def derivation(grads: Callable, *, model: MLP | None = None, loss: str | None = 
     >>> report.passed, report.wrong[0]["leaf"]
     (False, 'grads')
     """
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype: expected one of {DTYPES}, got {dtype!r}")
     found = subject(f"<{name}>", grads, model=model, loss=loss, reduction=reduction, l2=l2, l1=l1,
                     deltas=deltas, objective=objective, sample=sample)
     return check(found, examples=examples, seed=seed, dtype=dtype)
@@ -134,7 +133,14 @@ def derivation(grads: Callable, *, model: MLP | None = None, loss: str | None = 
 
 def check(what: Subject, *, examples: int = EXAMPLES, seed: int = 0,
           dtype: str = "float64") -> Report:
-    """Run the search on a :class:`~jaxmlp.verify.userfile.Subject` (a file's or functions')."""
+    """Run the search on a :class:`~jaxmlp.verify.userfile.Subject` (a file's or functions').
+
+    ``examples`` (an integer ``>= 0``) and ``seed`` (``>= 0``) are checked first.
+    """
+    examples = check_int("examples", examples, 0)
+    seed = check_int("seed", seed, 0)
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype: expected one of {DTYPES}, got {dtype!r}")
     precision = np.dtype(dtype)
     with jax.enable_x64(precision.itemsize >= 8):
         result = search(what, examples, seed, precision)

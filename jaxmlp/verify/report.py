@@ -12,7 +12,7 @@ import numpy as np
 
 from jaxmlp.check import GradientReport
 from jaxmlp.core.activations import get_activation
-from jaxmlp.tolerance import tolerance
+from jaxmlp.tolerance import AS_ACCURATE, BOUND, PRECISION, tolerance
 from jaxmlp.verify.problem import KINKED
 from jaxmlp.verify.search import Outcome, Result
 from jaxmlp.verify.userfile import Subject
@@ -29,8 +29,12 @@ def lines(subject: Subject, result: Result, dtype) -> list[str]:
     what = "grads and deltas equal" if subject.deltas else "grads equals"
     found = result.counterexample
     if found is None:
-        return [f"PASS: {what} jax.grad on {result.tried} problems ({np.dtype(dtype).name}, "
-                f"each leaf within {tol.leaf:.0e} of its size)"]
+        line = (f"PASS: {what} jax.grad on {result.tried} problems ({np.dtype(dtype).name}, "
+                f"each leaf within {tol.leaf:.0e} of its size")
+        if not result.explained:
+            return [line + ")"]
+        rules = ", ".join(f"{n} by {_PHRASE.get(rule, rule)}" for rule, n in result.explained)
+        return [line + f"; problems where rounding explains a difference: {rules})"]
     out = [f"counterexample after {result.tried} problems, shrunk: {found.problem}"]
     out += [f"  {name}[:{found.problem.batch}] = {_rows(value)}"
             for name, value in (("x", found.x), ("t", found.t))]
@@ -64,6 +68,11 @@ def lines(subject: Subject, result: Result, dtype) -> list[str]:
     return [*out, f"FAIL: {what.split()[0]} differs from jax.grad in {_wrong(found)}"]
 
 
+#: how the PASS line names the rules of :func:`jaxmlp.tolerance.compare` that explained rounding
+_PHRASE = {BOUND: "the rounding bound", PRECISION: "the change of precision",
+           AS_ACCURATE: "jax.grad's own accuracy"}
+
+
 def summary(
     subject: Subject | None, result: Result | None, dtype, error: str | None = None
 ) -> str:
@@ -82,6 +91,7 @@ def summary(
         "form": subject.form if subject else None,
         "dtype": np.dtype(dtype).name,
         "problems": result.tried if result else 0,
+        "explained_by_rounding": dict(result.explained) if result else {},
     }
     if found is not None:
         p = found.problem

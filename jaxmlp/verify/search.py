@@ -7,6 +7,7 @@ problems (:mod:`jaxmlp.verify.problem`), and a failure shrinks towards batch 1, 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import functools
@@ -21,7 +22,7 @@ import numpy as np
 from jaxmlp.check import in_other_precision, reference_grads, rounding_bound_of
 from jaxmlp.core.backprop import objective
 from jaxmlp.core.programs import PROGRAMS
-from jaxmlp.tolerance import LeafError, compare
+from jaxmlp.tolerance import TOLERANCE, LeafError, compare
 from jaxmlp.verify.problem import BATCHES, KINDS, SCALES, Problem, draw
 from jaxmlp.verify.userfile import BadFileError, Subject, one_line
 
@@ -59,6 +60,9 @@ class Result:
     counterexample: Outcome | None
     kink_only: bool
     tried: int
+    #: the problems that passed only because rounding explained a difference, by the rule that
+    #: explained it (a problem counts once per rule), as ``((rule, problems), ...)``
+    explained: tuple[tuple[str, int], ...] = ()
 
 
 def search(subject: Subject, examples: int = 100, seed: int = 0, dtype=jnp.float64) -> Result:
@@ -68,11 +72,13 @@ def search(subject: Subject, examples: int = 100, seed: int = 0, dtype=jnp.float
     the result says ``kink_only``. Raises :class:`BadFileError` when the file's functions fail.
     """
     kinds = KINDS if subject.model is not None else ("random",)
-    found, tried = _search(subject, examples, seed, dtype, kinds)
+    tally = collections.Counter()
+    found, tried = _search(subject, examples, seed, dtype, kinds, tally)
     if found is None or found.problem.kind != "kink":
-        return Result(found, False, tried)
-    other, more = _search(subject, examples, seed, dtype, tuple(k for k in kinds if k != "kink"))
-    return Result(other or found, other is None, tried + more)
+        return Result(found, False, tried, tuple(tally.items()))
+    other, more = _search(subject, examples, seed, dtype, tuple(k for k in kinds if k != "kink"),
+                          tally)
+    return Result(other or found, other is None, tried + more, tuple(tally.items()))
 
 
 def evaluate(subject: Subject, problem: Problem, dtype=jnp.float64) -> Outcome:
@@ -148,7 +154,7 @@ def _bits(tree) -> int:
     return jnp.finfo(jnp.result_type(jax.tree.leaves(tree)[0])).bits
 
 
-def _search(subject, examples, seed, dtype, kinds):
+def _search(subject, examples, seed, dtype, kinds, tally):
     probes = [
         Problem(0, 1, 1.0, "random"),
         Problem(0, 1, 1.0, "kink"),
@@ -159,7 +165,7 @@ def _search(subject, examples, seed, dtype, kinds):
     ]
     probes = [p for p in probes if p.kind in kinds]
     for tried, problem in enumerate(probes, 1):
-        outcome = evaluate(subject, problem, dtype)
+        outcome = _tallied(evaluate(subject, problem, dtype), tally)
         if outcome.failed:
             return outcome, tried
     count = [len(probes)]
@@ -169,7 +175,7 @@ def _search(subject, examples, seed, dtype, kinds):
     def fails(problem):  # an unusable file stops the search here, and raises again below
         count[0] += 1
         try:
-            return evaluate(subject, problem, dtype).failed
+            return _tallied(evaluate(subject, problem, dtype), tally).failed
         except BadFileError:
             return True
 
@@ -196,6 +202,13 @@ def _search(subject, examples, seed, dtype, kinds):
     except hypothesis.errors.NoSuchExample:
         return None, count[0]
     return evaluate(subject, problem, dtype), count[0]
+
+
+def _tallied(outcome: Outcome, tally: collections.Counter) -> Outcome:
+    """``outcome``, its rounding rules counted in ``tally`` when it passed."""
+    if not outcome.failed:
+        tally.update({leaf.rule for leaf in outcome.grads + outcome.deltas} - {TOLERANCE})
+    return outcome
 
 
 @contextlib.contextmanager
