@@ -163,7 +163,9 @@ def test_processes_that_disagree_stop_with_the_setting_named(two_processes, name
 def test_uneven_rows_and_missing_devices_are_clear_errors(two_processes):
     (a, b), *_ = two_processes
     assert a["errors"] == b["errors"]
-    assert (
-        "every process must pass the same number of rows; got [750, 748]" in a["errors"]["uneven"]
+    assert a["errors"]["uneven"] == (  # before any collective: t's shape differs too
+        "x: every process must pass the same shape and dtype; got float32 (750, 64), "
+        "float32 (748, 64) (in process order); t: every process must pass the same shape and "
+        "dtype; got int32 (750,), int32 (748,) (in process order)"
     )
     assert "devices: expected devices='all' in a run of 2 processes" in a["errors"]["no_devices"]

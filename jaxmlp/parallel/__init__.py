@@ -13,6 +13,7 @@ from jaxmlp.parallel.devices import (
     process_mesh,
     replicated,
 )
+from jaxmlp.parallel.faults import ProcessError
 
-__all__ = ["batch_sharding", "global_array", "initialize", "make_mesh",
+__all__ = ["ProcessError", "batch_sharding", "global_array", "initialize", "make_mesh",
            "process_mesh", "replicated"]

@@ -20,6 +20,7 @@ process's own rows with :func:`global_array`. Such a run uses the two-axis view
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +28,8 @@ import jax
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
+
+from jaxmlp.parallel.faults import note_waiting, reach
 
 __all__ = ["batch_sharding", "global_array", "initialize", "make_mesh", "process_mesh",
            "replicated"]
@@ -120,19 +123,41 @@ def replicated(mesh: Mesh) -> NamedSharding:
 def initialize(
     coordinator_address: str | None = None, num_processes: int | None = None,
     process_id: int | None = None, local_device_ids: Sequence[int] | None = None,
-    cpu_collectives: str | None = "gloo",
+    cpu_collectives: str | None = "gloo", initialization_timeout: int = 30,
+    heartbeat_timeout_seconds: int = 10, shutdown_timeout_seconds: int = 300,
 ) -> None:
-    """Join a multi-host run: a thin wrapper of ``jax.distributed.initialize``.
+    """Join a multi-host run: ``jax.distributed.initialize`` with short limits.
 
     Call it first thing on every host, with the same ``coordinator_address`` (``"host:port"`` of
     process 0), the total ``num_processes`` and this host's ``process_id``; on managed clusters
     (SLURM, Cloud TPU) the arguments may be left out. ``cpu_collectives="gloo"`` lets CPU-only
-    hosts all-reduce.
+    hosts all-reduce. The limits (JAX's own names; :mod:`jaxmlp.parallel.faults`):
+
+    - ``initialization_timeout`` (JAX: 300 s): how long every process waits for all to join. A
+      process other than 0 first waits that long for the coordinator's port and raises
+      :class:`~jaxmlp.parallel.faults.ProcessError` naming the address if it never answers;
+      past the timeout JAX ends a process that is still waiting with SIGABRT, after one logged
+      line naming the address.
+    - ``heartbeat_timeout_seconds`` (JAX: 100 s): a process silent that long is taken for dead
+      and JAX's distributed service ends every other process (SIGABRT), so a run whose peer died
+      ends everywhere within about this time; raise it on a machine so loaded that a process may
+      not send a heartbeat for 10 s.
+    - ``shutdown_timeout_seconds`` (JAX's 300 s): at exit a process waits this long for every
+      other to exit too; a shorter one ends a healthy process that still works when another
+      has finished.
     """
     if cpu_collectives is not None:
         jax.config.update("jax_cpu_collectives_implementation", cpu_collectives)
-    jax.distributed.initialize(coordinator_address=coordinator_address, num_processes=num_processes,
-                               process_id=process_id, local_device_ids=local_device_ids)
+    timeout = initialization_timeout
+    if coordinator_address and process_id and num_processes:  # not process 0: wait for it first
+        timeout = math.ceil(reach(coordinator_address, timeout, process_id, num_processes))
+    with note_waiting(coordinator_address or "the detected coordinator", timeout, process_id):
+        jax.distributed.initialize(
+            coordinator_address=coordinator_address, num_processes=num_processes,
+            process_id=process_id, local_device_ids=local_device_ids,
+            initialization_timeout=max(1, timeout),
+            heartbeat_timeout_seconds=heartbeat_timeout_seconds,
+            shutdown_timeout_seconds=shutdown_timeout_seconds)
 
 
 def global_array(mesh: Mesh, local_rows: Any) -> jax.Array:

@@ -13,9 +13,14 @@ shards of ``m`` rows each, and:
 - Each process's rows stay on its own devices (the ``("process", "data")`` mesh); XLA sums the
   gradients across processes, so every process applies the same update, and the epoch's sums,
   hence the history, are global.
-- Before any collective, every process's settings are compared (:func:`agree`): a difference
-  stops every process within seconds with an error that names the setting and each process's
-  value, never a hang.
+- Before any collective, every process's settings, the shapes and dtypes of its rows and its own
+  checks of them are compared (:func:`agree`): a difference, or a NaN in one process's rows,
+  stops every process within seconds with an error that names the setting (or the process) and
+  each process's value, never a hang.
+- A process that stops during the run ends the others within seconds
+  (:mod:`jaxmlp.parallel.faults`): the collective that misses it raises
+  :class:`~jaxmlp.parallel.faults.ProcessError` naming it and the last checkpoint
+  (:func:`together` around the run), and JAX's distributed service then ends every process.
 - Process 0 alone prints and writes the checkpoints; every process gets the same parameters.
 
 In one process, ``jaxmlp.training.fit.fit_as_processes(P, ...)`` (and ``fit_many_as_processes``)
@@ -26,6 +31,7 @@ parameters and history.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -33,9 +39,12 @@ import numpy as np
 
 from jaxmlp.core.values import check_int
 from jaxmlp.parallel.devices import process_mesh
+from jaxmlp.parallel.faults import together
 from jaxmlp.parallel.layout import Layout
 
-__all__ = ["agree", "evaluate", "finish", "gather_bytes", "layout", "same_rows"]
+__all__ = ["agree", "evaluate", "finish", "gather_bytes", "layout", "same_rows", "together"]
+
+_ROWS = ("x", "t", "validation_data")  # the rows agree compares, in the order it names them
 
 
 def layout(shards: Any, mesh: Any, batch_size: int | None) -> Layout:
@@ -68,37 +77,95 @@ def gather_bytes(lay: Layout, mine: list[bytes]) -> list[bytes]:
 
     width = len(mine[0])
     rows = np.frombuffer(b"".join(mine), np.uint8).reshape(len(mine), width)
-    every = np.asarray(process_allgather(rows)).reshape(-1, width)
+    with together():
+        every = np.asarray(process_allgather(rows)).reshape(-1, width)
     return [bytes(row.astype(np.uint8)) for row in every]
 
 
-def agree(lay: Layout, settings: dict[str, Any]) -> None:
-    """Compare every process's ``settings`` (JSON values) before any other collective; raise a
-    ``ValueError`` on every process naming each setting that differs and its values per process.
+def agree(lay: Layout, settings: dict[str, Any], x: Any = None, t: Any = None,
+          validation_data: Any = None, check: Callable[..., Any] | None = None) -> None:
+    """Compare every process's ``settings`` (JSON values), the shapes and dtypes of its rows and
+    the outcome of its own ``check`` of them before any other collective; raise on every process
+    when they differ, so no process is left waiting in a collective that another never enters.
 
-    Two fixed-shape collectives when they agree (a digest, then nothing); on a difference, the
-    settings themselves, padded to the longest. No shape depends on a setting, so nothing hangs.
+    ``x``, ``t``, ``validation_data``: this process's rows, whose shapes (the row count too) and
+    dtypes must be the same on every process. ``check(x, t, names)`` checks one pair of them as
+    ``fit`` does (``names``: ``("x", "t")``, or ``validation_data``'s); what one process may fail
+    alone (a NaN, a label out of range) is carried by the agreement and raised on every process,
+    naming the process (``process 1: x: contains NaN or infinity (first in row 17)``); a
+    ``TypeError`` stays one. Otherwise a ``ValueError`` names each setting that differs and its
+    value per process.
+
+    Two fixed-shape collectives when everything agrees (a digest, then nothing); on a difference,
+    the descriptions themselves, padded to the longest. No shape depends on them: nothing hangs.
     """
     if not lay.processes:
         return
+    error = None
+    try:
+        if check is not None:
+            check(x, t, ("x", "t"))
+            if isinstance(validation_data, (tuple, list)) and len(validation_data) == 2:
+                names = ("validation_data[0] (x_val)", "validation_data[1] (t_val)")
+                check(*validation_data, names)
+    except Exception as caught:  # carried to every process, raised below
+        error = caught
+    data = dict(zip(_ROWS, map(_describe, (x, t, validation_data))))
+    mine = {"settings": settings, "data": data,
+            "error": None if error is None else [type(error).__name__, str(error)]}
+    with together():
+        every = _differing(lay, json.dumps(mine, sort_keys=True, default=str).encode())
+    if every is None:  # the same on every process, errors included
+        if error is not None:
+            raise error
+        return
+    failed = [(p, e["error"]) for p, e in enumerate(every) if e["error"]]
+    if failed:
+        kind = TypeError if all(name == "TypeError" for _, (name, _) in failed) else ValueError
+        raise kind("; ".join(f"process {p}: {text}" for p, (_, text) in failed)) from error
+    raise ValueError("; ".join(
+        [f"{name}: every process must pass the same shape and dtype; got {', '.join(map(str, v))}"
+         " (in process order)" for name, v in _differences(every, "data")] +
+        [f"{name}: every process must pass the same value; got {v} (in process order)"
+         for name, v in _differences(every, "settings")]))
+
+
+def _differing(lay: Layout, text: bytes) -> list[dict] | None:
+    """``None`` when ``text`` is the same on every process, else every process's JSON."""
     import hashlib
 
     from jax.experimental.multihost_utils import process_allgather
 
-    text = json.dumps(settings, sort_keys=True, default=str).encode()
-    digests = gather_bytes(lay, [hashlib.sha256(text).digest()])
-    if len(set(digests)) == 1:
-        return
+    if len(set(gather_bytes(lay, [hashlib.sha256(text).digest()]))) == 1:
+        return None
     lengths = np.array([int.from_bytes(b, "little")
                         for b in gather_bytes(lay, [len(text).to_bytes(8, "little")])])
     padded = np.frombuffer(text.ljust(int(lengths.max()), b" "), np.uint8)
     rows = np.asarray(process_allgather(padded)).reshape(len(lengths), -1)
-    every = [json.loads(bytes(r.astype(np.uint8))[:n]) for r, n in zip(rows, lengths)]
-    names = sorted({k for s in every for k in s})
-    differ = [k for k in names if len({json.dumps(s.get(k), sort_keys=True) for s in every}) > 1]
-    raise ValueError("; ".join(
-        f"{name}: every process must pass the same value; got {[s.get(name) for s in every]} "
-        "(in process order)" for name in differ))
+    return [json.loads(bytes(r.astype(np.uint8))[:n]) for r, n in zip(rows, lengths)]
+
+
+def _differences(every: list[dict], part: str) -> list[tuple[str, list]]:
+    """The names in ``part`` whose value differs between processes, with every process's."""
+    values = [e[part] for e in every]
+    names = [k for k in _ROWS if k in values[0]] if part == "data" else sorted(
+        {k for v in values for k in v})
+    return [(k, [v.get(k) for v in values]) for k in names
+            if len({json.dumps(v.get(k), sort_keys=True) for v in values}) > 1]
+
+
+def _describe(a: Any) -> Any:
+    """An array's dtype and shape, ``"float32 (750, 64)"``; a pair's two; ``None`` for none."""
+    if a is None:
+        return None
+    if isinstance(a, (tuple, list)) and len(a) == 2 and all(hasattr(v, "shape") for v in a):
+        return [_describe(v) for v in a]
+    try:
+        if not (hasattr(a, "shape") and hasattr(a, "dtype")):
+            a = np.asarray(a)
+        return f"{np.dtype(a.dtype).name} {tuple(a.shape)}"
+    except Exception:  # not an array: fit's own check names it
+        return type(a).__name__
 
 
 def same_rows(lay: Layout, name: str, rows: int) -> int:
@@ -107,7 +174,8 @@ def same_rows(lay: Layout, name: str, rows: int) -> int:
         return rows
     from jax.experimental.multihost_utils import process_allgather
 
-    counts = np.asarray(process_allgather(np.array([rows], np.int32))).ravel().tolist()
+    with together():
+        counts = np.asarray(process_allgather(np.array([rows], np.int32))).ravel().tolist()
     if len(set(counts)) > 1:
         raise ValueError(f"{name}: every process must pass the same number of rows; got {counts} "
                          "rows (in process order)")
@@ -129,4 +197,5 @@ def finish(lay: Layout, checkpoint: Any) -> None:
     if lay.processes and checkpoint is not None:
         from jax.experimental.multihost_utils import sync_global_devices
 
-        sync_global_devices("jaxmlp: the last checkpoint is written")
+        with together(checkpoint):
+            sync_global_devices("jaxmlp: the last checkpoint is written")

@@ -126,7 +126,8 @@ def _fit(model, params, x, t, *, optimizer, loss, epochs, batch_size, validation
         agreed = agreed_settings(
             model, params, config, o, validation_split, resume, shuffle, early_stopping, described
         )
-        processes.agree(layout, agreed)
+        processes.agree(layout, agreed, x, t, validation_data, lambda xs, ts, names: prepare(
+            model, params, xs, ts, config.loss, config.reduction, config.l2, config.l1, names))
     data = split_data(layout, model, params, x, t, config, validation_split, validation_data)
     names = data.names(o.metrics)
     if early_stopping is not None:
@@ -139,7 +140,8 @@ def _fit(model, params, x, t, *, optimizer, loss, epochs, batch_size, validation
     run = Run(config, opt, layout, data.x, data.t, data.validation, None, data.m, n, data.n_val,
               o.batch_size, o.epochs, bool(shuffle), o.key, names, None, {}, early_stopping,
               verbose, on_epoch_end, o.checkpoint, resume, settings)
-    params, history, changing, _ = train(run, params)
+    with processes.together(o.checkpoint):  # a peer that stops: one line
+        params, history, changing, _ = train(run, params)
     processes.finish(layout, o.checkpoint)
     values = {name: [float(v[0]) for v in column] for name, column in history.items()}
     steps = math.ceil(n / o.batch_size)

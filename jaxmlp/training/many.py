@@ -153,7 +153,8 @@ def _fit_many(model, params, x, t, *, optimizer, learning_rate, l2, l1, folds, l
         )
         agreed["folds"] = folds
         agreed["rates"] = [list(np.ravel(rates_l2)), list(np.ravel(rates_l1))]
-        processes.agree(layout, agreed)
+        processes.agree(layout, agreed, x, t, validation_data, lambda xs, ts, names: prepare(
+            model, first, xs, ts, config.loss, config.reduction, config.l2, config.l1, names))
     if folds is not None:
         folds = check_int("folds", folds, 2)
         if folds != models:
@@ -183,9 +184,10 @@ def _fit_many(model, params, x, t, *, optimizer, learning_rate, l2, l1, folds, l
               n if rows is not None else data.m, n, data.n_val, o.batch_size, o.epochs,
               bool(shuffle), o.key, names, models, hyper, early_stopping, verbose, on_epoch_end,
               o.checkpoint, resume, settings, strict)
-    params, history, changing, stopped = train(
-        run, params, lambda s: init_state(opt, None, rates, s)
-    )
+    with processes.together(o.checkpoint):  # a peer that stops: one line
+        params, history, changing, stopped = train(
+            run, params, lambda s: init_state(opt, None, rates, s)
+        )
     processes.finish(layout, o.checkpoint)
     return params, run_history(history, changing, config, optimizer, stopped, epochs=o.epochs,
                                steps=math.ceil(n / o.batch_size), rows=n, models=models,
