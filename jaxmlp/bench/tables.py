@@ -236,10 +236,17 @@ def _many(args) -> dict:
     return {"results": table, "markdown": [note, "", format_many(table)]}
 
 
+def _verdicts(args: argparse.Namespace) -> dict:
+    """``jaxmlp verify``'s false alarms and misses, and its effort/time curve."""
+    from jaxmlp.bench.verdicts import verdicts_table
+
+    return verdicts_table(quick=args.quick, seed=args.seed)
+
+
 #: ``jaxmlp bench NAME``: each ``(args) -> {"markdown": [lines], ...JSON}``.
 SUBCOMMANDS: dict[str, Callable[[argparse.Namespace], dict]] = {
     "peers": _peers, "grad": _grad, "scaling": _scaling, "matmul": _matmul, "devices": _devices,
-    "many": _many,
+    "many": _many, "verdicts": _verdicts,
 }
 
 
