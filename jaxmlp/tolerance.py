@@ -1,4 +1,12 @@
-"""How close is close enough: the measured tolerances, and one pytree judged against another.
+"""The one judge of every check: how close is close enough, and when rounding explains the rest.
+
+:func:`compare` judges a pytree against its reference leaf by leaf. A leaf within the measured
+tolerances below passes; a leaf beyond them is called wrong only when rounding cannot explain its
+error: it exceeds the rounding bound of a right δ rule at this point
+(:mod:`jaxmlp.core.rounding`), it does not shrink when the same functions run in the other
+precision, and (float32) it is less accurate than ``jax.grad`` against float64. ``jaxmlp
+verify``, :func:`jaxmlp.check_gradients`, the lecture derivations' checks and the test suite
+judge with it; each leaf records the rule that judged it.
 
 Two errors judge a pytree ``got`` against ``want`` (``S = max |want|`` over the whole pytree):
 
