@@ -169,3 +169,10 @@ def test_uneven_rows_and_missing_devices_are_clear_errors(two_processes):
         "dtype; got int32 (750,), int32 (748,) (in process order)"
     )
     assert "devices: expected devices='all' in a run of 2 processes" in a["errors"]["no_devices"]
+
+
+def test_a_setting_that_one_process_rejects_alone_stops_both(two_processes):
+    """batch_size=0 on process 1 fails its own check before the agreement; fit carries it there."""
+    (a, b), *_ = two_processes
+    assert a["errors"]["one_sided"] == b["errors"]["one_sided"]
+    assert a["errors"]["one_sided"].startswith("process 1: batch_size: ")

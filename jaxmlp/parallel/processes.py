@@ -30,6 +30,8 @@ parameters and history.
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -42,9 +44,11 @@ from jaxmlp.parallel.devices import process_mesh
 from jaxmlp.parallel.faults import together
 from jaxmlp.parallel.layout import Layout
 
-__all__ = ["agree", "evaluate", "finish", "gather_bytes", "layout", "same_rows", "together"]
+__all__ = ["agree", "agreed_first", "evaluate", "finish", "gather_bytes", "layout", "same_rows",
+           "together"]
 
 _ROWS = ("x", "t", "validation_data")  # the rows agree compares, in the order it names them
+_REACHED = contextvars.ContextVar("jaxmlp_agree_reached", default=True)  # see agreed_first
 
 
 def layout(shards: Any, mesh: Any, batch_size: int | None) -> Layout:
@@ -101,6 +105,7 @@ def agree(lay: Layout, settings: dict[str, Any], x: Any = None, t: Any = None,
     """
     if not lay.processes:
         return
+    _REACHED.set(True)
     error = None
     try:
         if check is not None:
@@ -110,7 +115,32 @@ def agree(lay: Layout, settings: dict[str, Any], x: Any = None, t: Any = None,
                 check(*validation_data, names)
     except Exception as caught:  # carried to every process, raised below
         error = caught
-    data = dict(zip(_ROWS, map(_describe, (x, t, validation_data))))
+    _settle(lay, settings, dict(zip(_ROWS, map(_describe, (x, t, validation_data)))), error)
+
+
+def agreed_first(run: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a run (``fit``'s, ``fit_many``'s) that calls :func:`agree` before its first
+    collective: an error it raises before it gets there (a setting that only this process
+    rejects) goes through the agreement too, so the processes waiting in theirs raise it, naming
+    this process, instead of waiting for it."""
+
+    @functools.wraps(run)
+    def carried(*args: Any, **kwargs: Any) -> Any:
+        reached = _REACHED.set(False)
+        try:
+            return run(*args, **kwargs)
+        except Exception as error:
+            if jax.process_count() > 1 and not _REACHED.get():
+                _settle(Layout(), {}, {}, error)
+            raise
+        finally:
+            _REACHED.reset(reached)
+
+    return carried
+
+
+def _settle(lay: Layout, settings: dict, data: dict, error: Exception | None) -> None:
+    """The agreement itself: every process's settings, rows and error compared (see agree)."""
     mine = {"settings": settings, "data": data,
             "error": None if error is None else [type(error).__name__, str(error)]}
     with together():

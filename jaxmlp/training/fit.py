@@ -107,6 +107,7 @@ def fit(
                 devices=devices, mesh=mesh, on_epoch_end=on_epoch_end)
 
 
+@processes.agreed_first  # an error before the agreement reaches every process
 def _fit(model, params, x, t, *, optimizer, loss, epochs, batch_size, validation_split,
          validation_data, metrics, key, grad, reduction, l2, l1, early_stopping, checkpoint, resume,
          verbose, shuffle, devices, mesh, on_epoch_end, shards=None):

@@ -129,6 +129,7 @@ def fit_many_as_processes(processes: int, model: MLP, params: Params, x: Any, t:
                      shards=processes)
 
 
+@processes.agreed_first  # an error before the agreement reaches every process
 def _fit_many(model, params, x, t, *, optimizer, learning_rate, l2, l1, folds, loss, epochs,
               batch_size, validation_split, validation_data, metrics, key, grad, reduction,
               early_stopping, checkpoint, resume, verbose, shuffle, devices, mesh, strict,

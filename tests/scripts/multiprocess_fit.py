@@ -4,12 +4,12 @@ Usage: multiprocess_fit.py PROCESS_ID PORT DIR. DIR/data.npz holds the first 1,5
 training rows, the test rows and the initial parameters (the test writes it: no scikit-learn
 import here). Process p keeps only its own 750 training rows (750 p ... 750 p + 749) and its half
 of the test rows. It trains 3 epochs with a checkpoint (written by process 0), resumes from that
-checkpoint to epoch 4,
-scores the test rows with the global evaluate, predicts its own test rows, tries two bad calls, and
-tries calls whose settings differ between the processes, trains two models with fit_many, takes
-one training step of make_train_step over the global mesh with its half of a 32-row batch
-(:func:`one_step`), and writes DIR/P.json for the test to compare with the one-process
-equivalents (fit_as_processes, and the same step on one device with the whole batch).
+checkpoint to epoch 4, scores the test rows with the global evaluate, predicts its own test rows,
+tries two bad calls, and tries calls whose settings differ between the processes (one that only
+process 1 rejects), trains two models with fit_many, takes one training step of make_train_step
+over the global mesh with its half of a 32-row batch (:func:`one_step`), and writes DIR/P.json
+for the test to compare with the one-process equivalents (fit_as_processes, and the same step on
+one device with the whole batch).
 """
 
 import json
@@ -140,6 +140,11 @@ def main(process_id: int, port: int, out: Path) -> None:
             )
         except ValueError as error:
             errors[name] = str(error)
+    try:  # a setting only process 1 rejects, before the agreement: process 0 hears of it
+        one_sided = {**kwargs, "batch_size": 32 - 32 * process_id}
+        jaxmlp.fit(MODEL, params, x[mine], t[mine], devices="all", **one_sided)
+    except ValueError as error:
+        errors["one_sided"] = str(error)
     stacked = MODEL.init(jax.random.split(jax.random.key(5), 2))
     many, many_history = jaxmlp.fit_many(
         MODEL, stacked, x[mine], t[mine], devices="all", **many_settings()
