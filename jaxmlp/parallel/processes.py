@@ -14,9 +14,10 @@ shards of ``m`` rows each, and:
   gradients across processes, so every process applies the same update, and the epoch's sums,
   hence the history, are global.
 - Before any collective, every process's settings, the shapes and dtypes of its rows and its own
-  checks of them are compared (:func:`agree`): a difference, or a NaN in one process's rows,
-  stops every process within seconds with an error that names the setting (or the process) and
-  each process's value, never a hang.
+  checks of them are compared (:func:`agree`): a difference, a NaN in one process's rows or a
+  setting that one process rejects before it gets there (:func:`agreed_first`) stops every
+  process within seconds with an error that names the setting (or the process) and each
+  process's value, never a hang.
 - A process that stops during the run ends the others within seconds
   (:mod:`jaxmlp.parallel.faults`): the collective that misses it raises
   :class:`~jaxmlp.parallel.faults.ProcessError` naming it and the last checkpoint
