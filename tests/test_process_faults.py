@@ -168,3 +168,17 @@ def test_a_coordinator_whose_peer_never_comes_ends_after_the_timeout_saying_so(c
         f"127.0.0.1:{case.port} after 2 s" in out
     ), out[-3000:]
     assert "joined\n" not in out
+
+
+def test_reach_waits_for_the_coordinator_port_and_says_the_address_when_none_answers():
+    from jaxmlp.parallel.faults import ProcessError, reach
+
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        address = f"127.0.0.1:{listening.getsockname()[1]}"
+        assert 0 < reach(address, 5, 1, 2) <= 5  # answers at once: nearly all the time is left
+    start = time.monotonic()
+    with pytest.raises(ProcessError, match=f"process 1 of 2: no coordinator answered at {address}"):
+        reach(address, 1, 1, 2)  # closed now
+    assert 0.8 <= time.monotonic() - start <= 5
