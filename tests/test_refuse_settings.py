@@ -1,7 +1,7 @@
 """Trust in a run's settings (issue 28): resume refuses a changed optimizer, learning rate or
 validation row, by name; an opaque Optax transformation is said to be unchecked; processes compare
-the learning rate before any collective; when every model of fit_many diverges, the error names each.
-One table per category, each case asserting the exception type and the words of its message
+the learning rate before any collective; when every model of fit_many diverges, the error names
+each. One table per category, each case asserting the exception type and the words of its message
 (memory: tests/test_refuse_memory.py)."""
 
 import json
@@ -117,8 +117,9 @@ def test_resume_with_an_opaque_transformation_warns_once(tmp_path, models, first
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         train(call | dict(optimizer=second), path, 2, resume=path)
-    said = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-    assert len(said) == 1, said
+    said = [w for w in caught if issubclass(w.category, UserWarning)]
+    assert len(said) == 1 and said[0].filename == __file__, [str(w.message) for w in said]
+    said = [str(w.message) for w in said]
     assert said[0].startswith("resume: the optimizer is an Optax transformation that does not "
                               "say its learning rate, so it cannot be compared")
 
@@ -137,8 +138,9 @@ AGREED = [
 @pytest.mark.parametrize("a,b,rate_a,rate_b", AGREED, ids=["fit", "injected", "many", "rates"])
 def test_processes_compare_the_learning_rate(a, b, rate_a, rate_b):
     """What two processes compare (jaxmlp.parallel.processes.agree) differs in the rate alone."""
+    from jaxmlp.training.optimizer_record import optimizer_settings
     from jaxmlp.training.optimizers import many_optimizer
-    from jaxmlp.training.setup import agreed_settings, optimizer_settings, options
+    from jaxmlp.training.setup import agreed_settings, options
     from jaxmlp.training.step import make_config
 
     def settings(optimizer, rate):

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxmlp.core.activations import get_activation
+from jaxmlp.core.memory import check_fits
 from jaxmlp.core.values import as_array, check_finite
 
 __all__ = ["check_params"]
@@ -24,7 +27,9 @@ def check_params(model: Any, params: Any, name: str = "params", finite: bool = T
 
     Checked: one dict per layer, the right shapes, float leaves, and finite values unless
     ``finite=False`` (:meth:`jaxmlp.MLP.apply` checks the structure alone). A ``ValueError`` or
-    ``TypeError`` names the entry, such as ``params[0]['w']``.
+    ``TypeError`` names the entry, such as ``params[0]['w']``. Host (NumPy) arrays are sized
+    before anything is copied to the device: a :class:`MemoryError` names ``name`` when they
+    cannot fit (:func:`jaxmlp.core.memory.check_fits`).
 
     Arguments:
         model: a :class:`jaxmlp.MLP`, whose type the caller checks
@@ -53,6 +58,7 @@ def check_params(model: Any, params: Any, name: str = "params", finite: bool = T
             f"{name}: expected a list of {model.num_layers} layer dicts "
             f"(one per layer of {model.sizes}), got {got}"
         )
+    _check_host_fits(params, name)
     dtype = None
     for i, layer in enumerate(params):
         fan_in, fan_out = model.sizes[i], model.sizes[i + 1]
@@ -77,3 +83,17 @@ def check_params(model: Any, params: Any, name: str = "params", finite: bool = T
                 check_finite(f"{name}[{i}][{leaf!r}]", layer[leaf])
             dtype = dtype or value.dtype
     return dtype
+
+
+def _check_host_fits(params: Any, name: str) -> None:
+    """Size the NumPy leaves of ``params`` as the device will hold them (float64 becomes float32
+    unless x64 is on), from their shapes: nothing is copied or allocated."""
+    host = [a for layer in params if isinstance(layer, dict) for a in layer.values()
+            if isinstance(a, np.ndarray) and a.dtype.kind in "fiub"]
+    if host:
+        dtypes = [jax.dtypes.canonicalize_dtype(a.dtype) for a in host]
+        count = sum(a.size for a in host)
+        nbytes = sum(a.size * d.itemsize for a, d in zip(host, dtypes))
+        kinds = ", ".join(sorted({str(d) for d in dtypes}))
+        check_fits(name, nbytes, f"{count:,} parameters ({kinds}) in host (NumPy) arrays, "
+                   "copied to the device,")

@@ -24,16 +24,11 @@ from jaxmlp.parallel.devices import make_mesh
 from jaxmlp.parallel.layout import Layout
 from jaxmlp.training.history import History, run_history
 from jaxmlp.training.loop import Run, train
+from jaxmlp.training.optimizer_record import optimizer_settings
 from jaxmlp.training.optimizers import get_optimizer
 from jaxmlp.training.resume import record
 from jaxmlp.training.scoring import outputs, score
-from jaxmlp.training.setup import (
-    agreed_settings,
-    key_data,
-    optimizer_settings,
-    options,
-    split_data,
-)
+from jaxmlp.training.setup import agreed_settings, check_peak, key_data, options, split_data
 from jaxmlp.training.step import make_config
 from jaxmlp.training.stopping import EarlyStopping
 
@@ -130,10 +125,12 @@ def _fit(model, params, x, t, *, optimizer, loss, epochs, batch_size, validation
         processes.agree(layout, agreed, x, t, validation_data, lambda xs, ts, names: prepare(
             model, params, xs, ts, config.loss, config.reduction, config.l2, config.l1, names))
     data = split_data(layout, model, params, x, t, config, validation_split, validation_data)
+    n = data.m * layout.shards
+    check_peak(layout, model, opt, params, o.batch_size, data, n,
+               validation="validation_data" if validation_data is not None else "validation_split")
     names = data.names(o.metrics)
     if early_stopping is not None:
         early_stopping.check_monitor(names)
-    n = data.m * layout.shards
     settings = record(batch_size=o.batch_size, shuffle=bool(shuffle), key=key_data(o.key),
                       data=data.digest, loss=loss, reduction=reduction, l2=config.l2,
                       l1=config.l1, **described, validation=data.described,

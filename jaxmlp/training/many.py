@@ -28,16 +28,11 @@ from jaxmlp.parallel.devices import make_mesh
 from jaxmlp.parallel.layout import Layout, models_mesh
 from jaxmlp.training.history import History, run_history
 from jaxmlp.training.loop import Run, train
+from jaxmlp.training.optimizer_record import optimizer_settings
 from jaxmlp.training.optimizers import init_state, many_optimizer
 from jaxmlp.training.resume import record
 from jaxmlp.training.scoring import outputs, score
-from jaxmlp.training.setup import (
-    agreed_settings,
-    key_data,
-    optimizer_settings,
-    options,
-    split_data,
-)
+from jaxmlp.training.setup import agreed_settings, check_peak, key_data, options, split_data
 from jaxmlp.training.step import make_config
 from jaxmlp.training.stopping import EarlyStopping
 
@@ -173,6 +168,9 @@ def _fit_many(model, params, x, t, *, optimizer, learning_rate, l2, l1, folds, l
         rows, val_rows = fold_rows(n, folds)
         data.validation, data.n_val = (layout.put_shared(val_rows),), val_rows.shape[1]
         data.described, n = f"folds={folds}", rows.shape[1]
+    validation = "folds" if folds is not None else (
+        "validation_data" if validation_data is not None else "validation_split")
+    check_peak(layout, model, opt, first, o.batch_size, data, n, models, validation)
     names = data.names(o.metrics)
     if early_stopping is not None:
         early_stopping.check_monitor(names)

@@ -1,32 +1,27 @@
 """What ``fit`` and ``fit_many`` share before training: the checked options, the training and
-validation rows on their layout, and what a checkpoint records of the run (the digests of the
-training and validation rows, the optimizer and its hyperparameters), which every process of
-one run must share too (:func:`agreed_settings`)."""
+validation rows on their layout, the digests of the training and validation rows a checkpoint
+records, the settings every process of one run must share (:func:`agreed_settings`), and the
+memory a training step needs at its peak (:func:`check_peak`)."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import warnings
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jaxmlp.core.checks import check_metrics, check_output, prepare
-from jaxmlp.core.memory import check_fits
+from jaxmlp.core.memory import check_fits, describe, training_peak
 from jaxmlp.core.values import check_int, check_key
 from jaxmlp.data.split import split_index
 from jaxmlp.parallel import processes
 from jaxmlp.parallel.layout import Layout
-from jaxmlp.training.history import hyperparameters
-from jaxmlp.training.optimizers import NamedOptimizer
 from jaxmlp.training.stopping import EarlyStopping
 
-__all__ = ["Data", "Options", "agreed_settings", "describe_optimizer", "digest", "key_data",
-           "optimizer_settings", "options", "params_digest", "split_data"]
+__all__ = ["Data", "Options", "agreed_settings", "check_peak", "digest", "key_data", "options",
+           "params_digest", "split_data"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +104,41 @@ def split_data(layout: Layout, model, params, x, t, c, validation_split, validat
                 xs.shape[1], n_val, data_digest, described)
 
 
+def check_peak(layout: Layout, model, opt, params, batch_size: int, data: Data, rows: int,
+               models: int | None = None, validation: str = "validation_split") -> None:
+    """A :class:`MemoryError` before training when the device cannot hold a training step at its
+    peak (:func:`jaxmlp.core.memory.training_peak`): the parameters and optimizer state, named
+    ``params``; with a step's activations, δs and gradient, named ``batch_size``; with the
+    validation pass, named ``validation``. ``params`` is one model's; ``rows`` the training rows
+    per model; the sizes are per device (rows or models split over devices)."""
+    n, devices = models or 1, 1 if layout.mesh is None else layout.mesh.devices.size
+    if layout.over_models:
+        n = -(-n // devices)
+    batch = min(batch_size, rows)
+    if layout.batches is not None:
+        batch = -(-batch // devices)
+    val = -(-data.n_val // jax.process_count()) if data.validation else 0
+    state = jax.tree.leaves(jax.eval_shape(opt.init, params))
+    state = sum(a.size * a.dtype.itemsize for a in state)
+    dtype = data.x.dtype
+    peak = training_peak(model.sizes, dtype.itemsize, batch, val, n, model.num_params, state)
+    kept = peak["kept"]
+    check_fits("params", kept, "the parameters and the optimizer state (each kept twice for a "
+               "replay)")
+    what = f"sizes {model.sizes}"
+    if models:
+        what = f"{n} models{' per device' * layout.over_models} of {what}"
+    besides = f"and the parameters and optimizer state kept twice ({describe(kept)})"
+    every = " (every training row)" if batch_size > rows else ""
+    split = " per device" if layout.batches is not None else ""
+    check_fits("batch_size", kept + peak["step"],
+               f"batches of {batch:,} rows{every}{split} through {what} ({dtype}): a step's "
+               f"activations, δs and gradient ({describe(peak['step'])}) {besides}")
+    check_fits(validation, kept + peak["validation"],
+               f"the validation pass over {val:,} rows at once through {what} ({dtype}): its "
+               f"activations ({describe(peak['validation'])}) {besides}")
+
+
 def digest(layout: Layout, xs, ts) -> str:
     """A digest of every byte of the shards ``xs, ts`` (``(k, m, ...)`` each), joined in shard
     order over every process (the same in a run across processes and in its one-process equal)."""
@@ -140,45 +170,10 @@ def key_data(key) -> list[int]:
     return [int(v) for v in jax.device_get(jax.random.key_data(key)).ravel()]
 
 
-def describe_optimizer(optimizer, opt, params) -> str:
-    """The optimizer as a checkpoint records it: a name, or the structure of its state."""
-    if isinstance(optimizer, str):
-        return optimizer
-    if isinstance(opt, NamedOptimizer):
-        return opt.name
-    return str(jax.tree.structure(jax.eval_shape(opt.init, params)))
-
-
-def optimizer_settings(optimizer, opt, params, models: int | None = None,
-                       rates: dict | None = None, resume: Any = None) -> dict[str, Any]:
-    """The optimizer as a run records it and every process must share it (JSON values).
-
-    ``optimizer``: :func:`describe_optimizer`. ``learning_rate``: a :class:`NamedOptimizer`'s
-    rate, or the value ``optax.inject_hyperparams`` puts in the state at the start; for ``N``
-    stacked models a list, model i's rate (``rates``: ``fit_many``'s per-model rates); ``None``
-    for an opaque Optax transformation (``optax.adam(1e-3)`` keeps its rate in a closure), whose
-    rate a resume cannot compare: it warns. ``hyperparameters``: every other injected value.
-    """
-    values = {k: _short(v) for k, v in _injected(opt, params).items()}
-    rate = values.pop("learning_rate", getattr(opt, "learning_rate", None))
-    if rates:  # fit_many's rates, one per model, in the place of the placeholder
-        rate = [_short(v) for v in np.ravel(next(iter(rates.values())))]
-    elif models is not None and rate is not None:
-        rate = [rate] * models
-    if rate is None and resume is not None:
-        warnings.warn("resume: the optimizer is an Optax transformation that does not say its "
-                      "learning rate, so it cannot be compared with the checkpoint's; pass a name "
-                      "(optimizer='adam'), jaxmlp.get_optimizer('adam', rate) or "
-                      "optax.inject_hyperparams(optax.adam)(learning_rate=rate) to have it checked",
-                      UserWarning, stacklevel=4)
-    return {"optimizer": describe_optimizer(optimizer, opt, params), "learning_rate": rate,
-            "hyperparameters": values}
-
-
 def agreed_settings(model, params, config, o, validation_split, resume, shuffle, early_stopping,
                     optimizer: dict[str, Any]):
     """The settings every process of one run must share (compared before any collective);
-    ``optimizer`` is :func:`optimizer_settings`."""
+    ``optimizer`` is :func:`jaxmlp.training.optimizer_record.optimizer_settings`."""
     return {
         "model": [list(model.sizes), list(model.activations)],
         "params": params_digest(params),
@@ -198,33 +193,3 @@ def agreed_settings(model, params, config, o, validation_split, resume, shuffle,
         "checkpoint": str(o.checkpoint),
         "early_stopping": repr(early_stopping),
     }
-
-
-def _injected(opt, params) -> dict[str, Any]:
-    """The values ``optax.inject_hyperparams`` puts in ``opt``'s state at the start (none for
-    another transformation). Read from a compiled ``opt.init`` of zeros that returns only them,
-    so nothing of the parameters' size is allocated or copied."""
-    kinds = (optax.InjectHyperparamsState, optax.InjectStatefulHyperparamsState)
-
-    def injected(state):
-        nodes = jax.tree.leaves(state, is_leaf=lambda s: isinstance(s, kinds))
-        return [s._replace(inner_state=()) for s in nodes if isinstance(s, kinds)]
-
-    shapes = jax.eval_shape(lambda p: p, params)  # read from the arrays: nothing is copied
-    if not injected(jax.eval_shape(opt.init, shapes)):
-        return {}
-
-    def start():
-        return injected(opt.init(jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)))
-
-    return hyperparameters(jax.jit(start)())
-
-
-def _short(value: Any) -> float | list:
-    """A float32 value as its shortest decimal (``0.001``, not ``0.0010000000474974513``); an
-    array as a list of them."""
-    if np.ndim(value):
-        return [_short(v) for v in np.ravel(value)]
-    with np.errstate(over="ignore"):  # a rate past float32's range (1e300) stays as it is
-        single = np.float32(value)
-    return float(str(single)) if float(single) == value else float(value)
