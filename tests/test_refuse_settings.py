@@ -147,7 +147,7 @@ def test_processes_compare_the_learning_rate(a, b, rate_a, rate_b):
         n = None if rate is None else 2
         opt, rates = (jaxmlp.get_optimizer(optimizer), None) if n is None else many_optimizer(
             optimizer, rate, n)
-        described = optimizer_settings(optimizer, opt, params(), n, rates)
+        described = optimizer_settings(MODEL, optimizer, opt, params(), n, rates)
         o = options(1, 60, ("accuracy",), None, None, 0, None, None)
         config = make_config(MODEL, "categorical_crossentropy", opt, "backprop", "mean", 0.0, 0.0)
         return agreed_settings(MODEL, params(), config, o, 0.0, None, True, None, described)

@@ -117,7 +117,7 @@ def _fit(model, params, x, t, *, optimizer, loss, epochs, batch_size, validation
     o = options(epochs, batch_size, metrics, key, checkpoint, verbose, on_epoch_end, early_stopping)
     layout = processes.layout(shards, make_mesh(devices, mesh), o.batch_size)
     check_params(model, params)
-    described = optimizer_settings(optimizer, opt, params, resume=resume)
+    described = optimizer_settings(model, optimizer, opt, params, resume=resume)
     if layout.processes:  # every process's settings, compared before any collective
         agreed = agreed_settings(
             model, params, config, o, validation_split, resume, shuffle, early_stopping, described

@@ -142,7 +142,7 @@ def _fit_many(model, params, x, t, *, optimizer, learning_rate, l2, l1, folds, l
     else:  # the models split over the devices
         layout = Layout(1, models_mesh(mesh, models))
     first = jax.tree.map(lambda a: a[0], params)
-    described = optimizer_settings(optimizer, opt, first, models, rates, resume)
+    described = optimizer_settings(model, optimizer, opt, first, models, rates, resume)
     if layout.processes:  # every process's settings, compared before any collective
         agreed = agreed_settings(
             model, params, config, o, validation_split, resume, shuffle, early_stopping, described

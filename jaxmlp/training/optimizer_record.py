@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxmlp.core.programs import PROGRAMS
 from jaxmlp.training.history import hyperparameters
 from jaxmlp.training.optimizers import NamedOptimizer
 
@@ -33,7 +34,7 @@ def describe_optimizer(optimizer, opt, params) -> str:
     return str(jax.tree.structure(jax.eval_shape(opt.init, params)))
 
 
-def optimizer_settings(optimizer, opt, params, models: int | None = None,
+def optimizer_settings(model, optimizer, opt, params, models: int | None = None,
                        rates: dict | None = None, resume: Any = None) -> dict[str, Any]:
     """The optimizer as a run records it and every process must share it (JSON values).
 
@@ -43,7 +44,7 @@ def optimizer_settings(optimizer, opt, params, models: int | None = None,
     for an opaque Optax transformation (``optax.adam(1e-3)`` keeps its rate in a closure), whose
     rate a resume cannot compare: it warns. ``hyperparameters``: every other injected value.
     """
-    values = {k: _short(v) for k, v in _injected(opt, params).items()}
+    values = {k: _short(v) for k, v in _injected(model, opt, params).items()}
     rate = values.pop("learning_rate", getattr(opt, "learning_rate", None))
     if rates:  # fit_many's rates, one per model, in the place of the placeholder
         rate = [_short(v) for v in np.ravel(next(iter(rates.values())))]
@@ -59,10 +60,11 @@ def optimizer_settings(optimizer, opt, params, models: int | None = None,
             "hyperparameters": values}
 
 
-def _injected(opt, params) -> dict[str, Any]:
+def _injected(model, opt, params) -> dict[str, Any]:
     """The values ``optax.inject_hyperparams`` puts in ``opt``'s state at the start (none for
     another transformation). Read from a compiled ``opt.init`` of zeros that returns only them,
-    so nothing of the parameters' size is allocated or copied."""
+    so nothing of the parameters' size is allocated or copied; the program is ``model``'s (the
+    parameters' shapes), kept in :data:`jaxmlp.core.programs.PROGRAMS`."""
     kinds = (optax.InjectHyperparamsState, optax.InjectStatefulHyperparamsState)
 
     def injected(state):
@@ -73,10 +75,14 @@ def _injected(opt, params) -> dict[str, Any]:
     if not injected(jax.eval_shape(opt.init, shapes)):
         return {}
 
-    def start():
-        return injected(opt.init(jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)))
+    def build():
+        def start():
+            return injected(opt.init(jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)))
 
-    return hyperparameters(jax.jit(start)())
+        return jax.jit(start)
+
+    dtypes = tuple(str(s.dtype) for s in jax.tree.leaves(shapes))
+    return hyperparameters(PROGRAMS.get(model, ("injected", opt, dtypes), build)())
 
 
 def _user_level() -> int:
