@@ -210,9 +210,9 @@ class Chromium:
         ):
             assert time.monotonic() < deadline, f"{url} did not load"
             time.sleep(0.1)
-        self.evaluate(
-            "window.MathJax && MathJax.Hub ? new Promise(r => MathJax.Hub.Queue(() => "
-            "r(true))) : true"
+        self.evaluate(  # MathJax 3 (docs/conf.py) resolves startup.promise once it has typeset
+            "window.MathJax && MathJax.startup && MathJax.startup.promise ? "
+            "MathJax.startup.promise.then(() => true) : true"
         )
 
     def screenshot(self, path: Path) -> None:
@@ -229,8 +229,13 @@ class Chromium:
 STATE = """(() => ({
   text: document.body.innerText,
   math: document.querySelectorAll('.math').length,
-  typeset: document.querySelectorAll('.MathJax_SVG, .MathJax_SVG_Display').length,
-  errors: document.querySelectorAll('.MathJax_Error, merror').length,
+  typeset: [...document.querySelectorAll('.math')].filter(m => {
+    const svg = m.querySelector('mjx-container[jax="SVG"] > svg');
+    return svg && svg.getBoundingClientRect().width > 0;
+  }).length,
+  errors: document.querySelectorAll('mjx-merror, [data-mjx-error]').length,
+  mathjax: window.MathJax && MathJax.version || null,
+  scripts: [...document.scripts].map(s => s.src).filter(Boolean),
   images: [...document.images].map(i => [i.src, i.complete && i.naturalWidth > 0]),
   links: [...document.querySelectorAll('a[href]')].map(a => a.href),
 }))()"""
@@ -295,7 +300,11 @@ def test_page_renders_in_chromium(browser, page):
         set(re.findall(r"\\(?:delta|frac|sum|partial|sigma|mathrm|left|right)\b", state["text"]))
     )
     assert not raw, f"{page}: TeX left untypeset: {raw}"
-    assert state["typeset"] >= state["math"] and not state["errors"], state
+    # every equation drawn by MathJax 3 as a visible SVG, from the site's own copy (docs/conf.py)
+    assert state["typeset"] == state["math"] and not state["errors"], state
+    if state["math"]:
+        assert (state["mathjax"] or "").startswith("3."), state["mathjax"]
+    assert all(src.startswith("file:") for src in state["scripts"]), state["scripts"]
     assert all(ok for _, ok in state["images"]), [src for src, ok in state["images"] if not ok]
     assert not broken_links(state["links"]), broken_links(state["links"])
 

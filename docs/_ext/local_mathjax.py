@@ -1,42 +1,38 @@
-"""Serve MathJax from the built site: copy the parts of a local MathJax 2 that typeset TeX as SVG.
+"""Serve MathJax from the built site: one file of MathJax 3 from the PyPI package that ships it.
 
-The source is Debian's ``libjs-mathjax`` (``/usr/share/javascript/mathjax``) or the folder named by
-``JAXMLP_MATHJAX``. Only the TeX input, the SVG output with its TeX glyphs, and the extensions are
-copied (about 2.5 MB), into ``_static/mathjax``, which ``conf.mathjax_path`` points at; the pages
-load nothing from outside the site.
+The source is ``sphinx-mathjax-offline`` (in the ``docs`` extra), a wheel that holds MathJax 3.2.2's
+files and nothing else that matters here. Only its ``tex-svg-full.js`` is copied (2.2 MB: the TeX
+input with every TeX package, the SVG output with its glyphs inside the script, no web fonts, no
+further file loaded at run time) into ``_static/mathjax``, which ``conf.mathjax_path`` points at.
+The package is located through its installed metadata, never through a system folder, so the
+build needs no Debian package and the pages load nothing from outside the site.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
+from importlib import metadata
 from pathlib import Path
 
 from sphinx.errors import ExtensionError
 
-DEFAULT = "/usr/share/javascript/mathjax"
-PARTS = (
-    "MathJax.js",
-    "config/TeX-AMS_SVG.js",
-    "extensions",
-    "jax/element",
-    "jax/input/TeX",
-    "jax/output/SVG/jax.js",
-    "jax/output/SVG/config.js",
-    "jax/output/SVG/autoload",
-    "jax/output/SVG/fonts/TeX",
-)
+DISTRIBUTION = "sphinx-mathjax-offline"
+FOLDER = "sphinx-mathjax-offline/static/mathjax"  #: inside the distribution's install location
+SCRIPT = "tex-svg-full.js"  #: conf.mathjax_path is "mathjax/" + SCRIPT
 
 
 def source() -> Path:
-    """The MathJax 2 folder to copy from; raises with the fix when it is not there."""
-    folder = Path(os.environ.get("JAXMLP_MATHJAX", DEFAULT))
-    if not (folder / "MathJax.js").is_file():
+    """The installed MathJax 3 script; raises with the fix when the package is not installed."""
+    try:
+        script = Path(metadata.distribution(DISTRIBUTION).locate_file(FOLDER)) / SCRIPT
+    except metadata.PackageNotFoundError:
+        script = None
+    if script is None or not script.is_file():
         raise ExtensionError(
-            f"MathJax 2 not found in {folder}: install Debian's libjs-mathjax "
-            "(apt-get install libjs-mathjax) or set JAXMLP_MATHJAX to a MathJax 2 folder"
+            f"MathJax not found: the docs need the PyPI package {DISTRIBUTION} "
+            "(pip install -e '.[docs]' installs it)"
         )
-    return folder
+    return script
 
 
 def _check(app) -> None:
@@ -47,14 +43,9 @@ def _check(app) -> None:
 def _copy(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
-    origin, target = source(), Path(app.outdir) / "_static" / "mathjax"
-    for part in PARTS:
-        src, dst = origin / part, target / part
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dst, dirs_exist_ok=True)
-        else:
-            shutil.copyfile(src, dst)
+    target = Path(app.outdir) / "_static" / "mathjax" / SCRIPT
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source(), target)
 
 
 def setup(app):
