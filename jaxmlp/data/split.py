@@ -4,7 +4,8 @@ Deck 004 splits the data into training (60-80 %), validation (10-20 %) and test 
 sets, estimates generalisation by k-fold cross-validation, and trains on random mini-batches.
 Every random choice here takes an explicit `jax.random` key, so a split is a pure function of
 its arguments. Index sets come back as sorted numpy int64 arrays (the order inside a set
-carries no information; `batches` does the shuffling for training).
+carries no information; `batches` gives an epoch's mini-batches in `shuffle_order`, the
+order `jaxmlp.fit` trains in).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from jaxmlp.core.values import check_fraction, check_int, check_key
 __all__ = [
     "batches",
     "kfold",
+    "shuffle_order",
     "split_index",
     "stratified_kfold",
     "train_val_test_split",
@@ -190,15 +192,20 @@ def stratified_kfold(
 
 
 def batches(
-    key: jax.Array | None, n: int, batch_size: int, drop_last: bool = False
+    key: jax.Array | None, n: int, batch_size: int, drop_last: bool = False, epoch: int = 0
 ) -> list[np.ndarray]:
     """The mini-batch index arrays of one epoch, in a random order (deck 004).
+
+    Exactly the batches :func:`jaxmlp.fit` trains on in epoch ``epoch`` of ``n`` training rows
+    with the same ``key`` and ``batch_size`` (its last batch is the partial one): the order is
+    :func:`shuffle_order`, the library's one shuffle.
 
     Arguments:
         key: a `jax.random` key; None keeps the rows in order (e.g. for evaluation).
         n: number of rows.
         batch_size: rows per batch, >= 1; a batch larger than n gives one batch of n rows.
         drop_last: drop the final batch when it is shorter than ``batch_size``.
+        epoch: the epoch number (each epoch has its own order), >= 0.
 
     Returns:
         A list of int64 arrays; together they hold each of ``range(n)`` once (minus the
@@ -209,6 +216,7 @@ def batches(
     """
     n = check_int("n", n, 1)
     batch_size = check_int("batch_size", batch_size, 1)
+    epoch = check_int("epoch", epoch, 0)
     if drop_last and batch_size > n:
         raise ValueError(f"batch_size: expected at most n={n} with drop_last=True, "
                          f"got {batch_size}, which leaves no batch")
@@ -216,9 +224,28 @@ def batches(
         order = np.arange(n, dtype=np.int64)
     else:
         check_key(key)
-        order = _permutation(key, n)
+        order = shuffle_order(key, epoch, n).astype(np.int64)
     stop = n - n % batch_size if drop_last else n
     return [order[i:min(i + batch_size, stop)] for i in range(0, stop, batch_size)]
+
+
+def shuffle_order(key: jax.Array, epoch: int, n: int, shuffle: bool = True) -> np.ndarray:
+    """The row order of epoch ``epoch`` (int32): a uniform random permutation of ``range(n)``.
+
+    The one shuffle of jaxmlp: :func:`jaxmlp.fit`, :func:`jaxmlp.fit_many` and :func:`batches`
+    visit rows in this order. A function of ``(key, epoch)`` alone, so a resumed run repeats an
+    uninterrupted one: NumPy's PCG64 generator, seeded with the key's data and the epoch number,
+    shuffles by Fisher-Yates (on the host, far cheaper than the sort behind
+    ``jax.random.permutation``). With ``shuffle=False`` the rows keep their order.
+
+    >>> a, b = (shuffle_order(jax.random.key(0), 3, 5).tolist() for _ in range(2))
+    >>> a == b, sorted(a)
+    (True, [0, 1, 2, 3, 4])
+    """
+    if not shuffle:
+        return np.arange(n, dtype=np.int32)
+    words = np.asarray(jax.random.key_data(key), dtype=np.uint32).ravel().tolist()
+    return np.random.default_rng([*words, int(epoch)]).permutation(n).astype(np.int32)
 
 
 # --- helpers ------------------------------------------------------------------------------

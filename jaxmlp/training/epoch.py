@@ -4,8 +4,7 @@ An epoch is one compiled call: ``lax.scan`` over the full batches of the epoch's
 more step for a partial last batch, then the validation pass. Its inputs are not donated: the
 caller keeps the epoch's start for a replay at no cost (donated, the start had to be copied every
 epoch, one more call and as much memory as the kept inputs). The row order is drawn on the host
-(:func:`shuffle_order`: NumPy's Fisher-Yates is far cheaper than the sort-based
-``jax.random.permutation`` inside the epoch) and passed in.
+(:func:`jaxmlp.data.shuffle_order`, the library's one shuffle, re-exported here) and passed in.
 
 Each model has a step ``limit``: its updates stop after that many steps of the epoch (``jnp.where``
 keeps the old state). One mechanism serves three needs: a model stopped early (limit 0), a model
@@ -27,10 +26,10 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxmlp.core.backprop import objective_and_output
 from jaxmlp.core.programs import PROGRAMS
+from jaxmlp.data.split import shuffle_order
 from jaxmlp.training.progress import tick
 from jaxmlp.training.step import Config, count_correct, step
 
@@ -133,20 +132,3 @@ def _build(c: Config, plan: Plan):
         own = 0 if plan.own_rows else None
         epoch = jax.vmap(one_model, in_axes=(0, 0, 0, 0, None, None, own, None, own))
     return jax.jit(epoch)
-
-
-def shuffle_order(key, epoch: int, n: int, shuffle: bool = True) -> np.ndarray:
-    """The row order of epoch ``epoch`` (int32): a uniform random permutation of ``range(n)``.
-
-    A function of ``(key, epoch)`` alone, so a resumed run repeats an uninterrupted one: NumPy's
-    PCG64 generator, seeded with the key's data and the epoch number, shuffles by Fisher-Yates.
-    With ``shuffle=False`` the rows keep their order.
-
-    >>> a, b = (shuffle_order(jax.random.key(0), 3, 5).tolist() for _ in range(2))
-    >>> a == b, sorted(a)
-    (True, [0, 1, 2, 3, 4])
-    """
-    if not shuffle:
-        return np.arange(n, dtype=np.int32)
-    words = np.asarray(jax.random.key_data(key), dtype=np.uint32).ravel().tolist()
-    return np.random.default_rng([*words, int(epoch)]).permutation(n).astype(np.int32)
