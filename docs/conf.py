@@ -31,6 +31,11 @@ extensions = [
     "local_mathjax",
 ]
 
+# text as typed: no smart quotes or dashes, so "--seed" never becomes an en dash ("–seed") that a
+# shell rejects, in the command line page, the docstrings and the prose alike (the prose writes its
+# own typographic dashes and quotes where it wants them)
+smartquotes = False
+
 exclude_patterns = ["_build", "**/.ipynb_checkpoints", "jupyter_execute"]
 root_doc = "index"
 language = "en"

@@ -309,6 +309,28 @@ def test_page_renders_in_chromium(browser, page):
     assert not broken_links(state["links"]), broken_links(state["links"])
 
 
+def test_command_line_page_shows_options_as_typed(browser):
+    """Every option on the CLI page reads as typed, ``--seed`` and never ``–seed`` (an en dash,
+    which Sphinx's smart quotes make of ``--`` in text and a shell rejects)."""
+    from jaxmlp.cli import build_parser
+
+    browser.open((SITE / "cli.html").as_uri())
+    text = browser.evaluate("document.body.innerText")
+    dashed = sorted(set(re.findall(r"[\u2013\u2014][A-Za-z][\w-]*", text)))
+    assert not dashed, f"options with an en or em dash on the command line page: {dashed}"
+    shown = set(re.findall(r"(?<![\w-])--?[A-Za-z][\w-]*", text))
+
+    def flags(parser):
+        for action in parser._actions:
+            yield from action.option_strings
+            for sub in getattr(action, "choices", None) or {}:
+                if isinstance(action, argparse._SubParsersAction):
+                    yield from flags(action.choices[sub])
+
+    missing = sorted(set(flags(build_parser())) - shown)
+    assert not missing, f"options not shown as typed on the command line page: {missing}"
+
+
 def test_pages_with_math_and_pictures_were_checked():
     """The pages the browser opens hold what the check is about: equations and pictures."""
     if not (SITE / "index.html").is_file():
