@@ -123,8 +123,10 @@ def compare(got, want, rtol: float | None = None, *, truth=None, bound=None,
     1. ``tolerance``: both errors of the module docstring within the tolerances of ``want``'s dtype.
     2. ``rounding bound``: ``|got − want| ≤ bound`` entry by entry, for ``bound`` an upper bound on
        the rounding of a right computation (:func:`jaxmlp.core.rounding.rounding_bound`).
-    3. ``precision``: ``other = (got′, want′)``, the same two computed in the other precision
-       (float32 for float64 and the reverse); the discrepancy in float64 is at least
+    3. ``precision``: ``other = (got′, want′)``, the same two computed in the other precision.
+       For a float32 leaf the float64 evaluation decides (it comes first, and a leaf it does not
+       explain fails): in float64 the leaf is within float64's tolerances or within ``bound``
+       scaled to float64's roundoff. For a float64 leaf the discrepancy in float64 is at least
        :data:`SHRINK` times smaller than in float32. Rounding shrinks with the precision; a
        mathematical error does not.
     4. ``as accurate as jax.grad``: ``truth``, ``want`` computed in float64, and
@@ -158,11 +160,14 @@ def compare(got, want, rtol: float | None = None, *, truth=None, bound=None,
     others = [None] * count
     if other is not None:
         others = list(zip(_leaves(other[0], count, raw=True), _leaves(other[1], count, raw=True)))
+    other_scale = max((_max_abs(np.asarray(b, np.float64)) for _, b in others if b is not None),
+                      default=0.0) if other is not None else 0.0
     rows = []
     for (path, g), w, true, limit, pair in zip(got_leaves, wants, truths, bounds, others):
         name = jax.tree_util.keystr(path)
         if np.shape(g) != w.shape:
             raise ValueError(f"got: leaf {name} has shape {np.shape(g)}, expected {w.shape}")
+        g_in = np.asarray(g)
         g = np.asarray(g, np.float64)
         w = w.astype(np.float64)
         error = _max_abs(g - w) if np.isfinite(g).all() else math.inf
@@ -174,7 +179,9 @@ def compare(got, want, rtol: float | None = None, *, truth=None, bound=None,
             rule = TOLERANCE
         elif not math.isfinite(error):
             rule = NOT_FINITE
-        elif limit is not None and np.all(np.abs(g - w) <= limit):
+        elif pair is not None and _bits(pair[0]) > _bits(g_in):  # the float64 evaluation decides
+            rule = PRECISION if _right_in(pair, limit, dtype, other_scale) else BEYOND
+        elif limit is not None and np.all(np.abs(g - w) <= _finite(limit)):
             rule = BOUND
         elif pair is not None and _shrinks(g - w, pair, dtype):
             rule = PRECISION
@@ -186,6 +193,32 @@ def compare(got, want, rtol: float | None = None, *, truth=None, bound=None,
         shape = tuple(w.shape)
         rows.append(LeafError(name, shape, _max_abs(w), error, rel, passed, leaf_rel, rule))
     return tuple(rows)
+
+
+def _right_in(pair, limit, dtype, scale: float) -> bool:
+    """Whether the float64 evaluation ``pair = (got, want)`` of a float32 leaf agrees: within the
+    float64 tolerances, or within the rounding bound ``limit`` scaled to float64's roundoff."""
+    got, want = (np.asarray(a, np.float64) for a in pair)
+    error = _max_abs(got - want)
+    if not math.isfinite(error):
+        return False
+    tol = TOLERANCES[64]
+    scale = scale or 1.0
+    if error / scale <= tol.normwise and error / max(_max_abs(want), tol.floor * scale) <= tol.leaf:
+        return True
+    if limit is None:
+        return False
+    shrink = np.finfo(np.float64).eps / np.finfo(dtype).eps
+    return bool(np.all(np.abs(got - want) <= shrink * _finite(limit)))
+
+
+def _finite(limit):
+    """A bound with its non-finite entries at 0: an infinite bound explains nothing."""
+    return np.where(np.isfinite(limit), limit, 0.0)
+
+
+def _bits(a) -> int:
+    return np.dtype(np.asarray(a).dtype).itemsize * 8
 
 
 def _shrinks(difference, pair, dtype) -> bool:
