@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxmlp.data.split import (
+from jaxmlp.data import (
     batches,
     kfold,
     stratified_kfold,

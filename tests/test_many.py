@@ -14,7 +14,8 @@ import pytest
 
 import jaxmlp
 from jaxmlp import data
-from jaxmlp.training.many import ensemble, evaluate_many, fit_many, fold_rows, predict_many
+from jaxmlp.data import fold_rows, kfold
+from jaxmlp.training.many import ensemble, evaluate_many, fit_many, predict_many
 from jaxmlp.training.resume import checkpoint_paths
 
 MODEL = jaxmlp.MLP((64, 8, 10), ("relu", "softmax"))
@@ -128,7 +129,7 @@ def test_folds_validate_on_their_own_fold():
     assert history["val_accuracy"].shape == (6, 5)
     final = history["val_accuracy"][-1]
     assert final.mean() >= 0.9, final
-    train, val = fold_rows(len(X_ALL), 5)
+    train, val = (np.stack(rows) for rows in fold_rows(len(X_ALL), 5))
     assert train.shape == (5, 1200) and val.shape == (5, 300)
     for i in range(5):
         assert not set(train[i]) & set(val[i]) and len(set(train[i]) | set(val[i])) == len(X_ALL)
@@ -136,10 +137,12 @@ def test_folds_validate_on_their_own_fold():
     assert accuracy[1] == pytest.approx(final[1], abs=1e-6)  # model 1 validated on fold 1
 
 
-def test_fold_rows_keep_the_remainder_in_training():
+def test_fit_many_folds_are_data_kfold_folds_and_every_row_validates_once():
     train, val = fold_rows(7, 3)
-    assert val.tolist() == [[0, 1], [2, 3], [4, 5]]
-    assert train.tolist() == [[2, 3, 4, 5, 6], [0, 1, 4, 5, 6], [0, 1, 2, 3, 6]]
+    assert [v.tolist() for v in val] == [[0, 1, 2], [3, 4], [5, 6]]
+    assert [r.tolist() for r in train] == [[3, 4, 5, 6], [0, 1, 2, 5, 6], [0, 1, 2, 3, 4]]
+    for (a, b), (c, d) in zip(kfold(None, 7, 3, shuffle=False), zip(train, val)):
+        assert a.tolist() == c.tolist() and b.tolist() == d.tolist()
 
 
 def test_early_stopping_masks_a_stopped_models_updates():

@@ -7,16 +7,10 @@ labels), ready for `jax.numpy`.
 
 from .datasets import DATASETS, DatasetNotFoundError, as_images, load, locate, one_hot
 from .fetch import ChecksumError, DownloadError, download
+from .folds import fold_rows, kfold, stratified_kfold
 from .idx import read_idx, read_idx_bytes, write_idx
 from .playground import FEATURES, PLAYGROUND_DATASETS, features, playground_data, playground_points
-from .split import (
-    batches,
-    kfold,
-    shuffle_order,
-    stratified_kfold,
-    train_val_test_split,
-    validation_split,
-)
+from .split import batches, shuffle_order, train_val_test_split, validation_split
 
 __all__ = [
     "DATASETS",
@@ -29,6 +23,7 @@ __all__ = [
     "batches",
     "download",
     "features",
+    "fold_rows",
     "kfold",
     "load",
     "locate",

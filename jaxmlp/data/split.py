@@ -1,4 +1,4 @@
-"""Splitting a data set: train / validation / test, k-fold cross-validation, mini-batches.
+"""Splitting a data set: train / validation / test, and an epoch's mini-batches.
 
 Deck 004 splits the data into training (60-80 %), validation (10-20 %) and test (10-20 %)
 sets, estimates generalisation by k-fold cross-validation, and trains on random mini-batches.
@@ -11,7 +11,7 @@ order `jaxmlp.fit` trains in).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -21,10 +21,8 @@ from jaxmlp.core.values import check_fraction, check_int, check_key
 
 __all__ = [
     "batches",
-    "kfold",
     "shuffle_order",
     "split_index",
-    "stratified_kfold",
     "train_val_test_split",
     "validation_split",
 ]
@@ -108,11 +106,11 @@ def train_val_test_split(
     n = check_int("n", n, 3)
     cuts = _check_fractions(fractions)
     if stratify is None:
-        groups = [_permutation(key, n)]
+        groups = [permutation(key, n)]
     else:
-        labels = _check_labels("stratify", stratify, n)
+        labels = check_labels("stratify", stratify, n)
         _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
-        groups = np.split(_shuffle_within_classes(key, inverse), np.cumsum(counts)[:-1])
+        groups = np.split(shuffle_within_classes(key, inverse), np.cumsum(counts)[:-1])
     parts: list[list[np.ndarray]] = [[], [], []]
     for group in groups:
         bounds = [0, *(math.floor(len(group) * c + 0.5) for c in cuts), len(group)]
@@ -125,70 +123,6 @@ def train_val_test_split(
                              f"non-empty, got {tuple(fractions)}, which leaves an empty {name} "
                              f"set")
     return result
-
-
-def kfold(
-    key: jax.Array | None, n: int, k: int, shuffle: bool = True
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """k-fold cross-validation: yield ``(train_idx, val_idx)`` k times (deck 004).
-
-    ``range(n)`` (randomly permuted when ``shuffle``) is cut into k consecutive folds; the
-    first ``n % k`` folds hold ``n // k + 1`` rows, the others ``n // k``. Each fold validates
-    once while the other k - 1 train. Arguments are checked when `kfold` is called.
-
-    Arguments:
-        key: a `jax.random` key; may be None when ``shuffle=False``.
-        n: number of rows.
-        k: number of folds, 2 <= k <= n.
-        shuffle: permute before cutting (default); otherwise the folds are contiguous.
-
-    >>> [v.tolist() for _, v in kfold(None, 5, 2, shuffle=False)]
-    [[0, 1, 2], [3, 4]]
-    """
-    n = check_int("n", n, 2)
-    k = check_int("k", k, 2)
-    if k > n:
-        raise ValueError(f"k: expected at most n={n}, got k={k}")
-    if shuffle:
-        check_key(key)
-        order = _permutation(key, n)
-    else:
-        order = np.arange(n, dtype=np.int64)
-    sizes = [n // k + (i < n % k) for i in range(k)]
-    fold = np.empty(n, dtype=np.int64)
-    fold[order] = np.repeat(np.arange(k), sizes)
-    return _folds(fold, k)
-
-
-def stratified_kfold(
-    key: jax.Array, labels: Any, k: int
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """k-fold cross-validation keeping the class proportions in every fold.
-
-    Within each class the rows are permuted; the classes are then laid end to end and dealt to
-    the folds in turn (0, 1, ..., k-1, 0, 1, ...), so every fold receives each class's count
-    divided by k, give or take one, and fold sizes differ by at most one.
-
-    Arguments:
-        key: a `jax.random` key.
-        labels: ``(n,)`` class labels.
-        k: number of folds, 2 <= k <= the smallest class count.
-
-    >>> import jax, numpy as np
-    >>> folds = list(stratified_kfold(jax.random.key(0), np.repeat([0, 1], 6), 3))
-    >>> [np.bincount(np.repeat([0, 1], 6)[v]).tolist() for _, v in folds]
-    [[2, 2], [2, 2], [2, 2]]
-    """
-    check_key(key)
-    labels = _check_labels("labels", labels, None)
-    k = check_int("k", k, 2)
-    classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
-    if k > counts.min():
-        raise ValueError(f"k: expected at most the smallest class count {counts.min()} "
-                         f"(class {classes[counts.argmin()]!r}), got k={k}")
-    fold = np.empty(len(labels), dtype=np.int64)
-    fold[_shuffle_within_classes(key, inverse)] = np.arange(len(labels)) % k
-    return _folds(fold, k)
 
 
 def batches(
@@ -251,16 +185,11 @@ def shuffle_order(key: jax.Array, epoch: int, n: int, shuffle: bool = True) -> n
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _folds(fold: np.ndarray, k: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    for i in range(k):
-        yield np.flatnonzero(fold != i), np.flatnonzero(fold == i)
-
-
-def _permutation(key: jax.Array, n: int) -> np.ndarray:
+def permutation(key: jax.Array, n: int) -> np.ndarray:
     return np.asarray(jax.random.permutation(key, int(n)), dtype=np.int64)
 
 
-def _shuffle_within_classes(key: jax.Array, inverse: np.ndarray) -> np.ndarray:
+def shuffle_within_classes(key: jax.Array, inverse: np.ndarray) -> np.ndarray:
     """Row indices grouped by class (in class order), randomly ordered inside each class."""
     u = np.asarray(jax.random.uniform(key, (len(inverse),)))
     return np.lexsort((u, inverse)).astype(np.int64)
@@ -281,7 +210,7 @@ def _check_fractions(fractions: Any) -> tuple[float, float]:
     return f[0], f[0] + f[1]
 
 
-def _check_labels(name: str, labels: Any, n: int | None) -> np.ndarray:
+def check_labels(name: str, labels: Any, n: int | None) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"{name}: expected one-dimensional labels (n,), got shape {labels.shape}")

@@ -9,7 +9,6 @@ to the one training loop (:mod:`jaxmlp.training.loop`), which :func:`jaxmlp.fit_
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,16 +18,10 @@ import optax
 from jaxmlp.core.checks import check_metrics, check_model, check_x, prepare
 from jaxmlp.core.model import MLP, Params
 from jaxmlp.core.params import check_params
-from jaxmlp.parallel import processes
-from jaxmlp.parallel.devices import make_mesh
 from jaxmlp.parallel.layout import Layout
-from jaxmlp.training.history import History, run_history
-from jaxmlp.training.loop import Run, train
-from jaxmlp.training.optimizer_record import optimizer_settings
-from jaxmlp.training.optimizers import get_optimizer
-from jaxmlp.training.resume import record
+from jaxmlp.training.build import door_keywords, train_run
+from jaxmlp.training.history import History
 from jaxmlp.training.scoring import outputs, score
-from jaxmlp.training.setup import agreed_settings, check_peak, key_data, options, split_data
 from jaxmlp.training.step import make_config
 from jaxmlp.training.stopping import EarlyStopping
 
@@ -94,58 +87,12 @@ def fit(
     Raises :class:`~jaxmlp.TrainingError` on a non-finite loss, carrying the last finite
     parameters (the checkpoint on disk keeps the last good epoch).
     """
-    return _fit(model, params, x, t, optimizer=optimizer, loss=loss, epochs=epochs,
-                batch_size=batch_size, validation_split=validation_split,
-                validation_data=validation_data, metrics=metrics, key=key, grad=grad,
-                reduction=reduction, l2=l2, l1=l1, early_stopping=early_stopping,
-                checkpoint=checkpoint, resume=resume, verbose=verbose, shuffle=shuffle,
-                devices=devices, mesh=mesh, on_epoch_end=on_epoch_end)
-
-
-@processes.agreed_first  # an error before the agreement reaches every process
-def _fit(model, params, x, t, *, optimizer, loss, epochs, batch_size, validation_split,
-         validation_data, metrics, key, grad, reduction, l2, l1, early_stopping, checkpoint, resume,
-         verbose, shuffle, devices, mesh, on_epoch_end, shards=None):
-    """:func:`fit`; ``shards=P`` trains in one process exactly as P processes would, each holding
-    one of P equal consecutive parts of ``(x, t)`` (:mod:`jaxmlp.parallel.processes`)."""
-    if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves((params, x, t))):
-        raise TypeError("fit: expected concrete arrays, got tracers (fit loops over epochs in "
-                        "Python, prints and writes files); jit the step instead: "
-                        "jaxmlp.make_train_step(model, ...)")
-    opt = get_optimizer(optimizer)
-    config = make_config(model, loss, opt, grad, reduction, l2, l1)
-    o = options(epochs, batch_size, metrics, key, checkpoint, verbose, on_epoch_end, early_stopping)
-    layout = processes.layout(shards, make_mesh(devices, mesh), o.batch_size)
-    check_params(model, params)
-    described = optimizer_settings(model, optimizer, opt, params, resume=resume)
-    if layout.processes:  # every process's settings, compared before any collective
-        agreed = agreed_settings(
-            model, params, config, o, validation_split, resume, shuffle, early_stopping, described
-        )
-        processes.agree(layout, agreed, x, t, validation_data, lambda xs, ts, names: prepare(
-            model, params, xs, ts, config.loss, config.reduction, config.l2, config.l1, names))
-    data = split_data(layout, model, params, x, t, config, validation_split, validation_data)
-    n = data.m * layout.shards
-    check_peak(layout, model, opt, params, o.batch_size, data, n,
-               validation="validation_data" if validation_data is not None else "validation_split")
-    names = data.names(o.metrics)
-    if early_stopping is not None:
-        early_stopping.check_monitor(names)
-    settings = record(batch_size=o.batch_size, shuffle=bool(shuffle), key=key_data(o.key),
-                      data=data.digest, loss=loss, reduction=reduction, l2=config.l2,
-                      l1=config.l1, **described, validation=data.described,
-                      metrics=list(o.metrics), models=None, shards=layout.shards)
-    run = Run(config, opt, layout, data.x, data.t, data.validation, None, data.m, n, data.n_val,
-              o.batch_size, o.epochs, bool(shuffle), o.key, names, None, {}, early_stopping,
-              verbose, on_epoch_end, o.checkpoint, resume, settings)
-    with processes.together(o.checkpoint):  # a peer that stops: one line
-        params, history, changing, _ = train(run, params)
-    processes.finish(layout, o.checkpoint)
-    values = {name: [float(v[0]) for v in column] for name, column in history.items()}
-    steps = math.ceil(n / o.batch_size)
-    return params, run_history(values, changing, config, optimizer, epochs=o.epochs, steps=steps,
-                               rows=n, **{k: v for k, v in settings.items()
-                                          if k in ("batch_size", "shuffle", "key", "data")})
+    return train_run(model, params, x, t, models=None, optimizer=optimizer, loss=loss,
+                     epochs=epochs, batch_size=batch_size, validation_split=validation_split,
+                     validation_data=validation_data, metrics=metrics, key=key, grad=grad,
+                     reduction=reduction, l2=l2, l1=l1, early_stopping=early_stopping,
+                     checkpoint=checkpoint, resume=resume, verbose=verbose, shuffle=shuffle,
+                     devices=devices, mesh=mesh, on_epoch_end=on_epoch_end)
 
 
 def fit_as_processes(processes: int, model: MLP, params: Params, x: Any, t: Any,
@@ -153,8 +100,10 @@ def fit_as_processes(processes: int, model: MLP, params: Params, x: Any, t: Any,
     """:func:`fit` in one process exactly as ``processes`` processes would train, each holding one
     of ``processes`` equal consecutive parts of ``(x, t)``: the same batches, shuffles and
     validation rows (:mod:`jaxmlp.parallel.processes`), to check a cluster run on one machine.
+    ``kwargs`` are :func:`fit`'s keywords.
     """
-    return _fit(model, params, x, t, **{**fit.__kwdefaults__, **kwargs}, shards=processes)
+    return train_run(model, params, x, t, models=None, shards=processes,
+                     **door_keywords(fit, kwargs))
 
 
 def evaluate(

@@ -10,7 +10,6 @@ equals ``fit`` of model i with its own settings.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,22 +21,14 @@ import optax
 from jaxmlp.core.checks import check_metrics, check_model, check_x, prepare
 from jaxmlp.core.model import MLP, Params
 from jaxmlp.core.params import check_params
-from jaxmlp.core.values import check_int, check_rate
-from jaxmlp.parallel import processes
-from jaxmlp.parallel.devices import make_mesh
-from jaxmlp.parallel.layout import Layout, models_mesh
-from jaxmlp.training.history import History, run_history
-from jaxmlp.training.loop import Run, train
-from jaxmlp.training.optimizer_record import optimizer_settings
-from jaxmlp.training.optimizers import init_state, many_optimizer
-from jaxmlp.training.resume import record
+from jaxmlp.training.build import door_keywords, model_rates, train_run
+from jaxmlp.training.history import History
 from jaxmlp.training.scoring import outputs, score
-from jaxmlp.training.setup import agreed_settings, check_peak, key_data, options, split_data
 from jaxmlp.training.step import make_config
 from jaxmlp.training.stopping import EarlyStopping
 
 __all__ = ["check_stacked", "ensemble", "evaluate_many", "fit_many", "fit_many_as_processes",
-           "fold_rows", "predict_many"]
+           "predict_many"]
 
 Array = jax.Array
 Rate = float | Sequence[float]
@@ -106,8 +97,9 @@ def fit_many(
     >>> params[0]["w"].shape, history["loss"].shape
     ((3, 4, 2), (2, 3))
     """
-    return _fit_many(model, params, x, t, optimizer=optimizer, learning_rate=learning_rate, l2=l2,
-                     l1=l1, folds=folds, loss=loss, epochs=epochs, batch_size=batch_size,
+    return train_run(model, params, x, t, models=check_stacked(model, params),
+                     optimizer=optimizer, learning_rate=learning_rate, l2=l2, l1=l1, folds=folds,
+                     loss=loss, epochs=epochs, batch_size=batch_size,
                      validation_split=validation_split, validation_data=validation_data,
                      metrics=metrics, key=key, grad=grad, reduction=reduction,
                      early_stopping=early_stopping, checkpoint=checkpoint, resume=resume,
@@ -119,80 +111,10 @@ def fit_many_as_processes(processes: int, model: MLP, params: Params, x: Any, t:
                           **kwargs: Any) -> tuple[Params, History]:
     """:func:`fit_many` in one process exactly as ``processes`` processes would train, each
     holding one of ``processes`` equal consecutive parts of ``(x, t)``
-    (:func:`jaxmlp.training.fit.fit_as_processes` for N models)."""
-    return _fit_many(model, params, x, t, **{**fit_many.__kwdefaults__, **kwargs},
-                     shards=processes)
-
-
-@processes.agreed_first  # an error before the agreement reaches every process
-def _fit_many(model, params, x, t, *, optimizer, learning_rate, l2, l1, folds, loss, epochs,
-              batch_size, validation_split, validation_data, metrics, key, grad, reduction,
-              early_stopping, checkpoint, resume, verbose, shuffle, devices, mesh, strict,
-              on_epoch_end, shards=None):
-    models = check_stacked(model, params)
-    opt, rates = many_optimizer(optimizer, learning_rate, models)
-    rates_l2, rates_l1 = _rates("l2", l2, models), _rates("l1", l1, models)
-    per_model = {k: v for k, v in (("l2", rates_l2), ("l1", rates_l1)) if np.ndim(v)}
-    static = {k: 0.0 if k in per_model else v for k, v in (("l2", rates_l2), ("l1", rates_l1))}
-    config = make_config(model, loss, opt, grad, reduction, static["l2"], static["l1"])
-    o = options(epochs, batch_size, metrics, key, checkpoint, verbose, on_epoch_end, early_stopping)
-    mesh = make_mesh(devices, mesh)
-    if jax.process_count() > 1 or shards is not None:  # every process's rows, as fit
-        layout = processes.layout(shards, mesh, o.batch_size)
-    else:  # the models split over the devices
-        layout = Layout(1, models_mesh(mesh, models))
-    first = jax.tree.map(lambda a: a[0], params)
-    described = optimizer_settings(model, optimizer, opt, first, models, rates, resume)
-    if layout.processes:  # every process's settings, compared before any collective
-        agreed = agreed_settings(
-            model, params, config, o, validation_split, resume, shuffle, early_stopping, described
-        )
-        agreed["folds"] = folds
-        agreed["rates"] = [list(np.ravel(rates_l2)), list(np.ravel(rates_l1))]
-        processes.agree(layout, agreed, x, t, validation_data, lambda xs, ts, names: prepare(
-            model, first, xs, ts, config.loss, config.reduction, config.l2, config.l1, names))
-    if folds is not None:
-        folds = check_int("folds", folds, 2)
-        if folds != models:
-            raise ValueError(f"folds: expected one model per fold, {models} (the stacked models), "
-                             f"got folds={folds}")
-        if validation_split or validation_data is not None:
-            raise ValueError("folds: each model validates on its own fold; expected no "
-                             "validation_split or validation_data")
-    data = split_data(layout, model, first, x, t, config, validation_split, validation_data,
-                      hold=folds is None)
-    rows, n = None, data.m * layout.shards
-    if folds is not None:
-        if n < folds:
-            raise ValueError(f"folds: expected at least {folds} rows for {folds} folds, got {n}")
-        rows, val_rows = fold_rows(n, folds)
-        data.validation, data.n_val = (layout.put_shared(val_rows),), val_rows.shape[1]
-        data.described, n = f"folds={folds}", rows.shape[1]
-    validation = "folds" if folds is not None else (
-        "validation_data" if validation_data is not None else "validation_split")
-    check_peak(layout, model, opt, first, o.batch_size, data, n, models, validation)
-    names = data.names(o.metrics)
-    if early_stopping is not None:
-        early_stopping.check_monitor(names)
-    settings = record(batch_size=o.batch_size, shuffle=bool(shuffle), key=key_data(o.key),
-                      data=data.digest, loss=loss, reduction=reduction, l2=rates_l2, l1=rates_l1,
-                      **described, validation=data.described, metrics=list(o.metrics),
-                      models=models, shards=layout.shards)
-    hyper = layout.put_shared({k: jnp.asarray(v, data.x.dtype) for k, v in per_model.items()})
-    run = Run(config, opt, layout, data.x, data.t, data.validation, rows,
-              n if rows is not None else data.m, n, data.n_val, o.batch_size, o.epochs,
-              bool(shuffle), o.key, names, models, hyper, early_stopping, verbose, on_epoch_end,
-              o.checkpoint, resume, settings, strict)
-    with processes.together(o.checkpoint):  # a peer that stops: one line
-        params, history, changing, stopped = train(
-            run, params, lambda s: init_state(opt, None, rates, s)
-        )
-    processes.finish(layout, o.checkpoint)
-    return params, run_history(history, changing, config, optimizer, stopped, epochs=o.epochs,
-                               steps=math.ceil(n / o.batch_size), rows=n, models=models,
-                               learning_rate=learning_rate, l2=rates_l2, l1=rates_l1,
-                               **{k: settings[k] for k in ("batch_size", "shuffle", "key", "data")},
-                               folds=folds)
+    (:func:`jaxmlp.training.fit.fit_as_processes` for N models); ``kwargs`` are
+    :func:`fit_many`'s keywords."""
+    return train_run(model, params, x, t, models=check_stacked(model, params),
+                     shards=processes, **door_keywords(fit_many, kwargs))
 
 
 def evaluate_many(
@@ -213,7 +135,7 @@ def evaluate_many(
     metrics = check_metrics(metrics)
     x, t = prepare(model, jax.tree.map(lambda a: a[0], params), x, t, loss, reduction)
     config = make_config(model, loss, "sgd", "autodiff", reduction, 0.0, 0.0)
-    rates = {"l2": _rates("l2", l2, models), "l1": _rates("l1", l1, models)}
+    rates = {"l2": model_rates("l2", l2, models), "l1": model_rates("l1", l1, models)}
     hyper = {k: jnp.broadcast_to(jnp.asarray(v, x.dtype), (models,)) for k, v in rates.items()}
     return score(config, params, hyper, x, t, models, metrics)
 
@@ -258,30 +180,3 @@ def check_stacked(model: MLP, params: Params, name: str = "params") -> int:
     except (TypeError, ValueError) as error:
         raise type(error)(f"{error} (in model 0 of the {models} stacked models)") from None
     return models
-
-
-def fold_rows(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(train (k, n - n // k), val (k, n // k))``: row indices of k equal contiguous folds.
-
-    Fold i is rows ``[i f, (i + 1) f)`` with ``f = n // k``; the ``n % k`` rows after the last
-    fold train in every model and validate in none, so every model has the same number of rows
-    (one compiled program). Shuffle the data first when its order means something.
-
-    >>> [v.tolist() for v in fold_rows(7, 3)[1]]
-    [[0, 1], [2, 3], [4, 5]]
-    """
-    f = n // k
-    val = np.arange(f * k).reshape(k, f)
-    train = np.stack([np.concatenate([np.delete(np.arange(f * k), v), np.arange(f * k, n)])
-                      for v in val])
-    return train.astype(np.int32), val.astype(np.int32)
-
-
-def _rates(name: str, value: Any, models: int) -> float | np.ndarray:
-    """One rate for every model (a float), or one rate per model (an ``(N,)`` array)."""
-    if isinstance(value, (list, tuple, np.ndarray, jax.Array)) and np.ndim(value) == 1:
-        if len(value) != models:
-            raise ValueError(f"{name}: expected a number or one rate per model ({models}), got "
-                             f"{len(value)}")
-        return np.array([check_rate(f"{name}[{i}]", v) for i, v in enumerate(value)])
-    return check_rate(name, value)

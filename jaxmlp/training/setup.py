@@ -20,24 +20,14 @@ from jaxmlp.parallel import processes
 from jaxmlp.parallel.layout import Layout
 from jaxmlp.training.stopping import EarlyStopping
 
-__all__ = ["Data", "Options", "agreed_settings", "check_peak", "digest", "key_data", "options",
+__all__ = ["Data", "agreed_settings", "check_peak", "digest", "key_data", "options",
            "params_digest", "split_data"]
 
 
-@dataclasses.dataclass(frozen=True)
-class Options:
-    """The plain options of a run, checked."""
-
-    epochs: int
-    batch_size: int
-    metrics: tuple[str, ...]
-    key: jax.Array
-    checkpoint: Any
-
-
 def options(epochs, batch_size, metrics, key, checkpoint, verbose, on_epoch_end,
-            early_stopping) -> Options:
-    """Check the options every run shares (errors name the argument)."""
+            early_stopping) -> dict[str, Any]:
+    """Check the options every run shares (errors name the argument): the checked ``epochs``,
+    ``batch_size``, ``metrics``, ``key`` and ``checkpoint`` path, by name."""
     epochs, batch_size = check_int("epochs", epochs, 0), check_int("batch_size", batch_size, 1)
     metrics = check_metrics(metrics)
     if verbose not in (0, 1, 2):
@@ -48,7 +38,8 @@ def options(epochs, batch_size, metrics, key, checkpoint, verbose, on_epoch_end,
         raise TypeError(f"early_stopping: expected a jaxmlp.EarlyStopping, got {early_stopping!r}")
     key = jax.random.key(0) if key is None else check_key(key)
     checkpoint = None if checkpoint is None else check_output("checkpoint", checkpoint, ".npz")
-    return Options(epochs, batch_size, metrics, key, checkpoint)
+    return {"epochs": epochs, "batch_size": batch_size, "metrics": metrics, "key": key,
+            "checkpoint": checkpoint}
 
 
 @dataclasses.dataclass
@@ -183,13 +174,13 @@ def agreed_settings(model, params, config, o, validation_split, resume, shuffle,
         "l1": config.l1,
         "grad": config.grad,
         **optimizer,
-        "epochs": o.epochs,
-        "batch_size": o.batch_size,
-        "metrics": list(o.metrics),
-        "key": key_data(o.key),
+        "epochs": o["epochs"],
+        "batch_size": o["batch_size"],
+        "metrics": list(o["metrics"]),
+        "key": key_data(o["key"]),
         "validation_split": validation_split,
         "shuffle": bool(shuffle),
         "resume": None if resume is None else str(resume),
-        "checkpoint": str(o.checkpoint),
+        "checkpoint": str(o["checkpoint"]),
         "early_stopping": repr(early_stopping),
     }
