@@ -23,8 +23,8 @@ The walk from :func:`jaxmlp.fit` to the compiled epoch, and the types met on it:
    :func:`~jaxmlp.training.step.step`: the δ rule (or ``jax.grad``) and one Optax update. N
    models are its ``jax.vmap``.
 
-The caller gets back the parameters and a :class:`~jaxmlp.History`. Thirteen jaxmlp types in
-all: MLP, Config, Layout (with JAX's Mesh), Data, Run, Plan, Programs, Progress,
-Tracker, EarlyStopping, History and TrainingError; the optimizer is Optax's own
-``GradientTransformation``.
+The caller gets back the parameters and a :class:`~jaxmlp.History`. Twelve jaxmlp types in all
+(fourteen before the one builder): MLP, Config, Layout (over JAX's Mesh), Data, Run, Plan,
+Programs, Progress, Tracker, EarlyStopping, History and TrainingError; the optimizer is Optax's
+``GradientTransformation`` (a :class:`~jaxmlp.training.optimizers.NamedOptimizer` when named).
 """
