@@ -86,12 +86,12 @@ class _BaseMLP(BaseEstimator):
     def fit(self, X: Any, y: Any) -> _BaseMLP:
         """Train up to ``max_iter`` epochs: ``X (n_samples, n_features)``,
         ``y (n_samples[, n_outputs])``."""
-        return self._fit(X, y, incremental=False)
+        return self._train(X, y, incremental=False)
 
     def partial_fit(self, X: Any, y: Any) -> _BaseMLP:
         """One epoch over ``X (n_samples, n_features)``, ``y (n_samples[, n_outputs])`` from the
         current weights."""
-        return self._fit(X, y, incremental=True)
+        return self._train(X, y, incremental=True)
 
     @property
     def coefs_(self) -> list[np.ndarray]:
@@ -105,7 +105,7 @@ class _BaseMLP(BaseEstimator):
         check_is_fitted(self, "n_outputs_")
         return [layer["b"] for layer in self._params]
 
-    def _fit(self, X, y, incremental, classes=None):
+    def _train(self, X, y, incremental, classes=None):
         check_settings(self, incremental)
         first = not hasattr(self, "_params") or not (self.warm_start or incremental)
         X, y = validate_data(self, X, y, reset=first, multi_output=True,
@@ -218,7 +218,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if not hasattr(self, "_params") and classes is None:
             raise ValueError("classes: the first call to partial_fit needs every label, "
                              "classes=[...]")
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._train(X, y, incremental=True, classes=classes)
 
     def predict(self, X: Any) -> np.ndarray:
         """Labels ``(n_samples,)``, or ``(n_samples, n_classes)`` indicators (multilabel ``y``)."""
