@@ -38,7 +38,6 @@ __all__ = ["METRICS", "check_metrics", "check_model", "check_output", "check_red
 
 Array = jax.Array
 METRICS = ("accuracy",)
-#: True while :func:`jaxmlp.backprop.checked` traces: value checks on tracers become checkify checks
 
 
 def check_model(model: Any, name: str = "model") -> MLP:

@@ -118,7 +118,7 @@ def check_finite(name: str, array: Any) -> None:
     """A ``ValueError`` naming ``name`` and the first bad row when ``array`` holds NaN or ±inf.
 
     Skipped for a tracer (values are unknown under ``jax.jit``; staged as a ``checkify`` check
-    inside :func:`jaxmlp.backprop.checked`) and for a global array spread over several processes
+    inside :func:`jaxmlp.checked`) and for a global array spread over several processes
     (each process checks its own rows before building it).
     """
     if _unreadable(array):

@@ -80,7 +80,7 @@ class Layout:
         """Epoch ``epoch``'s row order over the ``P m`` rows: batch ``i`` holds every shard's
         ``i``-th ``batch_size / P`` rows in shard order, the last partial batch every shard's
         remainder. ``draw(key, epoch, m, shuffle)`` is one shard's order
-        (:func:`jaxmlp.training.epoch.shuffle_order`); with one shard it is the order itself."""
+        (:func:`jaxmlp.data.shuffle_order`); with one shard it is the order itself."""
         if self.shards == 1:
             return draw(key, epoch, m, shuffle)
         orders = np.stack([p * m + draw(jax.random.fold_in(key, p), epoch, m, shuffle)

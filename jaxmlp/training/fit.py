@@ -59,7 +59,7 @@ def fit(
         metrics: ``("accuracy",)`` or ``()``; ``val_loss`` is the mean objective on the
             validation rows.
         key: a ``jax.random`` key for the shuffles (default ``jax.random.key(0)``); epoch ``e``
-            visits the rows in the order ``jaxmlp.training.epoch.shuffle_order(key, e, n)``, so a
+            visits the rows in the order ``jaxmlp.data.shuffle_order(key, e, n)``, so a
             resumed run repeats an uninterrupted one.
         grad: ``"backprop"`` (the hand-written δ rule) or ``"autodiff"`` (``jax.grad``).
         early_stopping: an :class:`EarlyStopping`, or ``None``.

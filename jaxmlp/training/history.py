@@ -79,8 +79,9 @@ def hyperparameters(opt_state: Any) -> dict[str, Any]:
     The values are returned on the host.
 
     A name held by two states (a chain of two injected transformations) is reported once, from the
-    first; ``lr`` (the argument of :data:`jaxmlp.OPTIMIZERS`' functions) is called
-    ``learning_rate``. Values are floats, or ``(N,)`` arrays for stacked states (``fit_many``).
+    first; ``lr`` (the argument of the functions in
+    :data:`~jaxmlp.training.optimizers.OPTIMIZERS`) is called ``learning_rate``. Values are
+    floats, or ``(N,)`` arrays for stacked states (``fit_many``).
 
     >>> opt = optax.inject_hyperparams(optax.sgd)(learning_rate=0.5)
     >>> hyperparameters(opt.init({"w": jax.numpy.zeros(2)}))
@@ -94,7 +95,7 @@ def hyperparameters(opt_state: Any) -> dict[str, Any]:
         if isinstance(state, injected):
             for name, value in state.hyperparams.items():
                 value = np.asarray(jax.device_get(value), np.float64)
-                name = "learning_rate" if name == "lr" else name  # jaxmlp.OPTIMIZERS' alias
+                name = "learning_rate" if name == "lr" else name  # OPTIMIZERS' argument name
                 found.setdefault(name, float(value) if value.ndim == 0 else value)
     return found
 
@@ -107,7 +108,7 @@ def run_history(values: Mapping[str, Any], per_epoch: Sequence[Mapping[str, Any]
         values: the per-epoch metrics, ``{name: [value per epoch]}`` (each value ``(N,)`` when
             ``settings`` has ``models``: they become ``(epochs, N)`` arrays).
         per_epoch: one :func:`hyperparameters` reading per epoch trained in this call.
-        config: the run's :class:`jaxmlp.training.epoch.Config`; optimizer: the argument as given.
+        config: the run's :class:`jaxmlp.training.step.Config`; optimizer: the argument as given.
         settings: the rest of ``.params`` (``epochs``, ``steps``, ``batch_size``, ``rows``, ...);
             arrays become lists, and ``learning_rate=None`` a name's Keras default.
     """
