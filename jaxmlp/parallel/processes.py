@@ -45,8 +45,8 @@ from jaxmlp.parallel.devices import process_mesh
 from jaxmlp.parallel.faults import together
 from jaxmlp.parallel.layout import Layout
 
-__all__ = ["agree", "agreed_first", "evaluate", "finish", "gather_bytes", "layout", "same_rows",
-           "together"]
+__all__ = ["agree", "agreed_first", "finish", "gather_bytes", "global_sums", "layout",
+           "same_rows", "together"]
 
 _ROWS = ("x", "t", "validation_data")  # the rows agree compares, in the order it names them
 _REACHED = contextvars.ContextVar("jaxmlp_agree_reached", default=True)  # see agreed_first
@@ -213,8 +213,9 @@ def same_rows(lay: Layout, name: str, rows: int) -> int:
     return rows * len(counts)
 
 
-def evaluate(lay: Layout, total: float, correct: int, rows: int) -> tuple[float, int, int]:
-    """Sum one process's ``(summed objective, correct, rows)`` over every process (a collective)."""
+def global_sums(lay: Layout, total: float, correct: int, rows: int) -> tuple[float, int, int]:
+    """One process's ``(summed objective, correct, rows)`` summed over every process (a
+    collective); in one process, the three as given."""
     if not lay.processes:
         return total, correct, rows
     mine = np.array([total, correct, rows], np.float64).tobytes()  # exact below 2**53

@@ -2,7 +2,7 @@
 
 The programs are written for one model; N stacked models are their ``jax.vmap`` (shared rows),
 as in the epoch. Across processes each process scores its own rows and the sums are added up
-(:func:`jaxmlp.parallel.processes.evaluate`).
+(:func:`jaxmlp.parallel.processes.global_sums`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def score(c: Config, params, hyper: dict, x, t, models: int | None, metrics: tup
     rows = x.shape[0]
     lay = Layout()
     if not local and lay.processes:
-        total, correct, rows = processes.evaluate(lay, float(total), int(correct), rows)
+        total, correct, rows = processes.global_sums(lay, float(total), int(correct), rows)
         value = (total / rows if c.reduction == "mean" else total) + float(extra)
     out = {"loss": np.asarray(value, np.float64)}
     if "accuracy" in metrics:
