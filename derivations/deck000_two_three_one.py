@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import jaxmlp
 from jaxmlp.check import Check, check_grads, check_number
 from jaxmlp.core.activations import get_activation
-from jaxmlp.problems import random_problem
+from jaxmlp.core.random_problem import random_problem
 
 __all__ = [
     "ALPHA",

@@ -55,7 +55,7 @@ import jax.numpy as jnp
 
 import jaxmlp
 from jaxmlp.check import Check, check_close, check_grads
-from jaxmlp.problems import random_problem
+from jaxmlp.core.random_problem import random_problem
 
 __all__ = ["chain_rule", "checks", "descend", "eta", "euler_step", "grads_chain", "grads_index",
            "grads_matrix", "index_form", "matrix_form", "mean_error", "σ"]

@@ -53,7 +53,7 @@ import jax.numpy as jnp
 
 import jaxmlp
 from jaxmlp.check import Check, check_close, check_grads
-from jaxmlp.problems import random_problem
+from jaxmlp.core.random_problem import random_problem
 
 __all__ = [
     "Add",

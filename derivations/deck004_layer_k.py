@@ -56,7 +56,7 @@ import jaxmlp
 from jaxmlp.check import Check, check_close, check_grads
 from jaxmlp.core.activations import get_activation
 from jaxmlp.core.losses import get_loss
-from jaxmlp.problems import random_problem
+from jaxmlp.core.random_problem import random_problem
 
 from . import deck004_losses_and_data
 from .deck004_losses_and_data import (

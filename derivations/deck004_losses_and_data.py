@@ -24,7 +24,7 @@ import jaxmlp
 from jaxmlp import data
 from jaxmlp.check import Check, check_close
 from jaxmlp.core.losses import get_loss
-from jaxmlp.problems import random_problem
+from jaxmlp.core.random_problem import random_problem
 
 __all__ = [
     "PATTERNS",

@@ -21,7 +21,7 @@ import jaxmlp.derivations.deck002_perceptron as deck002
 import jaxmlp.derivations.deck003_computation_graph as deck003
 import jaxmlp.derivations.deck004_layer_k as deck004
 from jaxmlp.check import check_close
-from jaxmlp.problems import random_problem
+from jaxmlp.core.random_problem import random_problem
 from jaxmlp.verify import ACTIVATIONS, PAIRS
 
 ELEMENTWISE = ("identity", "sigmoid", "tanh", "relu")

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 import jaxmlp
 from jaxmlp import verify
+from jaxmlp.core.random_problem import random_problem
 from jaxmlp.core.rounding import rounding_bound
-from jaxmlp.problems import random_problem
 from jaxmlp.verify.lecture import DERIVATIVES, OUTPUT_ERRORS, lecture_derivation
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

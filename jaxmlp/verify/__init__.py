@@ -41,7 +41,7 @@ from jaxmlp.core.activations import LECTURE
 from jaxmlp.core.backprop import backprop
 from jaxmlp.core.losses import REDUCTIONS
 from jaxmlp.core.model import MLP
-from jaxmlp.problems import random_problem
+from jaxmlp.core.random_problem import random_problem
 from jaxmlp.verify import report
 from jaxmlp.verify.derivation import EXAMPLES, Report, derivation
 from jaxmlp.verify.derivation import check as check_subject

@@ -4,7 +4,7 @@ A :class:`Problem` is four numbers: the ``seed`` of its values, its ``batch`` si
 ``scale`` that multiplies inputs and parameters (1×, 10×, 100×: saturation, where a hand gradient
 written as a product of a huge and a tiny factor turns into NaN), and its ``kind``:
 
-* ``"random"``: the values of :func:`jaxmlp.problems.random_problem` (MLP form) or of
+* ``"random"``: the values of :func:`jaxmlp.core.random_problem.random_problem` (MLP form) or of
   ``sample(key)``;
 * ``"kink"`` (MLP form): all-zero inputs and biases, so that every pre-activation after an
   activation with ``f(0) = 0`` is exactly 0, on the kink of relu, leaky_relu, prelu, elu, selu,
@@ -27,7 +27,7 @@ import numpy as np
 
 from jaxmlp.core.activations import get_activation
 from jaxmlp.core.losses import EPSILON
-from jaxmlp.problems import random_problem
+from jaxmlp.core.random_problem import random_problem
 from jaxmlp.verify.userfile import BadFileError, Subject, one_line
 
 __all__ = ["BATCHES", "KINDS", "KINKED", "SCALES", "Problem", "cast", "draw"]
