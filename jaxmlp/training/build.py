@@ -76,10 +76,11 @@ def train_run(model, params, x, t, *, models: int | None, shards: int | None = N
     per_model = {k: v for k, v in (("l2", l2), ("l1", l1)) if np.ndim(v)}
     config = make_config(model, loss, opt, grad, reduction, 0.0 if np.ndim(l2) else l2,
                          0.0 if np.ndim(l1) else l1)
-    o = options(epochs, batch_size, metrics, key, checkpoint, verbose, on_epoch_end, early_stopping)
+    checked = options(epochs, batch_size, metrics, key, checkpoint, verbose, on_epoch_end,
+                      early_stopping)
     mesh = make_mesh(devices, mesh)
     if models is None or jax.process_count() > 1 or shards is not None:  # rows over devices
-        layout = processes.layout(shards, mesh, o["batch_size"])
+        layout = processes.layout(shards, mesh, checked["batch_size"])
     else:  # the models split over the devices
         layout = Layout(1, models_mesh(mesh, models))
     first = params if models is None else jax.tree.map(lambda a: a[0], params)
@@ -87,7 +88,7 @@ def train_run(model, params, x, t, *, models: int | None, shards: int | None = N
         check_params(model, params)
     described = optimizer_settings(model, optimizer, opt, first, models, rates, resume)
     if layout.processes:  # every process's settings, compared before any collective
-        agreed = agreed_settings(model, params, config, o, validation_split, resume, shuffle,
+        agreed = agreed_settings(model, params, config, checked, validation_split, resume, shuffle,
                                  early_stopping, described)
         if models is not None:
             agreed |= {"folds": folds, "rates": [list(np.ravel(l2)), list(np.ravel(l1))]}
@@ -110,37 +111,37 @@ def train_run(model, params, x, t, *, models: int | None, shards: int | None = N
         data.described, n = f"folds={folds}", rows.shape[1]
     validation = "folds" if folds is not None else (
         "validation_data" if validation_data is not None else "validation_split")
-    check_peak(layout, model, opt, first, o["batch_size"], data, n, models, validation)
-    names = data.names(o["metrics"])
+    check_peak(layout, model, opt, first, checked["batch_size"], data, n, models, validation)
+    names = data.names(checked["metrics"])
     if early_stopping is not None:
         early_stopping.check_monitor(names)
-    settings = record(batch_size=o["batch_size"], shuffle=bool(shuffle), key=key_data(o["key"]),
-                      data=data.digest, loss=loss, reduction=reduction,
-                      l2=l2 if models else config.l2, l1=l1 if models else config.l1,
-                      **described, validation=data.described, metrics=list(o["metrics"]),
-                      models=models, shards=layout.shards)
+    settings = record(batch_size=checked["batch_size"], shuffle=bool(shuffle),
+                      key=key_data(checked["key"]), data=data.digest, loss=loss,
+                      reduction=reduction, l2=l2 if models else config.l2,
+                      l1=l1 if models else config.l1, **described, validation=data.described,
+                      metrics=list(checked["metrics"]), models=models, shards=layout.shards)
     hyper = {}
     if models is not None:
         hyper = layout.put_shared({k: jnp.asarray(v, data.x.dtype) for k, v in per_model.items()})
     run = Run(config=config, opt=opt, layout=layout, x=data.x, t=data.t,
               validation=data.validation, rows=rows, m=n if rows is not None else data.m, n=n,
-              n_val=data.n_val, batch_size=o["batch_size"], epochs=o["epochs"],
-              shuffle=bool(shuffle), key=o["key"], names=names, models=models, hyper=hyper,
+              n_val=data.n_val, batch_size=checked["batch_size"], epochs=checked["epochs"],
+              shuffle=bool(shuffle), key=checked["key"], names=names, models=models, hyper=hyper,
               early_stopping=early_stopping, verbose=verbose, on_epoch_end=on_epoch_end,
-              checkpoint=o["checkpoint"], resume=resume, record=settings, strict=strict)
+              checkpoint=checked["checkpoint"], resume=resume, record=settings, strict=strict)
     prepare_state = (lambda s: s) if models is None else (lambda s: init_state(opt, None, rates, s))
-    with processes.together(o["checkpoint"]):  # a peer that stops: one line
+    with processes.together(checked["checkpoint"]):  # a peer that stops: one line
         params, history, changing, stopped = train(run, params, prepare_state)
-    processes.finish(layout, o["checkpoint"])
+    processes.finish(layout, checked["checkpoint"])
     kept = {k: settings[k] for k in ("batch_size", "shuffle", "key", "data")}
-    steps = math.ceil(n / o["batch_size"])
+    steps = math.ceil(n / checked["batch_size"])
     if models is None:
         values = {name: [float(v[0]) for v in column] for name, column in history.items()}
-        return params, run_history(values, changing, config, optimizer, epochs=o["epochs"],
+        return params, run_history(values, changing, config, optimizer, epochs=checked["epochs"],
                                    steps=steps, rows=n, **kept)
-    return params, run_history(history, changing, config, optimizer, stopped, epochs=o["epochs"],
-                               steps=steps, rows=n, models=models, learning_rate=learning_rate,
-                               l2=l2, l1=l1, **kept, folds=folds)
+    return params, run_history(history, changing, config, optimizer, stopped,
+                               epochs=checked["epochs"], steps=steps, rows=n, models=models,
+                               learning_rate=learning_rate, l2=l2, l1=l1, **kept, folds=folds)
 
 
 def _check_folds(folds, models, validation_split, validation_data) -> int:
