@@ -29,6 +29,7 @@ extensions = [
     "cli_reference",
     "docstring_lists",
     "local_mathjax",
+    "public_names",
 ]
 
 # text as typed: no smart quotes or dashes, so "--seed" never becomes an en dash ("–seed") that a

@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "docs" / "_build" / "html"
 PAGES = [
     "index.html",
+    "getting_started.html",
+    "verify.html",
     "api/jaxmlp.html",
     "lectures/deck001.html",
     "gallery/deck002_keras_workflow.html",
@@ -238,6 +240,11 @@ STATE = """(() => ({
   scripts: [...document.scripts].map(s => s.src).filter(Boolean),
   images: [...document.images].map(i => [i.src, i.complete && i.naturalWidth > 0]),
   links: [...document.querySelectorAll('a[href]')].map(a => a.href),
+  clipped: [...document.querySelectorAll('article pre, article table')].filter(e =>
+    e.tagName === 'PRE' ? e.scrollWidth > e.clientWidth + 1
+      : !e.closest('.table-wrapper') && e.getBoundingClientRect().right
+        > document.querySelector('article').getBoundingClientRect().right + 1
+  ).map(e => e.innerText.slice(0, 80)),
 }))()"""
 
 
@@ -307,9 +314,11 @@ def test_page_renders_in_chromium(browser, page):
     assert all(src.startswith("file:") for src in state["scripts"]), state["scripts"]
     assert all(ok for _, ok in state["images"]), [src for src, ok in state["images"] if not ok]
     assert not broken_links(state["links"]), broken_links(state["links"])
+    # code and output wrap, wide tables scroll in their wrapper (docs/_static/jaxmlp.css)
+    assert not state["clipped"], f"{page}: cut off at the right edge: {state['clipped']}"
 
 
-def test_command_line_page_shows_options_as_typed(browser):
+def test_command_line_page_in_chromium_shows_options_as_typed(browser):
     """Every option on the CLI page reads as typed, ``--seed`` and never ``–seed`` (an en dash,
     which Sphinx's smart quotes make of ``--`` in text and a shell rejects)."""
     from jaxmlp.cli import build_parser
@@ -329,6 +338,26 @@ def test_command_line_page_shows_options_as_typed(browser):
 
     missing = sorted(set(flags(build_parser())) - shown)
     assert not missing, f"options not shown as typed on the command line page: {missing}"
+
+
+def test_api_entry_names_are_public_paths():
+    """The API pages name types as a reader imports them (``jaxmlp.MLP``, ``jax.Array``), never by
+    a private module (``~jaxmlp.core.model.MLP``, ``jax.jaxlib._jax.Array``); a constant shows its
+    type and value (docs/_ext/public_names.py, docs/_ext/api_reference.py)."""
+    if not (SITE / "index.html").is_file():
+        pytest.skip("the site is not built")
+    for page in sorted((SITE / "api").glob("jaxmlp*.html")):
+        text = page.read_text()
+        entries = re.findall(r'<dt class="sig sig-object py"[^>]*>(.*?)</dt>', text, re.S)
+        entries += re.findall(r"<p>Bases:(.*?)</p>", text, re.S)
+        shown = [" ".join(re.sub(r"<[^>]+>", "", entry).split()) for entry in entries]
+        private = sorted(
+            {m for line in shown for m in re.findall(r"~\S+|\b\w+(?:\.\w+)*\._\w+", line)}
+        )
+        assert not private, f"{page.name}: private paths in signatures: {private}"
+    text = " ".join(re.sub(r"<[^>]+>", "", (SITE / "api/jaxmlp.html").read_text()).split())
+    assert "jaxmlp.MLP" in text and "jax.Array" in text
+    assert "INITIALIZERS: tuple[str, ...] = ('glorot_uniform'" in text.replace("&#x27;", "'")
 
 
 def test_pages_with_math_and_pictures_were_checked():

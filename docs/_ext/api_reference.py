@@ -3,8 +3,9 @@
 The list of names is read from the code at build time, so a name added to (or removed from) a
 module's ``__all__`` appears in (or leaves) the reference without editing the docs. Each entry is
 an ``autofunction``, ``autoclass`` (with its public members) or ``autoexception`` directive; a
-constant is a ``py:data`` entry with the ``#:`` comment of the module that defines it; a name that
-is itself a module links to that module's own page. A line of links to every entry comes first.
+constant is a ``py:data`` entry with its type, its value (when short) and the ``#:`` comment of the
+module that defines it; a name that is itself a module links to that module's own page. A line of
+links to every entry comes first.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def rst(module_name: str) -> list[str]:
         if kind == "autodata":
             lines += [
                 f".. py:data:: {name}",
+                *("   " + line for line in type_and_value(module_name, name)),
                 "",
                 *("   " + line for line in comment(module_name, name)),
                 "",
@@ -69,6 +71,26 @@ def rst(module_name: str) -> list[str]:
             lines += ["   :members:", "   :show-inheritance:"]
         lines.append("")
     return lines
+
+
+def type_and_value(module_name: str, name: str) -> list[str]:
+    """``:type:`` of the constant (``tuple[str, ...]`` for a tuple of strings) and, when it fits on
+    a line, its ``:value:``: what the constant is, with or without a comment."""
+    value = getattr(importlib.import_module(module_name), name)
+    kind = type(value).__name__
+    if isinstance(value, (tuple, list, frozenset, set, dict)) and value:
+        parts = [value.keys(), value.values()] if isinstance(value, dict) else [value]
+        names = [{type(item).__name__ for item in part} for part in parts]
+        if all(len(found) == 1 for found in names):
+            inner = ", ".join(found.pop() for found in names)
+            kind = f"tuple[{inner}, ...]" if isinstance(value, tuple) else f"{kind}[{inner}]"
+    lines = [f":type: {kind}"]
+    if len(repr(value)) <= MAX_VALUE:
+        lines.append(f":value: {value!r}")
+    return lines
+
+
+MAX_VALUE = 90  #: longer values are left to the comment (and the source)
 
 
 def comment(module_name: str, name: str) -> list[str]:
@@ -84,7 +106,7 @@ def comment(module_name: str, name: str) -> list[str]:
             continue
         if ("", name) in docs:
             return list(docs["", name])
-    return [f"``{type(value).__name__}``"]
+    return []  # its type and value say what it is
 
 
 class ModuleAPI(SphinxDirective):
