@@ -62,7 +62,7 @@ def test_summary_shows_itself_as_the_table_and_print_summary_prints_it(capsys):
     assert repr(summary) == str(summary)  # the REPL shows the table, not 'Model: "mlp"\n┌…'
     assert repr(summary).startswith(
         'Model: "mlp"\n┌'
-    ) and "Total params: 25,450 (99.41 KB)" in repr(summary)
+    ) and "Total params: 25,450 (101.8 kB)" in repr(summary)
     assert DECK002.print_summary() is None
     assert capsys.readouterr().out == str(summary) + "\n"
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import jax
 
-__all__ = ["SHARE", "available", "check_fits", "describe", "training_peak"]
+__all__ = ["SHARE", "available", "check_fits", "format_bytes", "training_peak"]
 
 
 def available(device: Any = None) -> int | None:
@@ -37,11 +37,12 @@ def available(device: Any = None) -> int | None:
         return None
 
 
-def describe(nbytes: float) -> str:
-    """``1.5 GB``-style sizes.
+def format_bytes(nbytes: float) -> str:
+    """A size in bytes as jaxmlp writes every size: decimal units (1 kB = 1000 B), one decimal
+    from kB up.
 
-    >>> describe(3 * 1024**3)
-    '3.2 GB'
+    >>> format_bytes(3 * 1024**3), format_bytes(25_450 * 4), format_bytes(12)
+    ('3.2 GB', '101.8 kB', '12 B')
     """
     for unit in ("B", "kB", "MB", "GB", "TB"):
         if nbytes < 1000 or unit == "TB":
@@ -64,8 +65,8 @@ def check_fits(name: str, nbytes: int, what: str, device: Any = None) -> None:
     """
     free = available(device)
     if free is not None and nbytes > SHARE * free:
-        raise MemoryError(f"{name}: {what} need {describe(nbytes)}, more than "
-                          f"{SHARE:.0%} of the {describe(free)} this device has free")
+        raise MemoryError(f"{name}: {what} need {format_bytes(nbytes)}, more than "
+                          f"{SHARE:.0%} of the {format_bytes(free)} this device has free")
 
 
 def training_peak(sizes: tuple[int, ...], itemsize: int, batch_rows: int, validation_rows: int,

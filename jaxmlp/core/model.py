@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxmlp.core.activations import PRELU_INIT, get_activation
-from jaxmlp.core.memory import check_fits
+from jaxmlp.core.memory import check_fits, format_bytes
 from jaxmlp.core.params import check_params
 from jaxmlp.core.programs import LAYERS
 from jaxmlp.core.values import check_key, check_rows
@@ -203,9 +203,9 @@ class MLP:
         │ dense (Dense, relu)      │ (None, 32)   │  25,120 │
         │ dense_1 (Dense, softmax) │ (None, 10)   │     330 │
         └──────────────────────────┴──────────────┴─────────┘
-         Total params: 25,450 (99.41 KB)
-         Trainable params: 25,450 (99.41 KB)
-         Non-trainable params: 0 (0.00 B)
+         Total params: 25,450 (101.8 kB)
+         Trainable params: 25,450 (101.8 kB)
+         Non-trainable params: 0 (0 B)
         """
         rows = [("input (Input)", f"(None, {self.sizes[0]})", "0")]
         for i, name in enumerate(self.activations):
@@ -221,14 +221,14 @@ class MLP:
         def rule(left, mid, right):
             return left + mid.join("─" * w for w in widths) + right
 
-        n, size = self.num_params, _human(self.num_params * 4)
+        n, size = self.num_params, format_bytes(self.num_params * 4)
         out = ['Model: "mlp"', rule("┌", "┬", "┐"), row(heads), rule("├", "┼", "┤")]
         out += [row(r) for r in rows]
         out += [
             rule("└", "┴", "┘"),
             f" Total params: {n:,} ({size})",
             f" Trainable params: {n:,} ({size})",
-            " Non-trainable params: 0 (0.00 B)",
+            f" Non-trainable params: 0 ({format_bytes(0)})",
         ]
         return Summary("\n".join(out))
 
@@ -238,7 +238,7 @@ class MLP:
         >>> MLP((2, 1), ("sigmoid",)).print_summary()  # doctest: +ELLIPSIS
         Model: "mlp"
         ...
-         Total params: 3 (12.00 B)
+         Total params: 3 (12 B)
         ...
         """
         print(self.summary())
@@ -252,14 +252,6 @@ class Summary(str):
 
     def __repr__(self) -> str:
         return str(self)
-
-
-def _human(nbytes: int) -> str:
-    for unit in ("B", "KB", "MB"):
-        if nbytes < 1024 or unit == "MB":
-            return f"{nbytes:.2f} {unit}"
-        nbytes /= 1024
-    return ""  # pragma: no cover
 
 
 def _checked_params(model: MLP, params: Any) -> list[dict[str, Array]]:

@@ -13,7 +13,7 @@ import jax
 import numpy as np
 
 from jaxmlp.core.checks import check_metrics, check_output, prepare
-from jaxmlp.core.memory import check_fits, describe, training_peak
+from jaxmlp.core.memory import check_fits, format_bytes, training_peak
 from jaxmlp.core.values import check_int, check_key
 from jaxmlp.data.split import split_index
 from jaxmlp.parallel import processes
@@ -119,15 +119,15 @@ def check_peak(layout: Layout, model, opt, params, batch_size: int, data: Data, 
     what = f"sizes {model.sizes}"
     if models:
         what = f"{n} models{' per device' * layout.over_models} of {what}"
-    besides = f"and the parameters and optimizer state kept twice ({describe(kept)})"
+    besides = f"and the parameters and optimizer state kept twice ({format_bytes(kept)})"
     every = " (every training row)" if batch_size > rows else ""
     split = " per device" if layout.batches is not None else ""
     check_fits("batch_size", kept + peak["step"],
                f"batches of {batch:,} rows{every}{split} through {what} ({dtype}): a step's "
-               f"activations, δs and gradient ({describe(peak['step'])}) {besides}")
+               f"activations, δs and gradient ({format_bytes(peak['step'])}) {besides}")
     check_fits(validation, kept + peak["validation"],
                f"the validation pass over {val:,} rows at once through {what} ({dtype}): its "
-               f"activations ({describe(peak['validation'])}) {besides}")
+               f"activations ({format_bytes(peak['validation'])}) {besides}")
 
 
 def digest(layout: Layout, xs, ts) -> str:
