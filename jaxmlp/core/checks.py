@@ -24,13 +24,13 @@ from jaxmlp.core.losses import REDUCTIONS, get_loss
 from jaxmlp.core.model import MLP
 from jaxmlp.core.params import check_params
 from jaxmlp.core.values import (
-    _braces,
-    _staged,
-    _unreadable,
     as_array,
     check_finite,
     check_rate,
     check_rows,
+    escape_braces,
+    readable,
+    staged,
 )
 
 __all__ = ["METRICS", "check_metrics", "check_model", "check_output", "check_reduction", "check_x",
@@ -109,7 +109,7 @@ def prepare(model, params, x, t, loss="categorical_crossentropy", reduction="mea
     dtype = check_params(model, params)
     xname, tname = names
     # on the host with NumPy where the values are readable: no compilation per new shape
-    xp = jnp if _unreadable(x) or _unreadable(t) else np
+    xp = np if readable(x) and readable(t) else jnp
     x, t = as_array(xname, x, xp), as_array(tname, t, xp)
     n_in, n_out = model.sizes[0], model.sizes[-1]
     if not jnp.issubdtype(x.dtype, jnp.floating):
@@ -140,11 +140,11 @@ def prepare(model, params, x, t, loss="categorical_crossentropy", reduction="mea
 
 
 def _check_labels(name, t, num_classes):
-    if _unreadable(t):
-        if _staged(t):
+    if not readable(t):
+        if staged(t):
             bad = (t < 0) | (t >= num_classes)
             message = (
-                f"{_braces(name)}: labels must lie in [0, {num_classes - 1}] for "
+                f"{escape_braces(name)}: labels must lie in [0, {num_classes - 1}] for "
                 f"{num_classes} classes, got {{}}"
             )
             checkify.check(~jnp.any(bad), message, t[jnp.argmax(bad)])

@@ -3,6 +3,8 @@
 Each raises a ``TypeError`` (wrong kind of thing) or ``ValueError`` (right kind, wrong value) whose
 message starts with the argument's name, then what was expected and what was given:
 ``name: expected …, got …``. Nothing here knows about models (:mod:`jaxmlp.core.checks` does).
+Three helpers that both modules' checks share come last: :func:`readable` (may a value check run
+here), :func:`staged` (is it staged for ``checkify`` instead) and :func:`escape_braces`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 from jax.experimental import checkify
 
 __all__ = ["STAGE_VALUE_CHECKS", "as_array", "check_finite", "check_fraction", "check_int",
-           "check_key", "check_rate", "check_rows", "readable"]
+           "check_key", "check_rate", "check_rows", "escape_braces", "readable", "staged"]
 
 Array = jax.Array
 #: True while :func:`jaxmlp.checked` traces: value checks on tracers become checkify checks
@@ -121,9 +123,9 @@ def check_finite(name: str, array: Any) -> None:
     inside :func:`jaxmlp.checked`) and for a global array spread over several processes
     (each process checks its own rows before building it).
     """
-    if _unreadable(array):
-        if _staged(array):
-            message = f"{_braces(name)}: contains NaN or infinity"
+    if not readable(array):
+        if staged(array):
+            message = f"{escape_braces(name)}: contains NaN or infinity"
             checkify.check(jnp.all(jnp.isfinite(array)), message)
         return
     finite = np.isfinite(np.asarray(array))
@@ -153,19 +155,31 @@ def check_rows(name: str, shape: tuple, width: int, one: bool = False) -> None:
                      f"{width}, got {tuple(shape)}")
 
 
-def readable(array) -> bool:
-    """Whether ``array``'s values can be read here (not a tracer, not spread over processes)."""
-    return not _unreadable(array)
+def readable(array: Any) -> bool:
+    """Whether ``array``'s values can be read here: not a tracer (under ``jax.jit``) and not a
+    global array spread over several processes. A value check runs only on a readable array.
 
-
-def _unreadable(array) -> bool:
-    return isinstance(array, jax.core.Tracer) or (
+    >>> readable(jnp.zeros(2)), readable(np.zeros(2))
+    (True, True)
+    """
+    return not isinstance(array, jax.core.Tracer) and not (
         isinstance(array, jax.Array) and not array.is_fully_addressable)
 
 
-def _staged(array) -> bool:
+def staged(array: Any) -> bool:
+    """Whether a value check on ``array`` is staged as a ``checkify`` check: ``array`` is a tracer
+    and :func:`jaxmlp.checked` is tracing (:data:`STAGE_VALUE_CHECKS`).
+
+    >>> staged(jnp.zeros(2))
+    False
+    """
     return isinstance(array, jax.core.Tracer) and STAGE_VALUE_CHECKS.get()
 
 
-def _braces(text: str) -> str:  # checkify formats its message with str.format
+def escape_braces(text: str) -> str:
+    """``text`` with its braces doubled, for a ``checkify`` message (formatted by ``str.format``).
+
+    >>> escape_braces("validation_data[{0}]")
+    'validation_data[{{0}}]'
+    """
     return text.replace("{", "{{").replace("}", "}}")
