@@ -37,6 +37,8 @@ __all__ = [
     "IDX_FILES",
     "DatasetNotFoundError",
     "as_images",
+    "check_name",
+    "download_dir",
     "load",
     "locate",
     "one_hot",
@@ -118,7 +120,7 @@ def locate(name: str, data_dir: str | os.PathLike | None = None) -> tuple[Path |
     >>> searched[0]
     '/nonexistent/mnist (data_dir): no such folder'
     """
-    _check_name(name)
+    check_name(name)
     if name == "digits":
         if not DIGITS_FILE.is_file():
             return None, [f"{DIGITS_FILE} (bundled with jaxmlp): missing"]
@@ -176,21 +178,33 @@ def as_images(x: Any) -> Any:
     return x.reshape(*shape[:-1], side, side)
 
 
-# --- helpers ------------------------------------------------------------------------------
+def check_name(name: Any) -> None:
+    """A ``ValueError`` unless ``name`` is one of :data:`DATASETS`.
 
-
-def _check_name(name: Any) -> None:
+    >>> check_name("cifar")
+    Traceback (most recent call last):
+    ValueError: name: expected a data set name, one of mnist, fashion-mnist, digits, got 'cifar'
+    """
     if name not in DATASETS:
         raise ValueError(f"name: expected a data set name, one of {', '.join(DATASETS)}, "
                          f"got {name!r}")
 
 
+def download_dir(name: str, data_dir: str | os.PathLike | None = None) -> Path:
+    """The folder a download of ``name`` goes to: ``<dir>/NAME``, where ``<dir>`` is ``data_dir``,
+    else ``$JAXMLP_DATA``, else jaxmlp's cache (``$XDG_CACHE_HOME/jaxmlp`` or ``~/.cache/jaxmlp``).
+
+    >>> download_dir("mnist", "/data").as_posix()
+    '/data/mnist'
+    """
+    return Path(data_dir or os.environ.get("JAXMLP_DATA") or _cache_dir()).expanduser() / name
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
 def _cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jaxmlp"
-
-
-def _download_dir(name: str, data_dir: str | os.PathLike | None) -> Path:
-    return Path(data_dir or os.environ.get("JAXMLP_DATA") or _cache_dir()).expanduser() / name
 
 
 def _places(name: str, data_dir: str | os.PathLike | None) -> list[tuple[Path | None, str]]:
@@ -266,7 +280,7 @@ def _not_found_message(name: str, searched: list[str]) -> str:
         return (f"data set 'digits' ships with jaxmlp, but {DIGITS_FILE} is missing: "
                 "reinstall jaxmlp")
     lines = [f"data set {name!r} not found. Looked in:", *(f"  {s}" for s in searched),
-             "Get it with:", f"  jaxmlp data download {name}   (into {_download_dir(name, None)})"]
+             "Get it with:", f"  jaxmlp data download {name}   (into {download_dir(name, None)})"]
     if name in _DEBIAN:
         lines.append(f"  apt-get install {_DEBIAN[name][0]}   (Debian / Ubuntu)")
     lines.append(f"or put {', '.join(f + '.gz' for f in IDX_FILES)} (gz or raw) in a folder and "

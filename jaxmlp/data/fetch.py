@@ -16,7 +16,7 @@ from pathlib import Path
 
 from jaxmlp.atomic import create_temporary
 
-from .datasets import IDX_FILES, _check_name, _download_dir
+from .datasets import IDX_FILES, check_name, download_dir
 
 __all__ = ["MIRRORS", "SHA256", "ChecksumError", "DownloadError", "download"]
 
@@ -72,10 +72,10 @@ def download(name: str, data_dir: str | os.PathLike | None = None) -> Path:
         DownloadError: no mirror could be reached (e.g. offline).
         ChecksumError: a mirror served a file with the wrong SHA-256 (nothing kept).
     """
-    _check_name(name)
+    check_name(name)
     if name not in MIRRORS:
         raise ValueError(f"{name!r} ships with jaxmlp; there is nothing to download")
-    target = _download_dir(name, data_dir)
+    target = download_dir(name, data_dir)
     target.mkdir(parents=True, exist_ok=True)
     filenames = [f"{stem}.gz" for stem in IDX_FILES]
     for filename, digest in zip(filenames, SHA256[name], strict=True):
