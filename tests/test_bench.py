@@ -7,6 +7,7 @@ import json
 
 import jax
 import pytest
+from bench_results import ok as _ok
 
 from jaxmlp import bench
 from jaxmlp.bench import micro, tables
@@ -29,51 +30,6 @@ def test_flop_model_of_deck_002():
 def test_flop_model_counts_every_layer():
     f = bench.flops((784, 1024, 1024, 10), 256, 1, 0)
     assert f["forward_per_step"] == 2 * 256 * (784 * 1024 + 1024 * 1024 + 1024 * 10)
-
-
-def _ok(name, median, accuracy=0.85, compile_s=0.5, recompiles=0):
-    return {
-        "name": name,
-        "status": "ok",
-        "median_s": median,
-        "first_epoch_s": 2 * median,
-        "epoch_times": [2 * median, median],
-        "test_accuracy": accuracy,
-        "compile_s": compile_s,
-        "recompiles": recompiles,
-        "peak_rss_mb": 512.4,
-        "versions": {"jax": "0.10.2"},
-        "compile_by_function": {} if compile_s is None else {"epoch": 0.4, "fold_in": 0.1},
-    }
-
-
-def test_table_from_fake_results():
-    results = [
-        _ok("jaxmlp-backprop", 0.2, recompiles=3),
-        _ok("jax-scan", 0.1),
-        _ok("torch", 1.0, compile_s=None, recompiles=None),
-        {"name": "keras", "status": "skipped", "error": "keras is not installed"},
-        {"name": "sklearn", "status": "error", "error": "exit 1: ValueError: a|b\nsecond line"},
-    ]
-    table = bench.format_table(results, epoch_flops=8e9, rate=1e11)  # limit: 0.08 s/epoch
-    lines = table.splitlines()
-    assert len(lines) == 2 + len(results)
-    assert all(line.startswith("|") and line.endswith("|") for line in lines)
-    assert {line.count("|") for line in lines[:-1]} == {10}  # same columns on every row
-    backprop, scan, torch, keras, sklearn = lines[2:]
-    assert (
-        "| 0.200 | 2.00 | 2.50 | 0.8500 | 0.50 (epoch 0.40), +3 after epoch 1 | 0.40 | 512 | "
-        "jax 0.10.2 |"
-    ) in backprop
-    assert "| 0.100 | 1.00 | 1.25 |" in scan
-    assert "| — | 2.00 | 512 |" in torch  # no JAX compile time for PyTorch
-    assert "skipped: keras is not installed" in keras
-    assert "error: exit 1: ValueError: a\\|b second line" in sklearn  # one cell, pipe escaped
-
-
-def test_table_without_a_matmul_rate():
-    line = bench.format_table([_ok("jax-step", 0.3)], epoch_flops=8e9, rate=None).splitlines()[2]
-    assert "| 0.300 | 1.00 | — |" in line
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +132,14 @@ def test_main_prints_one_table_and_writes_json(tiny_data, tmp_path, monkeypatch,
     assert [r["status"] for r in report["results"]] == ["skipped", "ok"]
     assert report["results"][1]["cores"] == 1  # the child ran pinned to one core
     assert report["flops"]["epoch"] > 0 and report["matmul"]["square"] > 0
+    assert report["xla_cost"]["flops"] > 0 and report["xla_cost"]["bytes"] > 0
+    sklearn_row = report["results"][1]
+    assert sklearn_row["gflops_per_s"] == pytest.approx(
+        report["xla_cost"]["flops"] / sklearn_row["median_s"] / 1e9
+    )
+    assert 0 < sklearn_row["fraction_of_peak"] == pytest.approx(
+        sklearn_row["gflops_per_s"] * 1e9 / report["matmul"]["square"]
+    )
     assert len(report["matmul"]["shapes"]) == 6  # forward, weight and input gradient, two layers
 
 

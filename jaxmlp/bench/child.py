@@ -38,7 +38,8 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 
 class Workload(dict):
     """The workload, JSON-ready: ``hidden`` (widths), ``batch_size``, ``epochs``, ``seed``, and
-    optionally ``threads``, ``devices`` and ``cpu_devices``."""
+    optionally ``threads``, ``devices``, ``cpu_devices`` and ``profile`` (a folder for profiler
+    traces)."""
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -87,10 +88,12 @@ def package_versions(*names: str) -> dict[str, str]:
 class Clock:
     """Epoch boundaries: ``mark()`` after the host has the epoch's results (a sync point)."""
 
-    def __init__(self):
+    def __init__(self, profile: str | None = None):
         self.marks: list[float] = []
         self.seen: list[int] = []  # how many of _COMPILES had happened at each mark
         self.jax = False
+        self.profile = profile  # a folder for a JAX profiler trace of epochs 2..N
+        self.tracing = False
 
     def watch_jax(self) -> None:
         """Record JAX's compilations (tracing, lowering, XLA compile) for this run."""
@@ -100,10 +103,24 @@ class Clock:
     def mark(self) -> None:
         self.marks.append(time.perf_counter())
         self.seen.append(len(_COMPILES))
+        if self.jax and self.profile and len(self.marks) == 2:  # the timed epochs start
+            import jax
+
+            jax.profiler.start_trace(self.profile)
+            self.tracing = True
+
+    def stop(self) -> None:
+        """End the profiler trace, if one runs (after the last epoch)."""
+        if self.tracing:
+            import jax
+
+            jax.profiler.stop_trace()
+            self.tracing = False
 
     def result(self) -> dict[str, Any]:
         """Epoch times, their median over epochs 2..N, and for JAX the seconds spent compiling
         in epoch 1 (in all, and per function) and the functions compiled again after it."""
+        self.stop()
         times = np.diff(self.marks)
         if len(times) < 1:
             raise RuntimeError("no epoch finished")

@@ -64,7 +64,8 @@ def run(name: str, config: Workload, data_dir: str | os.PathLike) -> dict[str, A
     parent.
     """
     data = tuple(np.load(Path(data_dir) / f"{f}.npy") for f in DATA_FILES)
-    clock = Clock()
+    profile = config.get("profile")
+    clock = Clock(None if profile is None else str(Path(profile) / name))
     accuracy, versions = RUNNERS[name](config, ((data[0], data[1]), (data[2], data[3])), clock)
     result = clock.result()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

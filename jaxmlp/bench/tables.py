@@ -22,6 +22,7 @@ import numpy as np
 from jaxmlp.bench import micro, peers
 from jaxmlp.bench.child import Workload
 from jaxmlp.bench.harness import flops, rows, run_child, write_data
+from jaxmlp.bench.roofline import epoch_cost, roofline_columns
 
 __all__ = ["DEFAULT_EPOCHS", "GROUPS", "IMPLEMENTATIONS", "LABELS", "SUBCOMMANDS", "format_table"]
 
@@ -44,16 +45,17 @@ GRAD_CASES = (((784, 32, 10), 64), ((784, 1024, 10), 64), ((784, 1024, 1024, 10)
 
 
 def format_table(results: list[dict], epoch_flops: float, rate: float | None) -> str:
-    """The paste-ready Markdown table of the peers' results (``rate``: large-matmul FLOP/s)."""
+    """The paste-ready Markdown table of the peers' results: ``epoch_flops`` is the epoch's count
+    (XLA's cost analysis, :func:`jaxmlp.bench.roofline.epoch_cost`), ``rate`` the device's
+    measured peak (large-matmul FLOP/s)."""
     fastest = min((r["median_s"] for r in results if r["status"] == "ok"), default=None)
-    limit = epoch_flops / rate if rate else None
-    lines = ["| implementation | s/epoch | × fastest | × arithmetic limit | test accuracy | "
+    lines = ["| implementation | s/epoch | × fastest | GFLOP/s | % of peak | test accuracy | "
              "compile s | 1st epoch s | peak RSS MB | versions |",
-             "|---|--:|--:|--:|--:|--:|--:|--:|---|"]
+             "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
     for r in results:
         label = LABELS.get(r["name"], r["name"])
         if r["status"] != "ok":
-            lines.append(f"| {label} |" + " — |" * 7 + f" {r['status']}: {_cell(r['error'])} |")
+            lines.append(f"| {label} |" + " — |" * 8 + f" {r['status']}: {_cell(r['error'])} |")
             continue
         compile_s = "—" if r["compile_s"] is None else f"{r['compile_s']:.2f}"
         if r.get("compile_by_function"):
@@ -62,8 +64,10 @@ def format_table(results: list[dict], epoch_flops: float, rate: float | None) ->
         if r.get("recompiles"):
             compile_s += f", +{r['recompiles']} after epoch 1"
         versions = ", ".join(f"{k} {v}" for k, v in r["versions"].items())
+        roof = roofline_columns(r["median_s"], {"flops": epoch_flops, "bytes": 0.0}, rate)
+        share = "—" if roof["fraction_of_peak"] is None else f"{100 * roof['fraction_of_peak']:.0f}"
         lines.append(f"| {label} | {r['median_s']:.3f} | {r['median_s'] / fastest:.2f} | "
-                     f"{'—' if limit is None else format(r['median_s'] / limit, '.2f')} | "
+                     f"{roof['gflops_per_s']:.1f} | {share} | "
                      f"{r['test_accuracy']:.4f} | {compile_s} | {r['first_epoch_s']:.2f} | "
                      f"{r['peak_rss_mb']:.0f} | {versions} |")
     return "\n".join(lines)
@@ -71,7 +75,9 @@ def format_table(results: list[dict], epoch_flops: float, rate: float | None) ->
 
 def _peers(args) -> dict:
     config = Workload(hidden=list(args.hidden), batch_size=args.batch_size, epochs=args.epochs,
-                    seed=args.seed, threads=args.threads)
+                      seed=args.seed, threads=args.threads)
+    if args.profile:
+        config["profile"] = str(Path(args.profile).resolve())
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         dataset = write_data(tmp, args.dataset, args.rows, args.seed)
@@ -87,22 +93,32 @@ def _peers(args) -> dict:
             ok = result["status"] == "ok"
             _say(f" {result['median_s']:.3f} s/epoch\n" if ok else f" {result['error']}\n")
     model_flops = flops(config.sizes, args.batch_size, n_train, n_val)
+    cost = epoch_cost(config.sizes, args.batch_size, n_train, n_val)
     rates = micro.matmul_rates(config.sizes, args.batch_size, repeats=3 if args.quick else 7)
-    limit = model_flops["epoch"] / rates["square"]
+    limit = cost["flops"] / rates["square"]
+    for result in results:
+        if result["status"] == "ok":
+            result.update(roofline_columns(result["median_s"], cost, rates["square"]))
     shapes = ", ".join(f"{shape} {rate / 1e9:.0f}" for shape, rate in rates["shapes"].items())
     markdown = [f"Workload: {'-'.join(map(str, config.sizes))} "
                 f"({'relu, ' * len(args.hidden)}softmax), categorical cross-entropy, Adam 1e-3, "
                 f"batch {args.batch_size}, {dataset}: {n_train:,} training rows "
                 f"({math.ceil(n_train / args.batch_size)} updates) + {n_val:,} validation rows per "
-                f"epoch, float32; {model_flops['epoch'] / 1e9:.2f} GFLOP/epoch; "
-                f"{rates['square_n']}² matmul {rates['square'] / 1e9:.0f} GFLOP/s, so the "
-                f"arithmetic limit is {1e3 * limit:.0f} ms/epoch. s/epoch: median over epochs "
-                f"2..{args.epochs}; compile s: all JAX compilation in epoch 1 (the largest "
-                "function in brackets).", "",
-                format_table(results, model_flops["epoch"], rates["square"]), "",
+                f"epoch, float32; {cost['flops'] / 1e9:.2f} GFLOP and {cost['bytes'] / 1e9:.2f} GB "
+                f"per epoch by XLA's cost analysis ({model_flops['epoch'] / 1e9:.2f} GFLOP by the "
+                f"model's count); the device's peak, a {rates['square_n']}² matmul: "
+                f"{rates['square'] / 1e9:.0f} GFLOP/s, so the epoch's limit is "
+                f"{1e3 * limit:.0f} ms. s/epoch: median over epochs 2..{args.epochs}; GFLOP/s: "
+                "XLA's count ÷ s/epoch; % of peak: GFLOP/s ÷ the peak; compile s: all JAX "
+                "compilation in epoch 1 (the largest function in brackets).", "",
+                format_table(results, cost["flops"], rates["square"]), "",
                 f"Matmul GFLOP/s at the workload's shapes: {shapes}."]
-    return {"config": config, "dataset": dataset, "flops": model_flops, "matmul": rates,
-            "arithmetic_limit_s": limit, "results": results, "markdown": markdown}
+    if args.profile:
+        markdown += ["", f"Profiler traces of the timed epochs (jaxmlp and plain JAX rows): "
+                     f"{args.profile} (open in Perfetto or TensorBoard)."]
+    return {"config": config, "dataset": dataset, "flops": model_flops, "xla_cost": cost,
+            "matmul": rates, "arithmetic_limit_s": limit, "results": results,
+            "markdown": markdown}
 
 
 def _grad(args) -> dict:

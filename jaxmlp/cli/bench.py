@@ -25,8 +25,8 @@ def add(commands) -> None:
         "off). A warning says when the machine's load makes the figures unreliable.",
         compile_cache=False)
     p.add_argument("table", nargs="?", default="peers", choices=list(SUBCOMMANDS), metavar="TABLE",
-                   help=f"one of {', '.join(SUBCOMMANDS)}; peers: deck 002's workload with every "
-                   "implementation, one process each")
+                   help=f"one of {', '.join(SUBCOMMANDS)}; peers: deck 002's workload (the "
+                   "lecture slides' Keras example) with every implementation, one process each")
     p.add_argument("--batch-size", type=argtypes.int_at_least(1), default=64, help="rows per "
                                                                                    "update")
     p.add_argument("--hidden", type=argtypes.widths, default="32", metavar="N,N,...", help="hidden "
@@ -55,6 +55,9 @@ def add(commands) -> None:
                    "alike (default: the cores this process may use)")
     p.add_argument("--seed", type=argtypes.int_at_least(0), default=0, help="data, weights and "
                                                                             "shuffles")
+    p.add_argument("--profile", metavar="DIR",
+                   help="write a JAX profiler trace of the timed epochs of every JAX row to "
+                   "DIR/IMPLEMENTATION (open in Perfetto or TensorBoard; peers table)")
     p.add_argument("--json", metavar="FILE",
                    help="where to write the JSON (default: runs/bench/TABLE-TIME.json)")
     p.set_defaults(handler=run)
