@@ -5,8 +5,8 @@ scikit-learn's parameter names and meanings, for ``Pipeline``, ``cross_val_score
 ``grad="autodiff"``, and Optax). ``alpha`` adds ``alpha / (2 B) ‖W‖²`` to each batch's mean loss
 (``B`` its rows), as scikit-learn does: jaxmlp's ``l2 = alpha / batch_size``. ``X`` trains in
 float32 (float64 under ``jax.enable_x64``); predictions are float64 NumPy arrays. README.md
-("scikit-learn") lists what differs from scikit-learn, the one dependency of this module only:
-``pip install 'jaxmlp[examples]'``.
+("scikit-learn") lists what differs from scikit-learn, the one dependency of this package only:
+``pip install 'jaxmlp[examples]'``. Its settings become jaxmlp's in :mod:`jaxmlp.sklearn.settings`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import jax
 import numpy as np
 
 from jaxmlp import MLP, EarlyStopping, fit, predict
-from jaxmlp.sklearn_settings import (
+from jaxmlp.sklearn.settings import (
     activation_name,
     check_settings,
     hidden_sizes,

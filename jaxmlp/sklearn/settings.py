@@ -1,7 +1,7 @@
 """scikit-learn's MLP settings as jaxmlp's: their checks, the hidden sizes, activation names, the
 solver as one Optax transformation, and the validation rows of early stopping.
 
-:mod:`jaxmlp.sklearn`'s estimators call these; every error names the estimator's own parameter
+The estimators of :mod:`jaxmlp.sklearn` call these; every error names the estimator's own parameter
 (``validation_fraction``, never scikit-learn's internal ``test_size``).
 """
 
