@@ -1,6 +1,7 @@
 """The house's structure: no import circles among jaxmlp's modules (function-level imports count
 too), and the layers import one way: nothing in core/ imports training/, data/, cli/, bench/ or
-plot; nothing in the library imports cli/ or bench/."""
+plot; nothing in the library imports cli/ or bench/; docs/house.md names every package and root
+module."""
 
 import ast
 from pathlib import Path
@@ -98,6 +99,14 @@ def test_layers_import_one_way(layer, forbidden):
         if target.startswith(forbidden)
     )
     assert wrong == []
+
+
+def test_the_house_map_names_every_package_and_root_module():
+    """docs/house.md lists each package (``jaxmlp.NAME``) and root module (``NAME.py``)."""
+    house = (ROOT / "docs" / "house.md").read_text()
+    parts = {f"`jaxmlp.{p.name}`" for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    parts |= {f"`{p.name}`" for p in PACKAGE.glob("*.py")} | {"`jaxmlp.derivations`"}
+    assert sorted(name for name in parts if name not in house) == []
 
 
 def test_the_graph_sees_the_imports():  # the test above can fail: it reads real edges
