@@ -1,4 +1,5 @@
-"""Test configuration: XLA's quick code generation, Hypothesis profiles, strict JAX promotion.
+"""Test configuration: XLA's quick code generation, Hypothesis profiles, strict JAX promotion,
+and the files that took longest in earlier runs first (:class:`LongestFirst`).
 
 Profiles: ``default`` (quick, for local runs: 15 examples; every draw of the backprop property
 tests is a new network to compile, and the suite must stay within a few minutes on two cores),
@@ -10,6 +11,7 @@ programs stay in bounded caches, so such a process stays below the kernel's memo
 import os
 import subprocess
 import sys
+from collections import Counter
 
 #: XLA's code generation for every program the suite compiles, here and in the children it starts
 #: (they inherit the environment). The suite compiles about 5,000 small programs and runs most for
@@ -65,35 +67,54 @@ settings.load_profile(
 )
 
 
-#: the files that take longest, longest first (``--durations``, summed per file, 2 cores). xdist
-#: hands each worker one file at a time in collection order (``--dist loadfile`` with
-#: ``--no-loadscope-reorder`` in pyproject's addopts): starting the long files first keeps a worker
-#: from beginning one of them while the other has nothing left to do.
-LONGEST_FIRST = (
-    "test_parallel.py",
-    "test_backprop.py",
-    "test_sklearn.py",
-    "test_derivations.py",
-    "test_many.py",
-    "test_train.py",
-    "test_docs.py",
-    "test_multiprocess.py",
-    "test_check.py",
-    "test_activations_losses.py",
-    "test_cli.py",
-    "test_examples.py",
-    "test_cli_many.py",
-)
-
-
 def pytest_report_header(config):
     return f"XLA_FLAGS: {os.environ.get('XLA_FLAGS') or '(none: XLA defaults)'}"
 
 
-def pytest_collection_modifyitems(items):
-    """Run the files of :data:`LONGEST_FIRST` first, in its order; the rest keep theirs."""
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+def pytest_configure(config):
+    config.pluginmanager.register(LongestFirst(config), "jaxmlp-longest-first")
+
+
+class LongestFirst:
+    """The files that took longest in earlier runs first, by the seconds pytest measured.
+
+    xdist hands each worker one file at a time in collection order (``--dist loadfile`` with
+    ``--no-loadscope-reorder`` in pyproject's addopts): starting the long files first keeps a
+    worker from beginning one of them while the other has nothing left to do. Each test's seconds
+    (set-up, call and tear-down) are kept in pytest's cache (``.pytest_cache``) under
+    :data:`KEY`; a run updates the tests it ran. Files never measured keep their order, after the
+    measured ones; without the cache (``-p no:cacheprovider``) nothing is reordered.
+    """
+
+    KEY = "jaxmlp/seconds"
+
+    def __init__(self, config):
+        cache = getattr(config, "cache", None)
+        self.cache = None if hasattr(config, "workerinput") else cache  # the controller writes
+        if hasattr(config, "workerinput"):  # read by the controller, so every worker sorts alike
+            self.seconds = config.workerinput.get(self.KEY, {})
+        else:
+            self.seconds = cache.get(self.KEY, {}) if cache is not None else {}
+        self.root, self.spent = config.rootpath, Counter()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node):  # xdist's controller, for each worker it starts
+        node.workerinput[self.KEY] = self.seconds
+
+    def pytest_collection_modifyitems(self, items):
+        per_file = Counter()
+        for item in items:
+            per_file[item.path] += self.seconds.get(item.nodeid, 0.0)
+        items.sort(key=lambda item: -per_file[item.path])  # stable: a file's tests keep order
+
+    def pytest_runtest_logreport(self, report):  # the controller gets every worker's reports
+        self.spent[report.nodeid] += report.duration
+
+    def pytest_sessionfinish(self):
+        if self.cache is not None and self.spent:
+            merged = {**self.cache.get(self.KEY, {}), **self.spent}
+            kept = {k: v for k, v in merged.items() if (self.root / k.split("::")[0]).exists()}
+            self.cache.set(self.KEY, kept)
 
 
 @pytest.fixture
