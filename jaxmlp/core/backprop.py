@@ -154,8 +154,12 @@ def objective(model, loss, reduction, params, x, t, l2=0.0, l1=0.0) -> Array:
     return objective_and_output(model, loss, reduction, params, x, t, l2, l1)[0]
 
 
-def objective_and_output(model, loss, reduction, params, x, t, l2=0.0, l1=0.0):
-    """``(E, o)``: the objective and the network outputs ``(B, n_out)`` (for metrics)."""
+def objective_and_output(model, loss, reduction, params, x, t, l2=0.0, l1=0.0, weights=None):
+    """``(E, o)``: the objective and the network outputs ``(B, n_out)`` (for metrics).
+
+    ``weights`` (optional, ``(B,)`` of 0 and 1) reduces over the rows of weight 1 alone (see
+    :func:`weighted`): a padded batch counts only its real rows.
+    """
     L = get_loss(loss)
     last = get_activation(model.activations[-1])
 
@@ -166,17 +170,24 @@ def objective_and_output(model, loss, reduction, params, x, t, l2=0.0, l1=0.0):
         return L.fn(os[-1], tn), os[-1]
 
     values, outputs = jax.vmap(example)(x, t)
-    return reduce(values, reduction) + penalty(params, l2, l1), outputs
+    return weighted(values, reduction, weights) + penalty(params, l2, l1), outputs
 
 
-def loss_and_grads(model, loss, reduction, params, x, t, l2=0.0, l1=0.0):
+def loss_and_grads(model, loss, reduction, params, x, t, l2=0.0, l1=0.0, weights=None):
     """``((E, o), ∂E/∂params)`` by the δ rule from one forward pass; inputs already prepared.
 
     Shaped like ``jax.value_and_grad(objective_and_output, has_aux=True)``: the objective, the
-    outputs ``o (B, n_out)`` and the gradient pytree.
+    outputs ``o (B, n_out)`` and the gradient pytree. With ``weights`` (``(B,)`` of 0 and 1)
+    example n's δ is scaled by ``w_n / Σ w`` (``"mean"``) or ``w_n`` (``"sum"``) instead of
+    ``1 / B`` or 1: the gradient of :func:`weighted`'s objective.
     """
-    scale = 1.0 / x.shape[0] if reduction == "mean" else 1.0
-    values, os, ds, das = jax.vmap(functools.partial(_example, model, loss, params, scale))(x, t)
+    example = functools.partial(_example, model, loss, params)
+    if weights is None:
+        scale = 1.0 / x.shape[0] if reduction == "mean" else 1.0
+        values, os, ds, das = jax.vmap(functools.partial(example, scale))(x, t)
+    else:  # each example its own scale
+        scale = weights / _count(weights) if reduction == "mean" else weights
+        values, os, ds, das = jax.vmap(example)(scale, x, t)
     grads = []
     for lay, layer in enumerate(params):
         g = {
@@ -186,8 +197,24 @@ def loss_and_grads(model, loss, reduction, params, x, t, l2=0.0, l1=0.0):
         if "a" in layer:
             g["a"] = jnp.sum(das[lay], axis=0)
         grads.append(g)
-    value = reduce(values, reduction) + penalty(params, l2, l1)
+    value = weighted(values, reduction, weights) + penalty(params, l2, l1)
     return (value, os[-1]), grads
+
+
+def weighted(values, reduction, weights=None):
+    """The batch reduction of per-example values ``(B,)``: :func:`~jaxmlp.core.losses.reduce`,
+    or with ``weights`` (``(B,)`` of 0 and 1) ``Σ w ℓ / Σ w`` (``"mean"``) or ``Σ w ℓ``
+    (``"sum"``), 0 for a batch of weight 0. A row of weight 0 whose loss is not finite makes the
+    result not finite, as it would its gradient (``0 · inf``): never silently dropped."""
+    if weights is None:
+        return reduce(values, reduction)
+    total = jnp.sum(weights * values)
+    return total / _count(weights) if reduction == "mean" else total
+
+
+def _count(weights):
+    """``Σ w``, at least 1 (a batch of weight 0 has mean 0, not 0 / 0)."""
+    return jnp.maximum(jnp.sum(weights), 1)
 
 
 def _example(model, loss, params, scale, x, t):

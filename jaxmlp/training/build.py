@@ -98,15 +98,17 @@ def train_run(model, params, x, t, *, models: int | None, shards: int | None = N
         folds = _check_folds(folds, models, validation_split, validation_data)
     data = split_data(layout, model, first, x, t, config, validation_split, validation_data,
                       hold=folds is None)
-    rows, n = None, data.m * layout.shards
+    rows, n, own = None, data.m * layout.shards, None
     if folds is not None:
         if n < folds:
             raise ValueError(f"folds: expected at least {folds} rows for {folds} folds, got {n}")
+        if layout.shards > 1:
+            raise ValueError(f"folds: expected the rows of one process, got {layout.shards} "
+                             "shards (k-fold models do not train across processes yet)")
         train_rows, val_rows = fold_rows(n, folds)
-        if n % folds:
-            raise ValueError(f"folds: expected a number of rows divisible by {folds} (folds of "
-                             f"unequal size are not trained together yet), got {n}")
-        rows, val_rows = np.stack(train_rows), np.stack(val_rows)
+        if n % folds:  # folds of unequal size: each model's own counts (Run.ragged)
+            own = tuple(np.array([len(r) for r in rs]) for rs in (train_rows, val_rows))
+        rows, val_rows = _padded(train_rows), _padded(val_rows)
         data.validation, data.n_val = (layout.put_shared(val_rows),), val_rows.shape[1]
         data.described, n = f"folds={folds}", rows.shape[1]
     validation = "folds" if folds is not None else (
@@ -124,8 +126,9 @@ def train_run(model, params, x, t, *, models: int | None, shards: int | None = N
     if models is not None:
         hyper = layout.put_shared({k: jnp.asarray(v, data.x.dtype) for k, v in per_model.items()})
     run = Run(config=config, opt=opt, layout=layout, x=data.x, t=data.t,
-              validation=data.validation, rows=rows, m=n if rows is not None else data.m, n=n,
-              n_val=data.n_val, batch_size=checked["batch_size"], epochs=checked["epochs"],
+              validation=data.validation, rows=rows, m=n if rows is not None else data.m,
+              n=n if own is None else own[0], n_val=data.n_val if own is None else own[1],
+              batch_size=checked["batch_size"], epochs=checked["epochs"],
               shuffle=bool(shuffle), key=checked["key"], names=names, models=models, hyper=hyper,
               early_stopping=early_stopping, verbose=verbose, on_epoch_end=on_epoch_end,
               checkpoint=checked["checkpoint"], resume=resume, record=settings, strict=strict)
@@ -134,13 +137,13 @@ def train_run(model, params, x, t, *, models: int | None, shards: int | None = N
         params, history, changing, stopped = train(run, params, prepare_state)
     processes.finish(layout, checked["checkpoint"])
     kept = {k: settings[k] for k in ("batch_size", "shuffle", "key", "data")}
-    steps = math.ceil(n / checked["batch_size"])
+    steps = run.steps() if run.ragged else math.ceil(n / checked["batch_size"])
     if models is None:
         values = {name: [float(v[0]) for v in column] for name, column in history.items()}
         return params, run_history(values, changing, config, optimizer, epochs=checked["epochs"],
                                    steps=steps, rows=n, **kept)
     return params, run_history(history, changing, config, optimizer, stopped,
-                               epochs=checked["epochs"], steps=steps, rows=n, models=models,
+                               epochs=checked["epochs"], steps=steps, rows=run.n, models=models,
                                learning_rate=learning_rate, l2=l2, l1=l1, **kept, folds=folds)
 
 
@@ -153,6 +156,14 @@ def _check_folds(folds, models, validation_split, validation_data) -> int:
         raise ValueError("folds: each model validates on its own fold; expected no "
                          "validation_split or validation_data")
     return folds
+
+
+def _padded(rows: list[np.ndarray]) -> np.ndarray:
+    """``(k, longest)`` int32: each fold's row indices, padded with -1 to the longest."""
+    out = np.full((len(rows), max(len(r) for r in rows)), -1, np.int32)
+    for i, r in enumerate(rows):
+        out[i, :len(r)] = r
+    return out
 
 
 def model_rates(name: str, value: Any, models: int | None) -> float | np.ndarray:

@@ -15,6 +15,10 @@ program, compiled for the common case where every model trains, carries no such 
 N models are ``jax.vmap`` of the same function, with a leading models axis on the parameters, the
 optimizer state, the per-model rates and the limits; the data is shared (``in_axes=None``), so each
 layer's N products on a batch become one, or (k-fold) each model has its own row order.
+Folds of unequal size (``Plan.ragged``) pad each model's rows to the longest with -1: a padding
+entry gathers a real row (the last) but weighs 0 in the batch's mean, its loss sum, its correct
+count and the validation pass, so model i's batches are exactly those of ``fit`` on its own rows
+(only its last batch is short), and a model whose batch is all padding stops at its ``limit``.
 Rows over devices and processes are layouts of this epoch (:mod:`jaxmlp.parallel`): the arrays
 arrive sharded and ``Plan.batches`` splits each batch's rows; nothing here branches on them.
 """
@@ -51,6 +55,7 @@ class Plan:
     masked: bool = False  # each model's updates stop at its step limit
     models: int | None = None  # None: one model; N: a leading models axis (jax.vmap)
     own_rows: bool = False  # N models: each its own row order and validation rows (k-fold)
+    ragged: bool = False  # own rows padded with -1 to the longest (folds of unequal size)
     hyper: tuple[str, ...] = ()  # Config fields given per model ("l2", "l1")
     batches: Any = None  # a sharding for each batch's rows (data parallelism), or None
 
@@ -74,7 +79,8 @@ def epoch_program(c: Config, plan: Plan):
     with ``own_rows``); ``run`` the progress id (:mod:`jaxmlp.training.progress`); ``val`` is
     ``(x_val, t_val)``, ``(val_rows,)`` with ``own_rows``, or ``()``. ``stats`` holds the summed
     ``loss``, the ``correct`` count, ``bad_step`` (the first step with a non-finite loss, or -1),
-    and ``val_loss`` / ``val_correct``, each ``(N,)`` for N models.
+    and ``val_loss`` / ``val_correct``, each ``(N,)`` for N models. With ``plan.ragged`` the -1
+    entries of ``order`` and of the validation rows are padding, counted nowhere.
     """
     return PROGRAMS.get(c.model, ("epoch", c, plan), lambda: _build(c, plan))
 
@@ -91,15 +97,20 @@ def _build(c: Config, plan: Plan):
             xb, tb = x[idx], t[idx]
             if plan.batches is not None:
                 xb, tb = (jax.lax.with_sharding_constraint(a, plan.batches) for a in (xb, tb))
-            new_params, new_state, value, out = step(cm, params, opt_state, xb, tb)
+            weights = (idx >= 0).astype(x.dtype) if plan.ragged else None  # padding weighs 0
+            new_params, new_state, value, out = step(cm, params, opt_state, xb, tb, weights)
             counts = True
             if plan.masked:
                 counts = i < limit
                 new_params, new_state = jax.tree.map(lambda a, b: jnp.where(counts, a, b),
                                                      (new_params, new_state), (params, opt_state))
             bad = jnp.where((bad < 0) & counts & ~jnp.isfinite(value), i, bad)
-            total = total + (value * idx.shape[-1] if c.reduction == "mean" else value)
-            correct = correct + count_correct(out, tb)
+            rows = idx.shape[-1] if weights is None else jnp.sum(weights)
+            summed = value * rows if c.reduction == "mean" else value
+            if plan.ragged:  # a step past the model's limit adds nothing (its penalty neither)
+                summed = jnp.where(counts, summed, 0)
+            total = total + summed
+            correct = correct + count_correct(out, tb, weights)
             if plan.live:
                 jax.lax.cond(i % every == 0, lambda: jax.debug.callback(tick, run, i), lambda: None)
             return new_params, new_state, total, correct, bad
@@ -123,8 +134,10 @@ def _build(c: Config, plan: Plan):
         stats = {"loss": total, "correct": correct, "bad_step": bad}
         if plan.validate:
             xv, tv = (x[val[0]], t[val[0]]) if plan.own_rows else val
-            value, out = objective_and_output(c.model, c.loss, "mean", params, xv, tv, cm.l2, cm.l1)
-            stats |= {"val_loss": value, "val_correct": count_correct(out, tv)}
+            weights = (val[0] >= 0).astype(x.dtype) if plan.ragged else None
+            value, out = objective_and_output(c.model, c.loss, "mean", params, xv, tv, cm.l2, cm.l1,
+                                              weights)
+            stats |= {"val_loss": value, "val_correct": count_correct(out, tv, weights)}
         return params, opt_state, stats
 
     epoch = one_model

@@ -46,8 +46,8 @@ class Run:
     validation: tuple  # (x_val, t_val), (val_rows,) per model with folds, or ()
     rows: np.ndarray | None  # (N, n) each model's own training rows (folds), or None
     m: int  # rows per shard in the epoch's order
-    n: int  # training rows per model (all shards)
-    n_val: int | None  # validation rows per model
+    n: int | np.ndarray  # training rows per model (all shards); (N,) for folds of unequal size
+    n_val: int | np.ndarray | None  # validation rows per model; (N,) likewise
     batch_size: int
     epochs: int
     shuffle: bool
@@ -63,10 +63,23 @@ class Run:
     record: dict = dataclasses.field(default_factory=dict)  # what checkpoints record
     strict: bool = False  # N models: a diverging model ends the run
 
+    @property
+    def ragged(self) -> bool:
+        """Folds of unequal size: ``rows`` and the validation rows padded with -1 to the longest,
+        ``n`` and ``n_val`` each model's own count."""
+        return np.ndim(self.n) == 1
+
     def plan(self, masked: bool) -> Plan:
         return Plan(self.m * self.layout.shards, self.batch_size, bool(self.validation),
                     self.verbose == 1 and self.layout.writes, masked, self.models,
-                    self.rows is not None, tuple(self.hyper), self.layout.batches)
+                    self.rows is not None, self.ragged, tuple(self.hyper), self.layout.batches)
+
+    def steps(self) -> np.ndarray:
+        """Each model's steps per epoch, ``(N,)`` (``(1,)`` for one model): the plan's, or with
+        ragged folds ``ceil(n_i / batch_size)``, so a model whose batch is all padding stops."""
+        if self.ragged:
+            return -(-self.n // self.batch_size)
+        return np.full(self.models or 1, self.plan(False).steps)
 
 
 def train(run: Run, params: Any, prepare_state: Callable = lambda s: s):
@@ -81,7 +94,7 @@ def train(run: Run, params: Any, prepare_state: Callable = lambda s: s):
     params, opt_state = lay.put_state((params, prepare_state(opt_state)))
     history = {name: list(history.get(name, [])) for name in run.names}
     active = np.array([s is None for s in stopped])
-    steps = run.plan(False).steps
+    steps, own_steps = run.plan(False).steps, run.steps()
     progress = Progress(steps, run.verbose if lay.writes else 0)
     changing = []  # per epoch: the optimizer's injected hyperparameters
     for epoch in range(len(history["loss"]), run.epochs):
@@ -90,9 +103,9 @@ def train(run: Run, params: Any, prepare_state: Callable = lambda s: s):
         progress.start(epoch, run.epochs)
         order = _order(run, epoch)
         start = (params, opt_state)  # for a replay (the epoch keeps its inputs)
-        limit = np.where(active, steps, 0).astype(np.int32)
+        limit = np.where(active, own_steps, 0).astype(np.int32)
         params, opt_state, stats = _epoch(run, params, opt_state, limit, order, progress,
-                                          masked=not active.all())
+                                          masked=bool((limit < steps).any()))
         failed = np.flatnonzero((stats["bad_step"] >= 0) & active)
         if failed.size:
             params, opt_state, stats = _stop_diverged(run, start, limit, order, progress, stats,
@@ -123,10 +136,22 @@ def train(run: Run, params: Any, prepare_state: Callable = lambda s: s):
 
 
 def _order(run: Run, epoch: int):
+    if run.ragged:
+        return run.layout.put_shared(_ragged_order(run, epoch))
     order = run.layout.order(run.key, epoch, run.m, run.shuffle, run.batch_size, shuffle_order)
     if run.rows is not None:
         order = run.rows[:, order]
     return run.layout.put_shared(order)
+
+
+def _ragged_order(run: Run, epoch: int) -> np.ndarray:
+    """``(N, m)``: model i's own rows in ``shuffle_order(key, epoch, n_i)`` (as ``fit`` on those
+    rows visits them), then its padding (-1)."""
+    order = np.full(run.rows.shape, -1, np.int32)
+    draws = {n: shuffle_order(run.key, epoch, n, run.shuffle) for n in set(run.n.tolist())}
+    for i, n in enumerate(run.n.tolist()):
+        order[i, :n] = run.rows[i, draws[n]]
+    return order
 
 
 def _epoch(run, params, opt_state, limit, order, progress, masked):

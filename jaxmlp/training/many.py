@@ -59,14 +59,19 @@ def fit_many(
             ``learning_rate[i]``, with ``optimizer`` a name (``"adam"``, ``"sgd"``, ...) or an
             Optax alias such as ``optax.adam``, through ``optax.inject_hyperparams``.
         l2, l1: penalty rates, one number or one per model (length N).
-        folds: k-fold cross-validation (deck 004) with N = k models: model i validates on fold
-            i, rows ``[i f, (i + 1) f)`` with ``f = n // k``, and trains on the other rows (the
-            ``n % k`` rows after the last fold train in every model); shuffle the rows first
+        folds: k-fold cross-validation (deck 004) with N = k models. The rows are cut into k
+            contiguous folds whose sizes differ by at most one (the first ``n % k`` folds hold
+            one row more): the folds of ``jaxmlp.data.kfold(None, n, k, shuffle=False)``
+            (:func:`jaxmlp.data.fold_rows`). Model i validates on fold i and trains on every
+            other row, so every row validates exactly once, and model i equals ``fit`` on its
+            training rows with ``validation_data`` its fold (when folds differ in size, the
+            shorter models' batches are padded with rows that weigh 0). Shuffle the rows first
             when their order means something. Not with ``validation_split`` /
-            ``validation_data``.
+            ``validation_data``, nor across processes.
         key, shuffle: epoch ``e`` visits the training rows in the order
             ``shuffle_order(key, e, n_train)``, the same for every model and the same as
-            ``fit(..., key=key)``; with ``folds`` that order indexes each model's own rows.
+            ``fit(..., key=key)``; with ``folds`` each model's order is that of its own
+            ``n_train`` rows, and indexes them.
         early_stopping: per model; a stopped model's updates are masked out, its later history
             entries are NaN, and training ends when every model has stopped.
         checkpoint, resume: one checkpoint per model, ``run.0.npz``, ``run.1.npz``, ... (each
@@ -86,8 +91,9 @@ def fit_many(
 
     Returns ``(params, history)``: the stacked parameters and ``history[name]`` of shape
     ``(epochs, N)`` (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``) in a
-    :class:`jaxmlp.History` (``.params``: the settings, per-model rates as lists; ``.per_epoch``:
-    ``(epochs, N)`` learning rates; ``.stopped``: how each model stopped, or ``None``).
+    :class:`jaxmlp.History` (``.params``: the settings, per-model rates as lists, and ``rows`` and
+    ``steps`` per model for folds of unequal size; ``.per_epoch``: ``(epochs, N)`` learning rates;
+    ``.stopped``: how each model stopped, or ``None``).
 
     >>> model = MLP((2, 4, 2), ("tanh", "softmax"))
     >>> params = model.init(jax.random.split(jax.random.key(0), 3))

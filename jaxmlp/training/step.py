@@ -53,22 +53,32 @@ def make_config(model, loss, optimizer, grad, reduction, l2, l1) -> Config:
     return Config(model, loss, get_optimizer(optimizer), grad, reduction, l2, l1)
 
 
-def step(c: Config, params, opt_state, x, t):
-    """One update on the batch ``(x, t)``: ``(params, opt_state, E, outputs)``."""
+def step(c: Config, params, opt_state, x, t, weights=None):
+    """One update on the batch ``(x, t)``: ``(params, opt_state, E, outputs)``.
+
+    ``weights`` (optional, ``(B,)`` of 0 and 1) counts only the rows of weight 1: the update is
+    the one a batch of those rows alone would give (a padded batch of unequal folds).
+    """
     if c.grad == "backprop":
-        (value, out), grads = loss_and_grads(c.model, c.loss, c.reduction, params, x, t, c.l2, c.l1)
+        (value, out), grads = loss_and_grads(c.model, c.loss, c.reduction, params, x, t, c.l2, c.l1,
+                                             weights)
     else:
         (value, out), grads = jax.value_and_grad(objective_and_output, argnums=3, has_aux=True)(
-            c.model, c.loss, c.reduction, params, x, t, c.l2, c.l1)
+            c.model, c.loss, c.reduction, params, x, t, c.l2, c.l1, weights)
     updates, opt_state = c.optimizer.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state, value, out
 
 
-def count_correct(out, t):
-    """How many rows the outputs classify right (a 0.5 threshold for one output column)."""
+def count_correct(out, t, weights=None):
+    """How many rows the outputs classify right (a 0.5 threshold for one output column); with
+    ``weights`` (``(B,)`` of 0 and 1), how many of the rows of weight 1."""
     if out.shape[-1] == 1:
-        return jnp.sum((out[:, 0] > 0.5) == (t[:, 0] > 0.5), dtype=jnp.int32)
-    return jnp.sum(jnp.argmax(out, axis=-1) == jnp.argmax(t, axis=-1), dtype=jnp.int32)
+        right = (out[:, 0] > 0.5) == (t[:, 0] > 0.5)
+    else:
+        right = jnp.argmax(out, axis=-1) == jnp.argmax(t, axis=-1)
+    if weights is not None:
+        right = right & (weights > 0)
+    return jnp.sum(right, dtype=jnp.int32)
 
 
 def make_train_step(
