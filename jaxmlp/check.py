@@ -89,7 +89,8 @@ def check_gradients(
     if report.passed:
         return report
     other = in_other_precision(
-        lambda p, x, t, xp, tp: (grad_fn(p, x, t), reference_grads(*args, p, xp, tp, l2, l1)),
+        lambda p, x, t, xp, tp: (grad_fn(p, x, t), reference_grads(*args, p, xp, tp, l2, l1),
+                                 rounding_bound_of(*args, p, xp, tp, l2, l1)[0]),
         params, x, t, xp, tp)
     truth = other[1] if other is not None and _bits(other[1]) > _bits(want) else None
     bound = rounding_bound_of(*args, params, xp, tp, l2, l1)[0]
@@ -154,7 +155,7 @@ def check_grads(name: str, grad_fn: Callable, model: MLP, params, x, t, loss: st
     try:
         report = _report(got, want, bound=bound)
         if not report.passed:
-            other = in_other_precision(lambda *a: program(*a)[:2], params, x, t)
+            other = in_other_precision(program, params, x, t)
             truth = other[1] if other is not None and _bits(other[1]) > _bits(want) else None
             report = _report(got, want, bound=bound, other=other, truth=truth)
     except ValueError:

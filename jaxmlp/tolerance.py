@@ -123,7 +123,8 @@ def compare(got, want, rtol: float | None = None, *, truth=None, bound=None,
     1. ``tolerance``: both errors of the module docstring within the tolerances of ``want``'s dtype.
     2. ``rounding bound``: ``|got − want| ≤ bound`` entry by entry, for ``bound`` an upper bound on
        the rounding of a right computation (:func:`jaxmlp.core.rounding.rounding_bound`).
-    3. ``precision``: ``other = (got′, want′)``, the same two computed in the other precision.
+    3. ``precision``: ``other = (got′, want′)`` or ``(got′, want′, bound′)``, the same computed
+       in the other precision.
        For a float32 leaf the float64 evaluation decides (it comes first, and a leaf it does not
        explain fails): in float64 the leaf is within float64's tolerances or within ``bound``
        scaled to float64's roundoff. For a float64 leaf the discrepancy in float64 is at least
@@ -158,9 +159,11 @@ def compare(got, want, rtol: float | None = None, *, truth=None, bound=None,
     truths = _leaves(truth, count)
     bounds = _leaves(bound, count)
     others = [None] * count
-    if other is not None:
-        others = list(zip(_leaves(other[0], count, raw=True), _leaves(other[1], count, raw=True)))
-    other_scale = max((_max_abs(np.asarray(b, np.float64)) for _, b in others if b is not None),
+    if other is not None:  # (got′, want′) or (got′, want′, bound′)
+        bound_there = other[2] if len(other) > 2 else None
+        others = list(zip(_leaves(other[0], count, raw=True), _leaves(other[1], count, raw=True),
+                          _leaves(bound_there, count)))
+    other_scale = max((_max_abs(np.asarray(o[1], np.float64)) for o in others if o is not None),
                       default=0.0) if other is not None else 0.0
     rows = []
     for (path, g), w, true, limit, pair in zip(got_leaves, wants, truths, bounds, others):
@@ -183,7 +186,7 @@ def compare(got, want, rtol: float | None = None, *, truth=None, bound=None,
             rule = PRECISION if _right_in(pair, limit, dtype, other_scale) else BEYOND
         elif limit is not None and np.all(np.abs(g - w) <= _finite(limit)):
             rule = BOUND
-        elif pair is not None and _shrinks(g - w, pair, dtype):
+        elif pair is not None and _shrinks(g - w, pair[:2], dtype):
             rule = PRECISION
         elif true is not None and _max_abs(g - true) <= 2 * _max_abs(w - true) + tol.leaf * den:
             rule = AS_ACCURATE
@@ -196,9 +199,10 @@ def compare(got, want, rtol: float | None = None, *, truth=None, bound=None,
 
 
 def _right_in(pair, limit, dtype, scale: float) -> bool:
-    """Whether the float64 evaluation ``pair = (got, want)`` of a float32 leaf agrees: within the
-    float64 tolerances, or within the rounding bound ``limit`` scaled to float64's roundoff."""
-    got, want = (np.asarray(a, np.float64) for a in pair)
+    """Whether the float64 evaluation ``pair = (got, want, bound)`` of a float32 leaf agrees:
+    within the float64 tolerances, or within its float64 rounding bound (else ``limit``, the
+    float32 one, scaled to float64's roundoff)."""
+    got, want = (np.asarray(a, np.float64) for a in pair[:2])
     error = _max_abs(got - want)
     if not math.isfinite(error):
         return False
@@ -206,6 +210,8 @@ def _right_in(pair, limit, dtype, scale: float) -> bool:
     scale = scale or 1.0
     if error / scale <= tol.normwise and error / max(_max_abs(want), tol.floor * scale) <= tol.leaf:
         return True
+    if pair[2] is not None:
+        return bool(np.all(np.abs(got - want) <= _finite(pair[2])))
     if limit is None:
         return False
     shrink = np.finfo(np.float64).eps / np.finfo(dtype).eps

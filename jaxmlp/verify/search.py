@@ -112,7 +112,7 @@ def _judge(subject, got, want, other=None, bounds=(None, None)):
         if want[i] is None:
             judged.append(())
             continue
-        pair = None if other is None else (other[0][i], other[1][i])
+        pair = None if other is None else (other[0][i], other[1][i], other[2][i])
         truth = pair[1] if pair is not None and _bits(pair[1]) > _bits(want[i]) else None
         try:
             judged.append(compare(got[i], want[i], truth=truth, bound=bounds[i], other=pair))
@@ -124,14 +124,15 @@ def _judge(subject, got, want, other=None, bounds=(None, None)):
 
 
 def _other_precision(subject, params, x, t):
-    """``((grads, deltas), (jax.grad, its δ))`` of the same problem in the other precision.
+    """``((grads, deltas), (jax.grad, its δ), (their rounding bounds))`` of the same problem in
+    the other precision.
 
     ``None`` when the file's functions fail there: no evidence.
     """
     def both(params, x, t):
         want = _reference(subject, params, x, t)
         deltas = None if want[1] is None else _listed(subject.deltas(params, x, t))
-        return (subject.grads(params, x, t), deltas), want
+        return (subject.grads(params, x, t), deltas), want, _bounds(subject, params, x, t)
 
     return in_other_precision(both, params, x, t)
 
