@@ -206,6 +206,10 @@ def test_many_table_is_wired_to_bench_many(monkeypatch, tmp_path, capsys):
         ]
 
     monkeypatch.setattr(jaxmlp.bench.many, "many_table", fake)
+    small = micro.matmul_rates  # the real measurement, on smaller matrices
+    monkeypatch.setattr(
+        micro, "matmul_rates", lambda *a, **k: small(*a, **k | {"n": 256, "scan": 4})
+    )
     argv = [
         "many",
         "--models",
@@ -221,9 +225,14 @@ def test_many_table_is_wired_to_bench_many(monkeypatch, tmp_path, capsys):
         {"ns": (2, 8), "epochs": 3, "batch_size": 64, "rows": 640, "hidden": 32, "fits": 1}
     ]
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    report = json.loads((tmp_path / "m.json").read_text())["results"]
+    # N models do N times one model's XLA-counted epoch in fit_many's 0.5 s
+    assert report[0]["gflops_per_s"] > 0
+    assert report[1]["gflops_per_s"] == pytest.approx(4 * report[0]["gflops_per_s"])
+    two, eight = (f"{r['gflops_per_s']:.1f} | {100 * r['fraction_of_peak']:.0f}" for r in report)
     assert rows[1:] == [
-        "| 2 | 0.500 | 0.500 | 1.00× | 1.0 | 0.250 |",
-        "| 8 | 0.500 | 2.000 | 4.00× | 1.0 | — |",
+        f"| 2 | 0.500 | 0.500 | 1.00× | {two} | 1.0 | 0.250 |",
+        f"| 8 | 0.500 | 2.000 | 4.00× | {eight} | 1.0 | — |",
     ]
     assert bench_main(["many", "--hidden", "8,8"]) == 2
     assert "--hidden" in capsys.readouterr().err

@@ -86,22 +86,25 @@ def many_table(ns: Sequence[int] = (1, 4, 16, 64), epochs: int = 3, batch_size: 
 
 
 def format_many(table: list[dict]) -> str:
-    """The table as Markdown, one row per N.
+    """The table as Markdown, one row per N (the roofline columns when the rows carry them).
 
     >>> row = {"models": 2, "many_s_per_epoch": 0.1, "fit_s_per_epoch": 0.3, "speedup": 3.0,
     ...        "many_compile_s": 1.0, "fits_timed": 2}
     >>> print(format_many([row]).splitlines()[2])
-    | 2 | 0.100 | 0.300 | 3.00× | 1.0 | — |
+    | 2 | 0.100 | 0.300 | 3.00× | — | — | 1.0 | — |
     """
     devices = max((r.get("devices") or 1) for r in table)
-    lines = ["| models N | fit_many s/epoch | N × fit s/epoch | throughput ratio | fit_many first "
-             f"epoch s | fit_many over {devices} devices s/epoch |",
-             "|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| models N | fit_many s/epoch | N × fit s/epoch | throughput ratio | fit_many "
+             "GFLOP/s | % of peak | fit_many first epoch s | fit_many over "
+             f"{devices} devices s/epoch |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in table:
         spread = r.get("devices_s_per_epoch")
+        rate, share = r.get("gflops_per_s"), r.get("fraction_of_peak")
         lines.append(f"| {r['models']} | {r['many_s_per_epoch']:.3f} | {r['fit_s_per_epoch']:.3f} "
-                     f"| {r['speedup']:.2f}× | {r['many_compile_s']:.1f} | "
-                     f"{'—' if spread is None else f'{spread:.3f}'} |")
+                     f"| {r['speedup']:.2f}× | {'—' if rate is None else f'{rate:.1f}'} | "
+                     f"{'—' if share is None else f'{100 * share:.0f}'} | "
+                     f"{r['many_compile_s']:.1f} | {'—' if spread is None else f'{spread:.3f}'} |")
     return "\n".join(lines)
 
 
