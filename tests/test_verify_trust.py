@@ -4,8 +4,9 @@ A right derivation written the way a student writes it (:mod:`jaxmlp.verify.lect
 at a saturated sigmoid, ``1 − h²`` at a saturated tanh, ``o + 1`` for elu′) carries rounding that
 ``jax.grad`` does not; the judge must explain it, never call it wrong. Random networks of depth
 1-4 and every written pair, float32 and float64, the search's whole region (100× scale,
-saturation, u = 0 at the kinks, the clipping bounds). The shipped examples at ten times the default
-effort. ``python -m jaxmlp.bench.verdicts`` runs the same at every effort up to 2,000 problems.
+saturation, u = 0 at the kinks, the clipping bounds). The shipped examples at the issue's efforts
+(3-10 times the default). ``jaxmlp bench verdicts`` runs the same at every effort up to 2,000
+problems.
 """
 
 import math
@@ -25,7 +26,7 @@ from jaxmlp.verify.lecture import DERIVATIVES, OUTPUT_ERRORS, lecture_derivation
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 #: problems per search in the property (the default effort is 100; the bench runs up to 2,000)
-EFFORT = 30
+EFFORT = 20
 
 
 @st.composite
@@ -43,7 +44,7 @@ def networks(draw):
 
 
 # verify's own search is a Hypothesis search, nested in this one: that is the point here
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.nested_given])
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.nested_given])
 @given(networks(), st.sampled_from(["float32", "float64"]), st.integers(0, 2**16))
 def test_lecture_forms_are_never_called_wrong(network, dtype, seed):
     model, loss, reduction, l2, l1 = network
@@ -65,14 +66,13 @@ def test_jax_grad_itself_passes(dtype):
     assert report.passed, str(report)
 
 
-@pytest.mark.parametrize(("name", "dtype", "seed"), [
-    ("my_derivation.py", "float32", 0),   # the issue's command: --dtype float32 --examples 300
-    ("my_derivation.py", "float64", 1),   # the issue's: --examples 600 --seed 1
-    ("my_logistic_regression.py", "float32", 2),
+@pytest.mark.parametrize(("name", "dtype", "seed", "effort"), [
+    ("my_derivation.py", "float32", 0, 300),  # the issue's: --dtype float32 --examples 300
+    ("my_derivation.py", "float64", 1, 600),  # the issue's: --examples 600 --seed 1
+    ("my_logistic_regression.py", "float32", 2, 1000),
 ])
-def test_the_shipped_examples_pass_at_ten_times_the_effort(name, dtype, seed, capsys):
-    status = verify.run(str(EXAMPLES / name), examples=10 * verify.EXAMPLES, seed=seed,
-                        dtype=dtype)
+def test_the_shipped_examples_pass_at_more_effort(name, dtype, seed, effort, capsys):
+    status = verify.run(str(EXAMPLES / name), examples=effort, seed=seed, dtype=dtype)
     out = capsys.readouterr().out
     assert status == 0, out
     assert out.splitlines()[-1].startswith("PASS")

@@ -15,8 +15,8 @@ written as the lectures write them, with rows as samples (``x`` is ``(B, n_in)``
 
 None of it is numerically careful beyond the stable softmax, on purpose: these are the forms whose
 rounding (``o − t`` at a saturated sigmoid, ``1 − h²`` at a saturated tanh) a derivation debugger
-must not call wrong. ``tests/test_verify_trust.py`` checks them and ``python -m
-jaxmlp.bench.verdicts`` runs them at every effort.
+must not call wrong. ``tests/test_verify_trust.py`` checks them and ``jaxmlp bench verdicts``
+runs them at every effort.
 """
 
 from __future__ import annotations
