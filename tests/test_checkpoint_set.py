@@ -9,6 +9,7 @@ k. A real SIGKILL at one boundary is in tests/test_faults.py.
 
 import importlib.util
 import os
+import warnings
 from pathlib import Path
 
 import jax
@@ -134,3 +135,17 @@ def test_a_set_written_before_manifests_still_resumes(tmp_path):
     got, history = jaxmlp.fit_many(MODEL, PARAMS, X, T, resume=str(path), **KWARGS)
     same(got, want)
     assert history["loss"].shape == (KWARGS["epochs"], MODELS)
+
+
+def test_another_device_layout_resumes_with_a_warning_not_a_refusal():
+    from jaxmlp.training.resume import compare_record
+
+    saved = {"loss": "sse", "devices": 4}
+    with pytest.warns(UserWarning, match="trained on 4 device.*this call on 2.*not bit for bit"):
+        compare_record("run.npz", saved, {"loss": "sse", "devices": 2})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compare_record("run.npz", saved, {"loss": "sse", "devices": 4})  # the same: silent
+        compare_record("run.npz", {"loss": "sse"}, {"loss": "sse", "devices": 2})  # not recorded
+    with pytest.raises(ValueError, match="trained with loss='sse'; this call has loss='mse'"):
+        compare_record("run.npz", saved, {"loss": "mse", "devices": 4})

@@ -121,7 +121,8 @@ def train_run(model, params, x, t, *, models: int | None, shards: int | None = N
                       key=key_data(checked["key"]), data=data.digest, loss=loss,
                       reduction=reduction, l2=l2 if models else config.l2,
                       l1=l1 if models else config.l1, **described, validation=data.described,
-                      metrics=list(checked["metrics"]), models=models, shards=layout.shards)
+                      metrics=list(checked["metrics"]), models=models, shards=layout.shards,
+                      devices=1 if layout.mesh is None else int(layout.mesh.devices.size))
     hyper = {}
     if models is not None:
         hyper = layout.put_shared({k: jnp.asarray(v, data.x.dtype) for k, v in per_model.items()})

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ __all__ = ["checkpoint_paths", "record", "remove_temporaries", "save_run", "star
 
 #: entries of a checkpoint's run record that describe its state, not the run (never compared)
 STATE = ("stopped", "stopping")
+#: recorded, not refused: another layout gives the same run to float rounding, not bit for bit
+LAYOUT = ("devices",)
 
 
 def record(**settings: Any) -> dict[str, Any]:
@@ -144,6 +147,30 @@ def _files(resume: Any, models: int | None) -> list[Path]:
     return checkpoint_paths(resume, models)
 
 
+def compare_record(file, saved: dict, run: dict) -> None:
+    """Refuse a resume whose run record differs from the checkpoint's (``ValueError`` naming the
+    setting); warn when only the layout differs (:data:`LAYOUT`: the devices the arrays were
+    split over), since the resumed result then equals the uninterrupted one within rounding.
+
+    >>> compare_record("run.npz", {"loss": "sse"}, {"loss": "mse"})
+    Traceback (most recent call last):
+    ValueError: resume: checkpoint 'run.npz' was trained with loss='sse'; this call has ...
+    """
+    for name, value in run.items():
+        was = saved.get(name, "(not recorded)")
+        if name in STATE or was == value:
+            continue
+        if name in LAYOUT:
+            if name in saved:
+                warnings.warn(f"resume: checkpoint {str(file)!r} was trained on {was} device(s), "
+                              f"this call on {value}: the result equals the uninterrupted run to "
+                              "float rounding, not bit for bit", UserWarning, stacklevel=2)
+            continue
+        what = "other training data" if name == "data" else f"{name}={was!r}"
+        raise ValueError(f"resume: checkpoint {str(file)!r} was trained with {what}; this call "
+                         f"has {name}={value!r}: resuming would change the run")
+
+
 def _read(file: Path, model, opt, run: dict):
     """The checkpoint ``file``, once its model and run record match this call (read first without
     the optimizer, so that another optimizer is named, not reported as a state mismatch)."""
@@ -156,12 +183,7 @@ def _read(file: Path, model, opt, run: dict):
     if ckpt.opt_state is None:
         raise ValueError(f"resume: checkpoint {str(file)!r} holds no optimizer state (it was not "
                          "written by fit or fit_many)")
-    for name, value in run.items():
-        saved = ckpt.run.get(name, "(not recorded)")
-        if name not in STATE and saved != value:
-            what = "other training data" if name == "data" else f"{name}={saved!r}"
-            raise ValueError(f"resume: checkpoint {str(file)!r} was trained with {what}; this call "
-                             f"has {name}={value!r}: resuming would change the run")
+    compare_record(file, ckpt.run, run)
     try:
         return load(file, optimizer=opt)
     except (OSError, ValueError) as error:
