@@ -141,6 +141,25 @@ def test_decision_boundary_legend_names_the_class_colours(tmp_path, monkeypatch)
     assert not any(label.startswith("class") for label in labels)
 
 
+def test_weight_images_title_says_how_many_neurons_it_shows(tmp_path, monkeypatch):
+    """128 neurons drawn as the first 64: the title says so (jaxmlp train --hidden 128 draws it)."""
+    titles = []
+    original = plot._save
+    monkeypatch.setattr(
+        plot,
+        "_save",
+        lambda fig, path: titles.extend(ax.get_title() for ax in fig.axes if ax.get_title())
+        or original(fig, path),
+    )
+    w = np.random.default_rng(0).normal(size=(128, 64))
+    plot.weight_images(w, tmp_path / "w.png", title="digits: each hidden neuron's weights")
+    plot.weight_images(w[:8], tmp_path / "all.png")
+    assert titles == [
+        "digits: each hidden neuron's weights (the first 64 of 128 neurons)",
+        "first-layer weights as 8×8 images",
+    ]
+
+
 def test_weight_images_needs_square_inputs(tmp_path):
     with pytest.raises(ValueError, match="square"):
         plot.weight_images(np.zeros((4, 10)), tmp_path / "w.png")

@@ -59,7 +59,9 @@ def build_parser() -> Parser:
     from jaxmlp import __version__
 
     parser = Parser(prog="jaxmlp", formatter_class=Formatter,
-                    description="Multi-layer perceptrons in JAX, as the lectures teach them.",
+                    description="Multi-layer perceptrons in JAX, as the lectures teach them. A "
+                    "'deck' is one of the five lecture slide decks (000 to 004) that jaxmlp is "
+                    "built from; each command names the deck it follows ('deck 002: train ...').",
                     epilog="Run 'jaxmlp COMMAND --help' for a command's options and defaults. "
                     "Errors are one line on stderr (exit status 1; 2 for bad arguments, and for "
                     "'jaxmlp' alone, which prints this list); set JAXMLP_DEBUG=1 to see the "

@@ -19,7 +19,8 @@ def add(commands) -> None:
 
     p = add_command(
         commands, "playground", "deck 004: the TensorFlow Playground on the command line",
-        "Deck 004's TensorFlow Playground: a small network on 2-D points, trained with plain SGD "
+        "Deck 004's TensorFlow Playground (deck 004: the lecture slides on supervised learning "
+        "that jaxmlp follows): a small network on 2-D points, trained with plain SGD "
         "(optax.sgd) on mini-batches. Classification (circle, xor, gauss, spiral) uses the "
         "Playground's own choice: labels +1 / -1, a tanh output and the squared error 1/2 (o - "
         "t)^2; regression (plane, multigauss) an identity output and the same squared error. The "

@@ -46,7 +46,8 @@ def add(commands) -> None:
 
     p = add_command(
         commands, "train", "deck 002: train an MLP on digits / fashion-mnist / mnist",
-        "Deck 002's workflow: Dense(32, relu) -> Dense(10, softmax), Adam, categorical "
+        "Deck 002's workflow (deck 002: the lecture slides on Keras that jaxmlp follows): "
+        "Dense(32, relu) -> Dense(10, softmax), Adam, categorical "
         "cross-entropy, fit(epochs=30, batch_size=64, validation_split=0.2), then the test loss "
         "and accuracy. The training rows are shuffled once with --seed before validation_split "
         "holds out the last fraction (Keras's rule), so the validation rows are a random sample.",
@@ -188,8 +189,8 @@ def _train(args: argparse.Namespace, out: Path, rank: int, count: int) -> int:
                               title=f"{args.dataset}: confusion matrix of the {len(t_test):,} "
                               f"test rows (accuracy {result['accuracy']:.1%})"),
         plot.weight_images(params[0]["w"], out / TRAIN_FILES[3],
-                           title=f"{args.dataset}: first-layer weights, one image per hidden "
-                           "neuron"),
+                           title=f"{args.dataset}: each hidden neuron's first-layer weights "
+                           "as an image"),
         write_json(record, out / TRAIN_FILES[4]),
     ]
     print("wrote " + ", ".join(str(path) for path in written))

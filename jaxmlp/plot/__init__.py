@@ -169,7 +169,8 @@ def weight_images(
         w: a weight matrix ``(fan_out, fan_in)``, a row per neuron, ``fan_in`` a square number.
         path: the PNG to write.
         title: the figure's title.
-        max_images: draw at most this many neurons (the first ones).
+        max_images: draw at most this many neurons (the first ones); when that leaves some out,
+            the title says how many of how many it shows.
     """
     w = np.asarray(w, dtype=np.float64)
     if w.ndim != 2 or math.isqrt(w.shape[1]) ** 2 != w.shape[1]:
@@ -178,7 +179,7 @@ def weight_images(
     from matplotlib import colormaps
 
     side = math.isqrt(w.shape[1])
-    w = w[:max_images]
+    total, w = len(w), w[:max_images]
     cols = min(len(w), 8)
     rows = math.ceil(len(w) / cols)
     gap = max(1, side // 8)
@@ -201,5 +202,8 @@ def weight_images(
         ax.text(c * (side + gap), r * (side + gap), str(i), fontsize="x-small", va="top",
                 ha="left", color="black", bbox=label_box)
     ax.set_axis_off()
-    ax.set_title(title or f"first-layer weights as {side}×{side} images", fontsize="medium")
+    title = title or f"first-layer weights as {side}×{side} images"
+    if len(w) < total:
+        title += f" (the first {len(w)} of {total} neurons)"
+    ax.set_title(title, fontsize="medium")
     return _save(fig, path)
