@@ -39,6 +39,7 @@ __all__ = [
     "check_line",
     "check_number",
     "compare",
+    "float_bits",
     "in_other_precision",
     "reference_grads",
     "rounding_bound_of",
@@ -92,7 +93,8 @@ def check_gradients(
         lambda p, x, t, xp, tp: (grad_fn(p, x, t), reference_grads(*args, p, xp, tp, l2, l1),
                                  rounding_bound_of(*args, p, xp, tp, l2, l1)[0]),
         params, x, t, xp, tp)
-    truth = other[1] if other is not None and _bits(other[1]) > _bits(want) else None
+    wider = other is not None and float_bits(other[1]) > float_bits(want)
+    truth = other[1] if wider else None
     bound = rounding_bound_of(*args, params, xp, tp, l2, l1)[0]
     return _report(got, want, rtol, truth=truth, bound=bound, other=other)
 
@@ -113,7 +115,7 @@ def in_other_precision(fn: Callable, *args):
     ``None`` when ``fn`` fails there (a function written for one precision only).
     """
     floats = [a for a in jax.tree.leaves(args) if jnp.issubdtype(jnp.result_type(a), jnp.floating)]
-    wide = bool(floats) and _bits(floats) < 64
+    wide = bool(floats) and float_bits(floats) < 64
     dtype = jnp.float64 if wide else jnp.float32
     with jax.enable_x64(wide):
         cast = jax.tree.map(lambda a: _cast(a, dtype), args)
@@ -160,7 +162,8 @@ def check_grads(name: str, grad_fn: Callable, model: MLP, params, x, t, loss: st
 
             bound = evidence(params, x, t)[2]
             other = in_other_precision(evidence, params, x, t)
-            truth = other[1] if other is not None and _bits(other[1]) > _bits(want) else None
+            wider = other is not None and float_bits(other[1]) > float_bits(want)
+            truth = other[1] if wider else None
             report = _report(got, want, bound=bound, other=other, truth=truth)
     except ValueError:
         return Check(name, f"{what} (structure or shapes differ)", math.inf, False)
@@ -206,6 +209,6 @@ def _cast(a, dtype):
     return a
 
 
-def _bits(tree) -> int:
+def float_bits(tree) -> int:
     """The bits of the float type of ``tree``'s first leaf."""
     return jnp.finfo(jnp.result_type(jax.tree.leaves(tree)[0])).bits

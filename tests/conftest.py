@@ -139,3 +139,17 @@ def no_loading(monkeypatch):
 
     for module in ("jaxmlp.cli.common", "jaxmlp.cli.train", "jaxmlp.cli.many"):
         monkeypatch.setattr(f"{module}.load_dataset", refuse)
+
+
+@pytest.fixture
+def restore_jax():
+    """The compile-cache options as they were before the test, and JAX's cache handle reset
+    (the test files of jaxmlp.compile_cache use it on every test)."""
+    from jax.experimental.compilation_cache import compilation_cache
+
+    options = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs")
+    before = {name: getattr(jax.config, name) for name in options}
+    yield before
+    for name, value in before.items():
+        jax.config.update(name, value)
+    compilation_cache.reset_cache()

@@ -15,22 +15,12 @@ import warnings
 
 import jax
 import pytest
-from jax.experimental.compilation_cache import compilation_cache as jax_cache
 
 from jaxmlp import cache
 from jaxmlp.cli.common import enable_compile_cache
 
-pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
-OPTIONS = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs")
-
-
-@pytest.fixture(autouse=True)
-def restore_jax():
-    before = {name: getattr(jax.config, name) for name in OPTIONS}
-    yield before
-    for name, value in before.items():
-        jax.config.update(name, value)
-    jax_cache.reset_cache()
+pytestmark = [pytest.mark.skipif(os.name != "posix", reason="POSIX permissions"),
+              pytest.mark.usefixtures("restore_jax")]  # tests/conftest.py
 
 
 def mode(path) -> int:

@@ -14,22 +14,12 @@ from pathlib import Path
 
 import jax
 import pytest
-from jax.experimental.compilation_cache import compilation_cache as jax_cache
 
 from jaxmlp import cache
 
-pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
-OPTIONS = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs")
+pytestmark = [pytest.mark.skipif(os.name != "posix", reason="POSIX permissions"),
+              pytest.mark.usefixtures("restore_jax")]  # tests/conftest.py
 GIB = 1 << 30
-
-
-@pytest.fixture(autouse=True)
-def restore_jax():
-    before = {name: getattr(jax.config, name) for name in OPTIONS}
-    yield before
-    for name, value in before.items():
-        jax.config.update(name, value)
-    jax_cache.reset_cache()
 
 
 def entry(folder: Path, name: str, age: float = 0.0, size: int = 100, atime: bool = False):

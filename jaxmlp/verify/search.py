@@ -19,7 +19,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp.check import in_other_precision, reference_grads, rounding_bound_of
+from jaxmlp.check import (
+    float_bits,
+    in_other_precision,
+    reference_grads,
+    rounding_bound_of,
+)
 from jaxmlp.core.backprop import objective
 from jaxmlp.core.programs import PROGRAMS
 from jaxmlp.tolerance import TOLERANCE, LeafError, compare
@@ -113,7 +118,8 @@ def _judge(subject, got, want, other=None, bounds=(None, None)):
             judged.append(())
             continue
         pair = None if other is None else (other[0][i], other[1][i], other[2][i])
-        truth = pair[1] if pair is not None and _bits(pair[1]) > _bits(want[i]) else None
+        wider = pair is not None and float_bits(pair[1]) > float_bits(want[i])
+        truth = pair[1] if wider else None
         try:
             judged.append(compare(got[i], want[i], truth=truth, bound=bounds[i], other=pair))
         except (TypeError, ValueError) as error:
@@ -148,11 +154,6 @@ def _bounds(subject, params, x, t):
 
 def _listed(value):
     return list(value) if isinstance(value, tuple) else value
-
-
-def _bits(tree) -> int:
-    """The bits of the float type of ``tree``'s first leaf."""
-    return jnp.finfo(jnp.result_type(jax.tree.leaves(tree)[0])).bits
 
 
 def _search(subject, examples, seed, dtype, kinds, tally):
