@@ -4,6 +4,7 @@ from bench_results import ok as _ok
 
 from jaxmlp import bench
 from jaxmlp.bench.child import Workload
+from jaxmlp.bench.ops import op_table, write_op_tables
 from jaxmlp.bench.roofline import epoch_cost
 
 
@@ -29,6 +30,21 @@ def test_profile_writes_a_trace_of_the_timed_epochs(tmp_path):
     assert result["status"] == "ok", result
     traces = list((tmp_path / "trace" / "jaxmlp-backprop").rglob("*.xplane.pb"))
     assert len(traces) == 1 and traces[0].stat().st_size > 0
+    # the op table: the trace's ops joined with XLA's dump of the compiled epoch
+    rows = op_table(tmp_path / "trace" / "jaxmlp-backprop", epochs=1)
+    epoch = [r for r in rows if r["module"] == "jit_one_model"]
+    products = [r for r in epoch if r["kind"] == "product"]
+    # the first layer's forward product on a batch, named with its shapes and its Python source
+    forward = [r for r in products if r["shape"] == "(64×784)·(8×784)→(64×8)"]
+    assert forward and all("jaxmlp/core/model.py" in r["where"] for r in forward)
+    assert sum(r["calls"] for r in forward) == 8  # 512 training rows: 8 steps of 64
+    assert forward[0]["flops"] == 2 * 64 * 784 * 8 and forward[0]["gflops_per_s"] > 0
+    assert any(r["kind"] == "gather" for r in epoch)  # the batch's rows
+    assert any("optax/" in r["where"] for r in epoch)  # the optimizer's update
+    assert abs(sum(r["share"] for r in rows) - 1) < 1e-9
+    written = write_op_tables(tmp_path / "trace", ["jaxmlp-backprop", "torch"], epochs=1)
+    assert written == [tmp_path / "trace" / "jaxmlp-backprop" / "ops.md"]  # no trace, no table
+    assert "| product |" in written[0].read_text()
 
 
 def test_table_from_fake_results():

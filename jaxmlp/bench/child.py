@@ -106,7 +106,7 @@ class Clock:
         if self.jax and self.profile and len(self.marks) == 2:  # the timed epochs start
             import jax
 
-            jax.profiler.start_trace(self.profile)
+            jax.profiler.start_trace(self.profile, create_perfetto_trace=True)
             self.tracing = True
 
     def stop(self) -> None:

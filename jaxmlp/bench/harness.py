@@ -97,6 +97,10 @@ def run_child(name: str, config: Workload, data_dir: str | os.PathLike, timeout:
             env |= dict.fromkeys(THREAD_VARIABLES, str(config["threads"]))
         if config.get("cpu_devices"):
             env["JAX_NUM_CPU_DEVICES"] = str(config["cpu_devices"])
+        if config.get("profile"):  # XLA's optimised programs beside the trace (jaxmlp.bench.ops)
+            dump = Path(config["profile"], name, "hlo")
+            env["XLA_FLAGS"] = " ".join(filter(None, [
+                os.environ.get("XLA_FLAGS"), f"--xla_dump_to={dump}", "--xla_dump_hlo_as_text"]))
         try:
             done = subprocess.run(command, env=env, timeout=timeout, capture_output=True, text=True)
         except subprocess.TimeoutExpired:

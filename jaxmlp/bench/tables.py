@@ -22,6 +22,7 @@ import numpy as np
 from jaxmlp.bench import micro, peers
 from jaxmlp.bench.child import Workload
 from jaxmlp.bench.harness import flops, rows, run_child, write_data
+from jaxmlp.bench.ops import write_op_tables
 from jaxmlp.bench.roofline import epoch_cost, roofline_columns
 
 __all__ = ["DEFAULT_EPOCHS", "GROUPS", "IMPLEMENTATIONS", "LABELS", "SUBCOMMANDS", "format_table"]
@@ -114,8 +115,10 @@ def _peers(args) -> dict:
                 format_table(results, cost["flops"], rates["square"]), "",
                 f"Matmul GFLOP/s at the workload's shapes: {shapes}."]
     if args.profile:
+        written = write_op_tables(args.profile, [r["name"] for r in results], args.epochs - 1)
         markdown += ["", f"Profiler traces of the timed epochs (jaxmlp and plain JAX rows): "
-                     f"{args.profile} (open in Perfetto or TensorBoard)."]
+                     f"{args.profile} (open in Perfetto or TensorBoard); where each epoch's time "
+                     f"goes, op by op: {', '.join(map(str, written)) or 'none written'}."]
     return {"config": config, "dataset": dataset, "flops": model_flops, "xla_cost": cost,
             "matmul": rates, "arithmetic_limit_s": limit, "results": results,
             "markdown": markdown}
