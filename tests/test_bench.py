@@ -201,6 +201,7 @@ def test_many_table_is_wired_to_bench_many(monkeypatch, tmp_path, capsys):
                 "fits_timed": 1,
                 "devices": 2,
                 "devices_s_per_epoch": 0.25 if n == 2 else None,
+                "folds_s_per_epoch": 0.4 if n == 2 else None,
             }
             for n in kwargs["ns"]
         ]
@@ -230,9 +231,12 @@ def test_many_table_is_wired_to_bench_many(monkeypatch, tmp_path, capsys):
     assert report[0]["gflops_per_s"] > 0
     assert report[1]["gflops_per_s"] == pytest.approx(4 * report[0]["gflops_per_s"])
     two, eight = (f"{r['gflops_per_s']:.1f} | {100 * r['fraction_of_peak']:.0f}" for r in report)
+    # k-fold: 2 models, each training on 320 of the 640 rows and validating on the other 320
+    folds = report[0]["folds_fraction_of_peak"]
+    assert 0 < folds and "folds_fraction_of_peak" not in report[1]
     assert rows[1:] == [
-        f"| 2 | 0.500 | 0.500 | 1.00× | {two} | 1.0 | 0.250 |",
-        f"| 8 | 0.500 | 2.000 | 4.00× | {eight} | 1.0 | — |",
+        f"| 2 | 0.500 | 0.500 | 1.00× | {two} | 0.400 | {100 * folds:.0f} | 1.0 | 0.250 |",
+        f"| 8 | 0.500 | 2.000 | 4.00× | {eight} | — | — | 1.0 | — |",
     ]
     assert bench_main(["many", "--hidden", "8,8"]) == 2
     assert "--hidden" in capsys.readouterr().err

@@ -6,6 +6,8 @@ Deck 002's network (784 → 32 relu → 10 softmax, Adam 1e-3, batch 64, ``valid
 with the same batch order. Seconds per epoch are medians over epochs 2..E, read at each epoch's
 end (after the statistics reach the host), so compile time stays out; the sequential figure is the
 sum of the N fits' medians. ``speedup`` is the throughput ratio, sequential over together.
+``folds_s_per_epoch`` times the other kind of N models, each with its own rows:
+``fit_many(folds=N)`` over all the rows (k-fold cross-validation, N >= 2).
 Fashion-MNIST when it is on this machine, else random data of the same shape (the timings do not
 depend on the values)::
 
@@ -13,8 +15,8 @@ depend on the values)::
 
 >>> row = many_table(ns=(2,), epochs=2, rows=640, hidden=4, fits=1)[0]
 >>> sorted(row)
-['devices', 'devices_s_per_epoch', 'fit_s_per_epoch', 'fits_timed', 'many_compile_s',
- 'many_s_per_epoch', 'models', 'speedup']
+['devices', 'devices_s_per_epoch', 'fit_s_per_epoch', 'fits_timed', 'folds_s_per_epoch',
+ 'many_compile_s', 'many_s_per_epoch', 'models', 'speedup']
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ import jax
 import numpy as np
 
 from jaxmlp import data
+from jaxmlp.bench.roofline import epoch_cost, roofline_columns
 from jaxmlp.core.model import MLP
 from jaxmlp.training.fit import fit
 from jaxmlp.training.many import fit_many
 
-__all__ = ["format_many", "many_table"]
+__all__ = ["add_roofline", "format_many", "many_table"]
 
 
 def many_table(ns: Sequence[int] = (1, 4, 16, 64), epochs: int = 3, batch_size: int = 64,
@@ -65,6 +68,11 @@ def many_table(ns: Sequence[int] = (1, 4, 16, 64), epochs: int = 3, batch_size: 
             spread = _Clock()
             fit_many(model, params, x, y, learning_rate=1e-3, on_epoch_end=spread,
                      devices="all", **common)
+        folded = None  # the N models of k-fold cross-validation, each with its own rows
+        if n >= 2:
+            folded = _Clock()
+            fit_many(model, params, x, y, learning_rate=1e-3, folds=n, on_epoch_end=folded,
+                     **{k: v for k, v in common.items() if k != "validation_split"})
         timed = n if fits is None else min(n, fits)
         per_fit = []
         for i in range(timed):
@@ -81,31 +89,57 @@ def many_table(ns: Sequence[int] = (1, 4, 16, 64), epochs: int = 3, batch_size: 
             "fits_timed": timed,
             "devices": devices,
             "devices_s_per_epoch": None if spread is None else spread.median(),
+            "folds_s_per_epoch": None if folded is None else folded.median(),
         })
     return table
+
+
+def add_roofline(table: list[dict], rows: int, hidden: int, batch_size: int,
+                 peak: float) -> dict[str, float]:
+    """Add each row's ``gflops_per_s`` and ``fraction_of_peak`` (N times one model's epoch by XLA's
+    count) and ``folds_fraction_of_peak`` (each k-fold model trains on all ``rows`` but its fold);
+    return one model's :func:`~jaxmlp.bench.roofline.epoch_cost`."""
+    from jaxmlp.bench.harness import rows as split_rows
+
+    cost = epoch_cost((784, hidden, 10), batch_size, *split_rows(rows))
+    for row in table:
+        n = row["models"]
+        row.update(roofline_columns(row["many_s_per_epoch"],
+                                    {k: n * cost[k] for k in ("flops", "bytes")}, peak))
+        if row.get("folds_s_per_epoch"):
+            own = epoch_cost((784, hidden, 10), batch_size, rows - rows // n, rows // n)
+            row["folds_fraction_of_peak"] = roofline_columns(
+                row["folds_s_per_epoch"], {"flops": n * own["flops"], "bytes": 0.0},
+                peak)["fraction_of_peak"]
+    return cost
 
 
 def format_many(table: list[dict]) -> str:
     """The table as Markdown, one row per N (the roofline columns when the rows carry them).
 
     >>> row = {"models": 2, "many_s_per_epoch": 0.1, "fit_s_per_epoch": 0.3, "speedup": 3.0,
-    ...        "many_compile_s": 1.0, "fits_timed": 2}
+    ...        "many_compile_s": 1.0, "fits_timed": 2, "folds_s_per_epoch": 0.2}
     >>> print(format_many([row]).splitlines()[2])
-    | 2 | 0.100 | 0.300 | 3.00× | — | — | 1.0 | — |
+    | 2 | 0.100 | 0.300 | 3.00× | — | — | 0.200 | — | 1.0 | — |
     """
     devices = max((r.get("devices") or 1) for r in table)
     lines = ["| models N | fit_many s/epoch | N × fit s/epoch | throughput ratio | fit_many "
-             "GFLOP/s | % of peak | fit_many first epoch s | fit_many over "
-             f"{devices} devices s/epoch |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "GFLOP/s | % of peak | k-fold (own rows) s/epoch | k-fold % of peak | fit_many "
+             f"first epoch s | fit_many over {devices} devices s/epoch |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in table:
-        spread = r.get("devices_s_per_epoch")
-        rate, share = r.get("gflops_per_s"), r.get("fraction_of_peak")
-        lines.append(f"| {r['models']} | {r['many_s_per_epoch']:.3f} | {r['fit_s_per_epoch']:.3f} "
-                     f"| {r['speedup']:.2f}× | {'—' if rate is None else f'{rate:.1f}'} | "
-                     f"{'—' if share is None else f'{100 * share:.0f}'} | "
-                     f"{r['many_compile_s']:.1f} | {'—' if spread is None else f'{spread:.3f}'} |")
+        cells = [r["models"], f"{r['many_s_per_epoch']:.3f}", f"{r['fit_s_per_epoch']:.3f}",
+                 f"{r['speedup']:.2f}×", _cell(r.get("gflops_per_s"), "{:.1f}"),
+                 _cell(r.get("fraction_of_peak"), "{:.0%}", strip="%"),
+                 _cell(r.get("folds_s_per_epoch"), "{:.3f}"),
+                 _cell(r.get("folds_fraction_of_peak"), "{:.0%}", strip="%"),
+                 f"{r['many_compile_s']:.1f}", _cell(r.get("devices_s_per_epoch"), "{:.3f}")]
+        lines.append("| " + " | ".join(map(str, cells)) + " |")
     return "\n".join(lines)
+
+
+def _cell(value, form: str, strip: str = "") -> str:
+    return "—" if value is None else form.format(value).rstrip(strip)
 
 
 class _Clock:

@@ -7,9 +7,10 @@ Every executed HLO op is one trace event named after the op (``ynn_fusion.5``), 
 it belongs to; the dump says what the op is (a matrix product of which shapes, a gather, an
 elementwise fusion) and, through its stack frame, which Python function it came from (the
 optimizer's ``scale_by_adam``, ``count_correct``, ``MLP.forward``). :func:`op_table` adds up the
-trace per op and per function and writes both as Markdown, the first question a profile answers::
+trace per op and per function and writes both as Markdown, the first question a profile answers
+(``DIR/NAME/ops.md``; for a trace of your own, with the dump's flags set before JAX starts)::
 
-    python -m jaxmlp.bench.ops DIR/jaxmlp-backprop EPOCHS
+    python -c "from jaxmlp.bench import ops; print(ops.format_ops(ops.op_table('DIR/NAME', 29)))"
 
 >>> hlo = read_hlo(EXAMPLE_HLO)
 >>> hlo["dot.1"]
@@ -23,7 +24,6 @@ import gzip
 import json
 import math
 import re
-import sys
 from pathlib import Path
 
 __all__ = ["format_ops", "op_table", "read_hlo", "trace_times", "write_op_tables"]
@@ -236,7 +236,3 @@ def _dot(out: str, args: str, shapes: dict[str, str]) -> tuple[float, str]:
     out_dims = [int(d) for d in re.findall(r"\d+", out.split("[", 1)[-1])]
     described = "·".join(_dims(shapes.get(o, "")) for o in operands[:2]) + f"→{_dims(out)}"
     return 2.0 * math.prod(out_dims) * k, described
-
-
-if __name__ == "__main__":  # python -m jaxmlp.bench.ops PROFILE_DIR EPOCHS
-    print(format_ops(op_table(sys.argv[1], int(sys.argv[2]))))

@@ -242,24 +242,23 @@ def _devices(args) -> dict:
 
 def _many(args) -> dict:
     """N models trained together by ``fit_many`` against N ``fit`` calls (in this process)."""
-    from jaxmlp.bench.many import format_many, many_table
+    from jaxmlp.bench.many import add_roofline, format_many, many_table
 
     rows_in = args.rows or 60_000
+    # the peak first, on the machine as the runs find it
+    peak = micro.matmul_rates((784, args.hidden[0], 10), args.batch_size, repeats=5)["square"]
     table = many_table(ns=args.models, epochs=args.epochs, batch_size=args.batch_size,
                        rows=rows_in, hidden=args.hidden[0], fits=1 if args.quick else None)
-    n_train, n_val = rows(rows_in)
-    cost = epoch_cost((784, args.hidden[0], 10), args.batch_size, n_train, n_val)
-    peak = micro.matmul_rates((784, args.hidden[0], 10), args.batch_size, repeats=3)["square"]
-    for row in table:  # N models do N times one model's work
-        row.update(roofline_columns(row["many_s_per_epoch"],
-                                    {k: row["models"] * cost[k] for k in ("flops", "bytes")}, peak))
+    cost = add_roofline(table, rows_in, args.hidden[0], args.batch_size, peak)
     note = (f"Deck 002's network with {args.hidden[0]} hidden units, Adam 1e-3, batch "
             f"{args.batch_size}, trained as N models: together by `jaxmlp.fit_many` and one after "
             "another by N `jaxmlp.fit` calls with the same batch order; s/epoch: median over "
             f"epochs 2..{args.epochs}"
             + ("; --quick times one fit and scales it to N" if args.quick else "")
             + f"; GFLOP/s: N × one model's epoch by XLA's count ({cost['flops'] / 1e9:.2f} "
-            f"GFLOP) ÷ fit_many s/epoch; % of peak: of the {peak / 1e9:.0f} GFLOP/s matmul.")
+            f"GFLOP) ÷ fit_many s/epoch; % of peak: of the {peak / 1e9:.0f} GFLOP/s matmul; "
+            "k-fold: `fit_many(folds=N)`, each model its own rows (all but its fold) and "
+            "batch order.")
     return {"results": table, "markdown": [note, "", format_many(table)]}
 
 
