@@ -51,14 +51,17 @@ metadata={op_name="jit(f)/dot_general" stack_frame_id=1}
 _INSTRUCTION = re.compile(
     r"^\s*(?:ROOT )?%?([\w.\-]+) = (\([^)]*\)|\S+?)(?:\{[\d,]*\})? ([\w\-]+)\((.*)$")
 _PARAMETER = re.compile(r"([\w.\-]+): ([a-z0-9]+\[[\d,]*\])")
+#: ops whose trace event encloses the events of the ops they run (a loop, a branch, a call)
+_CONTAINERS = ("while", "conditional", "call", "async-start", "async-done")
 _COMPUTATION = re.compile(r"^(?:ENTRY )?%?([\w.\-]+) \((.*)\) -> .* \{$")
 
 
 def read_hlo(text: str) -> dict[str, dict]:
     """``{op: {"kind", "flops", "shape", "where"}}`` for every instruction of an optimised HLO
-    module: ``kind`` is ``"product"`` (a dot, or a fusion that holds one), ``"gather"`` or
-    ``"other"``; ``flops`` a product's 2·M·N·K; ``where`` the innermost Python function of the
-    op's stack frame, with its file and line."""
+    module: ``kind`` is ``"product"`` (a dot, or a fusion that holds one), ``"gather"``,
+    ``"control"`` (a loop, branch or call: its event holds its body's) or ``"other"``;
+    ``flops`` a product's 2·M·N·K; ``where`` the innermost Python function of the op's stack
+    frame, with its file and line."""
     frames = _frames(text)
     shapes: dict[str, str] = {}
     bodies: dict[str, list[tuple[str, str, str]]] = collections.defaultdict(list)
@@ -87,56 +90,87 @@ def read_hlo(text: str) -> dict[str, dict]:
                 break
             if op == "gather":
                 kind = "gather"
+        if opcode in _CONTAINERS:
+            kind = "control"
         table[name] = {"kind": kind, "flops": flops, "shape": described, "where": where}
     return table
 
 
-def trace_times(trace_dir: str | Path) -> dict[tuple[str, str], list[float]]:
-    """``{(module, op): [calls, seconds]}`` summed over a profiler trace's HLO op events (the
-    newest ``*.trace.json.gz`` under ``trace_dir``)."""
+def trace_times(trace_dir: str | Path) -> dict[tuple[str, str], list]:
+    """``{(module, op): [calls, seconds, [(start, end, run id), ...]]}`` of a profiler trace's
+    HLO op events, in seconds (the newest ``*.trace.json.gz`` under ``trace_dir``)."""
     files = sorted(Path(trace_dir).rglob("*.trace.json.gz"), key=lambda p: p.stat().st_mtime)
     if not files:
         raise FileNotFoundError(f"trace_dir: no *.trace.json.gz under {trace_dir}")
     with gzip.open(files[-1]) as f:
         events = json.load(f)["traceEvents"]
-    times: dict[tuple[str, str], list[float]] = collections.defaultdict(lambda: [0, 0.0])
+    times: dict[tuple[str, str], list] = collections.defaultdict(lambda: [0, 0.0, []])
     for e in events:
         args = e.get("args") or {}
         if e.get("ph") == "X" and "hlo_op" in args:
             entry = times[args.get("hlo_module", ""), args["hlo_op"]]
+            start, length = e.get("ts", 0) / 1e6, e.get("dur", 0) / 1e6
             entry[0] += 1
-            entry[1] += e.get("dur", 0) / 1e6
+            entry[1] += length
+            entry[2].append((start, start + length, args.get("run_id", "")))
     return dict(times)
 
 
 def op_table(profile_dir: str | Path, epochs: int) -> list[dict]:
     """One row per HLO op that ran in the trace under ``profile_dir`` (its ``hlo/`` folder holds
     XLA's dump), slowest first: ``op``, ``module``, ``calls`` and ``ms`` per epoch (the trace
-    covers ``epochs`` epochs), ``us_per_call``, ``share`` of all op time, ``gflops_per_s`` (a
-    product's), ``kind``, ``shape`` and ``where``."""
+    covers ``epochs`` epochs), ``us_per_call``, ``share`` of the busiest program's wall time
+    (the epoch's: each execution from its first op's start to its last op's end),
+    ``gflops_per_s`` (a product's), ``kind``, ``shape`` and ``where``. One more row, kind
+    ``"idle"``, is that program's wall time when none of its ops ran (dispatch, waits)."""
     if epochs < 1:
         raise ValueError(f"epochs: expected an integer >= 1, got {epochs!r}")
     times = trace_times(profile_dir)
-    modules = {module for module, _ in times}
     described: dict[str, dict[str, dict]] = {}
-    for module in modules:  # of the dumps of a module's name, the one that names its ops
-        ops = {op for m, op in times if m == module}
+    for module in {module for module, _ in times}:  # of the dumps of its name, the one naming
+        ops = {op for m, op in times if m == module}  # its ops
         best: dict[str, dict] = {}
         for path in Path(profile_dir, "hlo").glob(f"*.{module}.*after_optimizations.txt"):
             hlo = read_hlo(path.read_text())
             if len(ops & hlo.keys()) > len(ops & best.keys()):
                 best = hlo
         described[module] = best
-    total = sum(seconds for _, seconds in times.values()) or 1.0
+    blank = {"kind": "other", "flops": 0.0, "shape": "", "where": ""}
+    # a loop's event holds its body's events: count the body's ops, not the loop twice
+    times = {key: value for key, value in times.items()
+             if described[key[0]].get(key[1], blank)["kind"] != "control"}
+    busiest = max({m for m, _ in times}, key=lambda m: sum(v[1] for k, v in times.items()
+                                                            if k[0] == m), default="")
+    runs: dict[str, list] = collections.defaultdict(list)  # the busiest program's executions
+    for (module, _), (_, _, spans) in times.items():
+        for start, end, run in spans if module == busiest else ():
+            runs[run].append((start, end))
+    walls = {run: max(e for _, e in spans) - min(b for b, _ in spans)
+             for run, spans in runs.items()}
+    wall = sum(walls.values()) or 1.0
     rows = []
-    for (module, op), (calls, seconds) in times.items():
-        info = described[module].get(op, {"kind": "other", "flops": 0.0, "shape": "",
-                                           "where": ""})
+    for (module, op), (calls, seconds, _) in times.items():
+        info = described[module].get(op, blank)
         rate = info["flops"] * calls / seconds / 1e9 if info["flops"] and seconds else None
         rows.append({"op": op, "module": module, "calls": calls / epochs,
                      "ms": 1e3 * seconds / epochs, "us_per_call": 1e6 * seconds / calls,
-                     "share": seconds / total, "gflops_per_s": rate, **info})
+                     "share": seconds / wall, "gflops_per_s": rate, **info})
+    idle = sum(walls[run] - _covered(sorted(spans)) for run, spans in runs.items())
+    rows.append({"op": "(no op running)", "module": busiest, "calls": 0.0,
+                 "ms": 1e3 * idle / epochs, "us_per_call": 0.0, "share": idle / wall,
+                 "gflops_per_s": None, "kind": "idle", "flops": 0.0, "shape": "",
+                 "where": "inside the program, between its ops: dispatch, waits"})
     return sorted(rows, key=lambda r: -r["ms"])
+
+
+def _covered(spans: list[tuple[float, float]]) -> float:
+    """The length of the union of sorted intervals."""
+    total, reach = 0.0, float("-inf")
+    for start, end in spans:
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
 
 
 def format_ops(rows: list[dict], top: int = 25) -> str:
