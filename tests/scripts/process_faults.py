@@ -6,7 +6,8 @@ non-zero exit); tests/test_process_faults.py starts the processes and times thei
 - ``width``: process 1 passes 63 feature columns to a 64-input model;
 - ``nan``: process 1's row 17 holds a NaN;
 - ``kill``: both train for long with a checkpoint in DIR, printing ``epoch N`` after each epoch;
-  the test kills one of them;
+  the test kills one of them (a heartbeat timeout of :data:`HEARTBEAT` s, not the library's 10 s:
+  the same detection, sooner; the test checks the default separately);
 - ``alone``: this process is the only one of 2 to start (initialization_timeout=3).
 
 It prints ``initializing`` before ``jaxmlp.parallel.initialize`` and ``joined`` once it returns.
@@ -23,12 +24,15 @@ import jaxmlp
 from jaxmlp import parallel
 
 MODEL = jaxmlp.MLP((64, 16, 10), ("relu", "softmax"))
+HEARTBEAT = 4  #: seconds, the kill case's heartbeat_timeout_seconds
 
 
 def main(case: str, process_id: int, port: int, folder: Path) -> None:
     timeout = 3 if case == "alone" else 30
     print("initializing", flush=True)
-    parallel.initialize(f"127.0.0.1:{port}", 2, process_id, initialization_timeout=timeout)
+    heartbeat = {"heartbeat_timeout_seconds": HEARTBEAT} if case == "kill" else {}
+    parallel.initialize(f"127.0.0.1:{port}", 2, process_id, initialization_timeout=timeout,
+                        **heartbeat)
     print("joined", flush=True)
     rng = np.random.default_rng(process_id)
     x = rng.normal(size=(256, 64)).astype(np.float32)
