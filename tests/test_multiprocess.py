@@ -115,7 +115,7 @@ def test_one_checkpoint_holds_every_epoch(two_processes):
     assert sorted(p.name for p in folder.iterdir()) == ["0.json", "1.json", "data.npz", "run.npz"]
     ckpt = jaxmlp.load(folder / "run.npz")
     assert ckpt.history["loss"] == a["history4"]["loss"]
-    assert ckpt.step == 4 * 38  # 600 training rows per process, 16 of them per batch: 38 updates
+    assert ckpt.step == 4 * 19  # 600 training rows per process, 32 of them per batch: 19 updates
     close(ckpt.params, [np.array(v) for v in a["epoch4"]], rtol=0)
     assert ckpt.run["shards"] == 2
 
@@ -146,7 +146,7 @@ def test_fit_many_across_processes_equals_one_process(two_processes):
     "name,values",
     [
         ("epochs", "[2, 3]"),
-        ("batch_size", "[32, 48]"),
+        ("batch_size", "[64, 80]"),
         ("validation_split", "[0.2, 0.25]"),
         ("params", "['"),
         ("model", "[[[64, 32, 10]"),
