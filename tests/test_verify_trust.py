@@ -4,8 +4,8 @@ A right derivation written the way a student writes it (:mod:`jaxmlp.verify.lect
 at a saturated sigmoid, ``1 − h²`` at a saturated tanh, ``o + 1`` for elu′) carries rounding that
 ``jax.grad`` does not; the judge must explain it, never call it wrong. Random networks of depth
 1-4 and every written pair, float32 and float64, the search's whole region (100× scale,
-saturation, u = 0 at the kinks, the clipping bounds). The shipped example at the issue's efforts
-(3 and 6 times the default). ``jaxmlp bench verdicts`` runs the same at every effort up to 2,000
+saturation, u = 0 at the kinks, the clipping bounds). The shipped example at 10 times the
+default effort. ``jaxmlp bench verdicts`` runs the same at every effort up to 2,000
 problems.
 """
 
@@ -66,10 +66,13 @@ def test_jax_grad_itself_passes(dtype):
     assert report.passed, str(report)
 
 
+# 10x the default effort (100 problems), beyond the issue's --examples 600 --seed 1 (whose shrunk
+# counterexample is replayed below). The issue's other command, --dtype float32 --examples 300,
+# and the general form at 1,000 problems are docs/verify.md's commands, run as written by
+# tests/test_docs_verdicts.py: running them here too proved nothing more.
 @pytest.mark.parametrize(("name", "dtype", "seed", "effort"), [
-    ("my_derivation.py", "float32", 0, 300),  # the issue's: --dtype float32 --examples 300
-    ("my_derivation.py", "float64", 1, 600),  # the issue's: --examples 600 --seed 1
-])  # the general form at 1,000 problems: docs/verify.md's command (tests/test_docs_verdicts.py)
+    ("my_derivation.py", "float64", 1, 1000),
+])
 def test_the_shipped_examples_pass_at_more_effort(name, dtype, seed, effort, capsys):
     status = verify.run(str(EXAMPLES / name), examples=effort, seed=seed, dtype=dtype)
     out = capsys.readouterr().out
