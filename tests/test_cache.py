@@ -7,6 +7,7 @@ real reuse across processes is tested in children.
 """
 
 import argparse
+import json
 import os
 import stat
 import subprocess
@@ -94,22 +95,36 @@ def test_an_existing_owner_only_folder_is_used_as_it_is(tmp_path):
     assert mode(folder) == 0o755
 
 
-def test_programs_are_written_and_read_back_by_another_process(tmp_path):
-    folder = tmp_path / "xla"
-    code = (
-        "import sys, jax, jaxmlp.cache as c; events = []; "
-        "jax.monitoring.register_event_listener(lambda name, **_: events.append(name)); "
-        "c.compile_cache(sys.argv[1]); print(jax.jit(lambda x: x * 3 + 1)(2.0), "
-        "events.count('/jax/compilation_cache/cache_hits'))"
-    )
-    hits, entries = [], []
+#: two children in turn on one cache folder; each also lists the JAX options that importing
+#: jaxmlp changed (one start-up of JAX for both checks: test_import_jaxmlp_changes_no_jax_option)
+READ_BACK = (
+    "import json, sys, jax; before = dict(jax.config.values); import jaxmlp, jaxmlp.cache as c; "
+    "changed = sorted(k for k, v in jax.config.values.items() if before.get(k, v) != v); "
+    "events = []; "
+    "jax.monitoring.register_event_listener(lambda name, **_: events.append(name)); "
+    "c.compile_cache(sys.argv[1]); print(jax.jit(lambda x: x * 3 + 1)(2.0), "
+    "events.count('/jax/compilation_cache/cache_hits'), json.dumps(changed))"
+)
+
+
+@pytest.fixture(scope="module")
+def read_back(tmp_path_factory):
+    """``(folder, [(stdout fields, folder entries) of each child])``."""
+    folder = tmp_path_factory.mktemp("cache") / "xla"
+    runs = []
     for _ in range(2):
-        done = subprocess.run(
-            [sys.executable, "-c", code, str(folder)], capture_output=True, text=True, timeout=120
-        )
-        assert done.returncode == 0 and done.stdout.split()[0] == "7.0", done.stderr
-        hits.append(int(done.stdout.split()[1]))
-        entries.append(sorted(p.name for p in folder.iterdir()))
+        done = subprocess.run([sys.executable, "-c", READ_BACK, str(folder)], capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        runs.append((done.stdout.split(None, 2), sorted(p.name for p in folder.iterdir())))
+    return folder, runs
+
+
+def test_programs_are_written_and_read_back_by_another_process(read_back):
+    folder, runs = read_back
+    assert all(out[0] == "7.0" for out, _ in runs), runs
+    hits = [int(out[1]) for out, _ in runs]
+    entries = [names for _, names in runs]
     assert entries[0][0] == cache.MARKER and len(entries[0]) > 1
     assert all(name.startswith("jit_") and name.endswith("-cache") for name in entries[0][1:])
     assert entries[1] == entries[0] and hits[0] == 0 and hits[1] >= 1  # read back, not compiled
@@ -165,10 +180,6 @@ def test_the_program_uses_the_cache_and_its_switches_turn_it_off(tmp_path):
     assert mode(tmp_path / "on" / "jaxmlp" / "xla") == 0o700
 
 
-def test_import_jaxmlp_changes_no_jax_option():
-    code = (
-        "import jax; before = dict(jax.config.values); import jaxmlp, jaxmlp.cache; "
-        "print(sorted(k for k, v in jax.config.values.items() if before.get(k, v) != v))"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
+def test_import_jaxmlp_changes_no_jax_option(read_back):
+    _, runs = read_back
+    assert all(json.loads(out[2]) == [] for out, _ in runs), runs
