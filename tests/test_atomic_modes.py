@@ -1,13 +1,16 @@
 """Atomic writes keep the user's permissions: the umask's mode for a new file, the old file's mode
 for a replaced one; checkpoints and the command line's outputs go through them.
 
-Each umask is set in a child process, so this process's umask never changes.
+Each umask is set in a child process (one for both, in turn), so this process's umask never
+changes.
 """
 
 import os
 import stat
 import subprocess
 import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -18,22 +21,33 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
 CHILD = """
 import os, stat, sys
 from pathlib import Path
-os.umask(int(sys.argv[1], 8))
-folder = Path(sys.argv[2])
+for umask, folder in zip(sys.argv[1::2], sys.argv[2::2]):
+    os.umask(int(umask, 8))
+    folder = Path(folder)
+    print(f"umask={{umask}}")
 {body}
 """
 
 
-def modes_under(umask: str, folder, body: str) -> dict[str, str]:
-    """Run ``body`` in a child with ``umask``; it prints ``name=mode`` lines, returned as a dict."""
+def modes_under(runs: dict[str, Path], body: str) -> dict[str, dict[str, str]]:
+    """Run ``body`` once per ``umask: folder`` of ``runs``, in turn in ONE child (one start-up of
+    JAX) that sets each umask before its run; it prints ``name=mode`` lines, returned per umask."""
     done = subprocess.run(
-        [sys.executable, "-c", CHILD.format(body=body), umask, str(folder)],
+        [sys.executable, "-c", CHILD.format(body=textwrap.indent(body, "    ")),
+         *(str(arg) for pair in runs.items() for arg in pair)],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    return dict(line.split("=") for line in done.stdout.split())
+    modes: dict[str, dict[str, str]] = {}
+    for line in done.stdout.split():
+        name, mode = line.split("=")
+        if name == "umask":
+            umask = modes.setdefault(mode, {})
+        else:
+            umask[name] = mode
+    return modes
 
 
 MODE = "print('{{}}={{:o}}'.format({name!r}, stat.S_IMODE(os.stat(folder / {name!r}).st_mode)))"
@@ -66,14 +80,26 @@ NAMES = (
 )
 
 
-@pytest.mark.parametrize("umask, new", [("022", "644"), ("077", "600")])
-def test_new_files_get_the_umask_s_mode_and_replaced_files_keep_theirs(tmp_path, umask, new):
+UMASKS = {"022": "644", "077": "600"}  # umask -> a new file's mode
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """Each umask's folder after :data:`WRITES`, and the modes the child saw there."""
+    folders = {umask: tmp_path_factory.mktemp(f"umask{umask}") for umask in UMASKS}
+    for folder in folders.values():
+        for name, mode in (("shared.npz", 0o644), ("private.npz", 0o600), ("group.npz", 0o664)):
+            (folder / name).write_bytes(b"old")
+            os.chmod(folder / name, mode)
+    return folders, modes_under(folders, WRITES + show(*NAMES))
+
+
+@pytest.mark.parametrize("umask, new", UMASKS.items())
+def test_new_files_get_the_umask_s_mode_and_replaced_files_keep_theirs(written, umask, new):
     """New files (raw, a checkpoint, a command's JSON) as ``open(path, "w")`` would make them;
     a replaced file keeps its own mode whatever the umask."""
-    for name, mode in (("shared.npz", 0o644), ("private.npz", 0o600), ("group.npz", 0o664)):
-        (tmp_path / name).write_bytes(b"old")
-        os.chmod(tmp_path / name, mode)
-    modes = modes_under(umask, tmp_path, WRITES + show(*NAMES))
+    folders, all_modes = written
+    tmp_path, modes = folders[umask], all_modes[umask]
     assert modes == {
         "new.bin": new,
         "plain.txt": new,
