@@ -156,27 +156,37 @@ def test_the_command_line_says_a_refusal_in_one_line(tmp_path, monkeypatch, caps
     assert err.startswith("jaxmlp: warning: compile cache off: ") and err.count("\n") == 1
 
 
+#: ``jaxmlp data`` three times in ONE child (one start-up of JAX), each as ``python -m jaxmlp.cli``
+#: runs it (``main()`` reading ``sys.argv``: the program, which owns its process and may turn the
+#: cache on): with the switch, with the variable, then plainly (last: it turns JAX's cache on)
+SWITCHES = """
+import json, os, sys
+from jaxmlp.cli import main
+for argv, xdg, variable in json.loads(sys.argv[1]):
+    os.environ["XDG_CACHE_HOME"] = xdg
+    os.environ.pop("JAXMLP_NO_COMPILE_CACHE", None)
+    if variable is not None:
+        os.environ["JAXMLP_NO_COMPILE_CACHE"] = variable
+    sys.argv = ["jaxmlp", *argv]
+    print("status", main(), file=sys.stderr)
+"""
+
+
 def test_the_program_uses_the_cache_and_its_switches_turn_it_off(tmp_path):
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "on")}
+    env = dict(os.environ)
     env.pop("JAXMLP_NO_COMPILE_CACHE", None)
-    program = [sys.executable, "-m", "jaxmlp.cli", "data"]
     runs = (
-        (program, env, "on"),
-        (
-            [*program[:-1], "data", "--no-compile-cache"],
-            {**env, "XDG_CACHE_HOME": str(tmp_path / "flag")},
-            "flag",
-        ),
-        (
-            program,
-            {**env, "XDG_CACHE_HOME": str(tmp_path / "variable"), "JAXMLP_NO_COMPILE_CACHE": "1"},
-            "variable",
-        ),
+        (["data", "--no-compile-cache"], str(tmp_path / "flag"), None),
+        (["data"], str(tmp_path / "variable"), "1"),
+        (["data"], str(tmp_path / "on"), None),
     )
-    for argv, environment, name in runs:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=environment)
-        assert done.returncode == 0, done.stderr
-        assert (tmp_path / name / "jaxmlp" / "xla").is_dir() == (name == "on")
+    done = subprocess.run([sys.executable, "-c", SWITCHES, json.dumps(runs)],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    statuses = [line for line in done.stderr.splitlines() if line.startswith("status ")]
+    assert statuses == ["status 0"] * 3, done.stderr
+    for name in ("flag", "variable", "on"):
+        assert (tmp_path / name / "jaxmlp" / "xla").is_dir() == (name == "on"), name
     assert mode(tmp_path / "on" / "jaxmlp" / "xla") == 0o700
 
 
