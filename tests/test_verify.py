@@ -224,11 +224,8 @@ CURVED = (
 # 4 networks a run (each a new set of ops to compile, ~2 s): the naming is also checked on fixed
 # cases every run, test_the_first_wrong_delta_is_named (3 layers) and test_verify_mutants's
 # test_a_mutant_in_deltas_names_its_layer (every killed δ mutant of the shipped example)
-@settings(
-    max_examples=max(4, settings().max_examples // 4),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@settings(max_examples=max(4, settings().max_examples // 4), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_verify_names_the_mutated_layer(tmp_path, data):
     depth = data.draw(st.integers(2, 3), "depth")
