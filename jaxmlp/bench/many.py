@@ -120,20 +120,23 @@ def format_many(table: list[dict]) -> str:
     >>> row = {"models": 2, "many_s_per_epoch": 0.1, "fit_s_per_epoch": 0.3, "speedup": 3.0,
     ...        "many_compile_s": 1.0, "fits_timed": 2, "folds_s_per_epoch": 0.2}
     >>> print(format_many([row]).splitlines()[2])
-    | 2 | 0.100 | 0.300 | 3.00× | — | — | 0.200 | — | 1.0 | — |
+    | 2 | 0.100 | 0.300 | 3.00× | — | — | 0.200 | — | 1.0 |
     """
     devices = max((r.get("devices") or 1) for r in table)
+    spread = devices > 1  # the column of the models split over the devices
     lines = ["| models N | fit_many s/epoch | N × fit s/epoch | throughput ratio | fit_many "
              "GFLOP/s | % of peak | k-fold (own rows) s/epoch | k-fold % of peak | fit_many "
-             f"first epoch s | fit_many over {devices} devices s/epoch |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "first epoch s |" + (f" fit_many over {devices} devices s/epoch |" if spread else ""),
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if spread else "")]
     for r in table:
         cells = [r["models"], f"{r['many_s_per_epoch']:.3f}", f"{r['fit_s_per_epoch']:.3f}",
                  f"{r['speedup']:.2f}×", _cell(r.get("gflops_per_s"), "{:.1f}"),
                  _cell(r.get("fraction_of_peak"), "{:.0%}", strip="%"),
                  _cell(r.get("folds_s_per_epoch"), "{:.3f}"),
                  _cell(r.get("folds_fraction_of_peak"), "{:.0%}", strip="%"),
-                 f"{r['many_compile_s']:.1f}", _cell(r.get("devices_s_per_epoch"), "{:.3f}")]
+                 f"{r['many_compile_s']:.1f}"]
+        if spread:
+            cells.append(_cell(r.get("devices_s_per_epoch"), "{:.3f}"))
         lines.append("| " + " | ".join(map(str, cells)) + " |")
     return "\n".join(lines)
 
