@@ -221,7 +221,7 @@ CURVED = (
 )  # f′ ≠ 1 (almost): dropping it is a change
 
 
-# 4 networks a run (each a new set of ops to compile, ~2 s): the naming is also checked on fixed
+# 4 networks a run (each new programs to compile, ~0.6 s): the naming is also checked on fixed
 # cases every run, test_the_first_wrong_delta_is_named (3 layers) and test_verify_mutants's
 # test_a_mutant_in_deltas_names_its_layer (every killed δ mutant of the shipped example)
 @settings(max_examples=max(4, settings().max_examples // 4), deadline=None,
@@ -236,8 +236,7 @@ def test_verify_names_the_mutated_layer(tmp_path, data):
     if mutation == "drop f′" and layer < depth - 1:
         acts = (*acts[:layer], data.draw(st.sampled_from(CURVED)), *acts[layer + 1 :])
     source = MUTANT.format(sizes=sizes, acts=acts, mutation=mutation, layer=layer)
-    with jax.disable_jit():  # networks of a few shapes: op by op, each op compiles once
-        status, lines, record = verify_source(tmp_path, source, examples=0)
+    status, lines, record = verify_source(tmp_path, source, examples=0)
     assert status == 1 and record["first_wrong_delta"] == layer, lines
     assert f"δ of layer {layer} (params[{layer}]) is wrong" in "\n".join(lines)
 
