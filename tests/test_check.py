@@ -109,10 +109,7 @@ def test_the_issue_case_a_first_layer_off_by_0_2_percent_fails_in_float32():
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(st.data(), st.sampled_from([jnp.float32, jnp.float64]))
 def test_a_0_2_percent_error_in_any_one_leaf_fails_and_backprop_passes(data, dtype):
-    with (
-        jax.enable_x64(dtype == jnp.float64),
-        jax.disable_jit(),
-    ):  # same shapes: each op compiles once
+    with jax.enable_x64(dtype == jnp.float64):
         model, loss, params, x, t = problem(data, dtype)
         exact = check_gradients(hand(model, loss), model, params, x, t, loss, "sum")
         assert exact.passed, str(exact)
@@ -135,7 +132,7 @@ def test_a_0_2_percent_error_in_any_one_leaf_fails_and_backprop_passes(data, dty
 def test_backprop_equals_jax_grad_on_the_kink_of_every_layer(dtype, output):
     """x = 0 and b = 0: every pre-activation of every layer, the output's included, is exactly 0."""
     model = jaxmlp.MLP((3, 4, 4, 2), ("relu", "leaky_relu" if output != "relu" else "elu", output))
-    with jax.enable_x64(dtype == jnp.float64), jax.disable_jit():
+    with jax.enable_x64(dtype == jnp.float64):
         params = [
             {**p, "b": jnp.zeros_like(p["b"])} for p in model.init(jax.random.key(0), dtype=dtype)
         ]
@@ -155,7 +152,7 @@ def test_backprop_equals_jax_grad_on_the_clipping_bounds(loss, where):
     model = jaxmlp.MLP(
         (3, 4, 2), ("tanh", "identity")
     )  # identity + cross-entropy: the clipped rule
-    with jax.enable_x64(True), jax.disable_jit():
+    with jax.enable_x64(True):
         params = model.init(jax.random.key(1), dtype=jnp.float64)
         params[-1] = {"w": jnp.zeros((2, 4)), "b": jnp.full(2, where)}
         x, t = jax.random.normal(jax.random.key(2), (3, 3)), jnp.asarray([[1.0, 0.0]] * 3)
