@@ -29,7 +29,10 @@ X, Y = make_classification(
 SMALL = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0)
 
 
-@parametrize_with_checks([MLPClassifier(max_iter=100), MLPRegressor(max_iter=100)])
+# every check, at 50 epochs (was 100: the same checks, 17 s -> 13 s on one core). The scores they
+# demand hold with room at 50: check_regressors_train's R² 0.72 (needs > 0.5; 0.50 at 30 epochs),
+# check_classifiers_train's accuracy 0.92 (needs > 0.83)
+@parametrize_with_checks([MLPClassifier(max_iter=50), MLPRegressor(max_iter=50)])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
