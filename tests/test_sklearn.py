@@ -39,14 +39,15 @@ def test_sklearn_estimator_checks(estimator, check):
 
 def test_digits_pipeline_cross_val_score_matches_sklearn():
     # after 40 epochs either library's score still moves by +-0.02 with the seed; both stop by tol
-    # within 200, where one seed compares to 0.01
+    # within 200, where one seed compares to 0.01. Three folds (five took 1.6x as long): ours 0.938,
+    # theirs 0.935 (seeds 1 and 2: 0.938 / 0.932, 0.933 / 0.930)
     x, y = load_digits(return_X_y=True)
     settings = dict(hidden_layer_sizes=(32,), max_iter=200, random_state=0)
     ours = cross_val_score(
-        make_pipeline(StandardScaler(), MLPClassifier(**settings)), x, y, cv=5
+        make_pipeline(StandardScaler(), MLPClassifier(**settings)), x, y, cv=3
     ).mean()
     theirs = cross_val_score(
-        make_pipeline(StandardScaler(), SkMLPClassifier(**settings)), x, y, cv=5
+        make_pipeline(StandardScaler(), SkMLPClassifier(**settings)), x, y, cv=3
     ).mean()
     assert ours >= theirs - 0.01, (ours, theirs)
     assert ours > 0.9
