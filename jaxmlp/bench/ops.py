@@ -12,7 +12,7 @@ trace per op and per function and writes both as Markdown, the first question a 
 
     python -c "from jaxmlp.bench import ops; print(ops.format_ops(ops.op_table('DIR/NAME', 29)))"
 
->>> hlo = read_hlo(EXAMPLE_HLO)
+>>> hlo = read_hlo(_EXAMPLE_HLO)
 >>> hlo["dot.1"]
 {'kind': 'product', 'flops': 3211264.0, 'shape': '(64×784)·(784×32)→(64×32)', 'where': 'f (a.py:3)'}
 """
@@ -28,7 +28,7 @@ from pathlib import Path
 
 __all__ = ["format_ops", "op_table", "read_hlo", "trace_times", "write_op_tables"]
 
-EXAMPLE_HLO = """FileNames
+_EXAMPLE_HLO = """FileNames
 1 "/x/a.py"
 
 FunctionNames
