@@ -8,10 +8,12 @@ tests is a new network to compile, and the suite must stay within a few minutes 
 programs stay in bounded caches, so such a process stays below the kernel's memory-mapping limit).
 """
 
+import json
 import os
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 #: XLA's code generation for every program the suite compiles, here and in the children it starts
 #: (they inherit the environment). The suite compiles about 5,000 small programs and runs most for
@@ -88,29 +90,40 @@ class LongestFirst:
     ``--no-loadscope-reorder`` in pyproject's addopts): starting the long files first keeps a
     worker from beginning one of them while the other has nothing left to do. Each test's seconds
     (set-up, call and tear-down) are kept in pytest's cache (``.pytest_cache``) under
-    :data:`KEY`; a run updates the tests it ran. Files never measured keep their order, after the
-    measured ones; without the cache (``-p no:cacheprovider``) nothing is reordered.
+    :data:`KEY`; a run updates the tests it ran. A file the cache has not measured (a fresh
+    clone's every file) takes its seconds from :data:`FILE_SECONDS`, a committed measurement per
+    file; files in neither keep their order, after the others. Without the cache
+    (``-p no:cacheprovider``) nothing is reordered.
     """
 
     KEY = "jaxmlp/seconds"
+    KEYS = (KEY, "jaxmlp/file-seconds")  # what the controller hands each worker
+    #: per file, the seconds of a full run (refresh: ``python tests/file_seconds.py``)
+    FILE_SECONDS = Path(__file__).with_name("file_seconds.json")
 
     def __init__(self, config):
         cache = getattr(config, "cache", None)
         self.cache = None if hasattr(config, "workerinput") else cache  # the controller writes
         if hasattr(config, "workerinput"):  # read by the controller, so every worker sorts alike
-            self.seconds = config.workerinput.get(self.KEY, {})
+            self.seconds, self.files = (config.workerinput.get(k, {}) for k in self.KEYS)
+        elif cache is not None:
+            self.seconds = cache.get(self.KEY, {})
+            self.files = json.loads(self.FILE_SECONDS.read_text())
         else:
-            self.seconds = cache.get(self.KEY, {}) if cache is not None else {}
+            self.seconds, self.files = {}, {}
         self.root, self.spent = config.rootpath, Counter()
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node):  # xdist's controller, for each worker it starts
-        node.workerinput[self.KEY] = self.seconds
+        node.workerinput.update(zip(self.KEYS, (self.seconds, self.files), strict=True))
 
     def pytest_collection_modifyitems(self, items):
         per_file = Counter()
         for item in items:
             per_file[item.path] += self.seconds.get(item.nodeid, 0.0)
+        for path in list(per_file):  # never measured here: the committed figure
+            if not per_file[path]:
+                per_file[path] = self.files.get(path.relative_to(self.root).as_posix(), 0.0)
         items.sort(key=lambda item: -per_file[item.path])  # stable: a file's tests keep order
 
     def pytest_runtest_logreport(self, report):  # the controller gets every worker's reports
