@@ -7,7 +7,7 @@ from bench_results import ok as _ok
 
 from jaxmlp import bench
 from jaxmlp.bench.child import Workload
-from jaxmlp.bench.ops import op_table, write_op_tables
+from jaxmlp.bench.ops import op_table, read_hlo, write_op_tables
 from jaxmlp.bench.roofline import epoch_cost
 
 
@@ -87,3 +87,15 @@ def test_table_from_fake_results():
 def test_table_without_a_matmul_rate():
     line = bench.format_table([_ok("jax-step", 0.3)], epoch_flops=9e9, rate=None).splitlines()[2]
     assert "| 0.300 | 1.00 | 30.0 | — |" in line
+
+
+def test_an_op_without_frame_tables_is_placed_by_its_source_line():
+    # older XLA writes the source file and line into each op's metadata, and no frame tables
+    hlo = read_hlo(
+        "ENTRY %main (a: f32[4,3], b: f32[2,3]) -> f32[4,2] {\n"
+        "  %a = f32[4,3]{1,0} parameter(0)\n  %b = f32[2,3]{1,0} parameter(1)\n"
+        "  ROOT %dot.2 = f32[4,2]{1,0} dot(%a, %b), lhs_contracting_dims={1}, "
+        'rhs_contracting_dims={1}, metadata={op_name="jit(f)/dot_general" '
+        'source_file="/site/x/jaxmlp/core/model.py" source_line=172}\n}\n')
+    assert hlo["dot.2"] == {"kind": "product", "flops": 2 * 4 * 2 * 3,
+                            "shape": "(4×3)·(2×3)→(4×2)", "where": "jaxmlp/core/model.py:172"}

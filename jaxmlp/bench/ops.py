@@ -77,8 +77,7 @@ def read_hlo(text: str) -> dict[str, dict]:
         name, shape, opcode, rest = m.groups()
         shapes[name] = shape
         bodies[computation].append((opcode, shape, rest))
-        frame = re.search(r"stack_frame_id=(\d+)", rest)
-        ops[name] = (opcode, shape, rest, frames.get(int(frame.group(1)), "") if frame else "")
+        ops[name] = (opcode, shape, rest, _where(rest, frames))
     table = {}
     for name, (opcode, shape, rest, where) in ops.items():
         called = re.search(r"calls=%([\w.\-]+)", rest)
@@ -242,6 +241,16 @@ def _frames(text: str) -> dict[int, str]:
         fields = dict(re.findall(r"(\w+)=(\d+)", v))
         frames[k] = places.get(int(fields.get("file_location_id", 0)), "")
     return frames
+
+
+def _where(rest: str, frames: dict[int, str]) -> str:
+    """An instruction's Python source: its stack frame, or (older XLA, no frame tables) its
+    metadata's source file and line."""
+    if frame := re.search(r"stack_frame_id=(\d+)", rest):
+        return frames.get(int(frame.group(1)), "")
+    if source := re.search(r'source_file="([^"]+)" source_line=(\d+)', rest):
+        return f"{_short(source.group(1))}:{source.group(2)}"
+    return ""
 
 
 def _short(path: str) -> str:
