@@ -1,4 +1,12 @@
-"""A fake benchmark result, as a child reports it, for the tests of the bench tables."""
+"""For the tests of the bench tables: a fake benchmark result, as a child reports it, and
+``jaxmlp bench`` run in this process."""
+
+from jaxmlp.cli import main
+
+
+def bench_main(argv: list[str]) -> int:
+    """``jaxmlp bench ARGV`` in this process."""
+    return main(["bench", *argv])
 
 
 def ok(name, median, accuracy=0.85, compile_s=0.5, recompiles=0):
