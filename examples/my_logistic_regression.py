@@ -12,7 +12,11 @@ Differentiating, with σ' = σ (1 − σ) and the canonical link of deck 003 (�
     ∂E/∂w = (1/B) Σ_n (o_n − t_n) x_n + λ w          ∂E/∂b = (1/B) Σ_n (o_n − t_n)
 
 The general form: ``objective(params, x, t)`` returns the scalar E, ``grads(params, x, t)`` the hand
-gradient shaped like ``params``, and ``sample(key)`` one random problem ``(params, x, t)``.
+gradient shaped like ``params``, and ``sample(key, rows, scale)`` one random problem
+``(params, x, t)``. By naming ``rows`` and ``scale``, the file lets verify choose them: any number
+of rows (it tries 1, 2 and 5: batch size 1 is where a forgotten 1/B hides) and weights and inputs
+up to 100× (saturated sigmoids) are problems of this derivation. A ``sample(key)`` without them
+is checked on exactly the problems it draws.
 
 Run: python examples/my_logistic_regression.py
 (or: jaxmlp verify examples/my_logistic_regression.py)
@@ -39,11 +43,11 @@ def grads(params, x, t):
     return {"w": x.T @ δ + λ * params["w"], "b": jnp.sum(δ)}
 
 
-def sample(key):
+def sample(key, rows=8, scale=1.0):
     kw, kb, kx, kt = jax.random.split(key, 4)
-    params = {"w": jax.random.normal(kw, (3,)), "b": jax.random.normal(kb, ())}
-    x = jax.random.normal(kx, (8, 3))
-    t = jax.random.bernoulli(kt, 0.5, (8,)).astype(x.dtype)
+    params = {"w": scale * jax.random.normal(kw, (3,)), "b": scale * jax.random.normal(kb, ())}
+    x = scale * jax.random.normal(kx, (rows, 3))
+    t = jax.random.bernoulli(kt, 0.5, (rows,)).astype(x.dtype)
     return params, x, t
 
 

@@ -14,6 +14,7 @@ from jaxmlp.tolerance import (
     AS_ACCURATE,
     BEYOND,
     BOUND,
+    NOISE,
     NOT_FINITE,
     PRECISION,
     TOLERANCE,
@@ -112,11 +113,12 @@ def _verdict(leaf: LeafError) -> str:
 
 #: how the table marks each rule of :func:`compare`, and the line that explains the mark
 _MARK = {TOLERANCE: "yes", BOUND: "yes¹", PRECISION: "yes²", AS_ACCURATE: "yes³",
-         NOT_FINITE: "NO (not finite)", BEYOND: "NO"}
+         NOISE: "yes⁴", NOT_FINITE: "NO (not finite)", BEYOND: "NO"}
 _MEANING = {
     BOUND: "within the rounding bound of a right δ rule here (ε × the magnitudes of its terms)",
     PRECISION: "rounding: in float64 it agrees with jax.grad (or shrinks 16× from float32)",
     AS_ACCURATE: "as accurate as jax.grad in this precision, against the float64 gradient",
+    NOISE: "within the rounding both sides were measured to have here (random rounding)",
     NOT_FINITE: "NaN or ±inf where jax.grad is finite (overflow, 0 × ∞, ∞ − ∞ or 0/0)",
     BEYOND: "not rounding: it survives the change of precision and exceeds the rounding bound",
 }

@@ -89,11 +89,11 @@ class LeafError:
         return self.rule == AS_ACCURATE
 
 
-#: the rules of :func:`compare`: four that pass a leaf, two that fail it
-TOLERANCE, BOUND, PRECISION, AS_ACCURATE = (
-    "tolerance", "rounding bound", "precision", "as accurate as jax.grad")
+#: the rules of :func:`compare`: five that pass a leaf, two that fail it
+TOLERANCE, BOUND, NOISE, PRECISION, AS_ACCURATE = (
+    "tolerance", "rounding bound", "rounding noise", "precision", "as accurate as jax.grad")
 NOT_FINITE, BEYOND = "not finite", "not rounding"
-RULES = (TOLERANCE, BOUND, PRECISION, AS_ACCURATE, NOT_FINITE, BEYOND)
+RULES = (TOLERANCE, BOUND, NOISE, PRECISION, AS_ACCURATE, NOT_FINITE, BEYOND)
 #: rounding shrinks this many times at least from float32 to float64 (2⁻²⁹ in theory, 600× where
 #: float32 lost every digit and float64 three); a mathematical error stays the same size
 SHRINK = 16
@@ -114,7 +114,7 @@ def tolerance(dtype, rtol: float | None = None) -> Tolerance:
     return Tolerance(float(rtol), max(float(rtol), base.leaf), base.floor)
 
 
-def compare(got, want, rtol: float | None = None, *, truth=None, bound=None,
+def compare(got, want, rtol: float | None = None, *, truth=None, bound=None, noise=None,
             other=None) -> tuple[LeafError, ...]:
     """Judge pytree ``got`` against ``want`` leaf by leaf: the one judge of every check.
 
@@ -123,14 +123,18 @@ def compare(got, want, rtol: float | None = None, *, truth=None, bound=None,
     1. ``tolerance``: both errors of the module docstring within the tolerances of ``want``'s dtype.
     2. ``rounding bound``: ``|got − want| ≤ bound`` entry by entry, for ``bound`` an upper bound on
        the rounding of a right computation (:func:`jaxmlp.core.rounding.rounding_bound`).
-    3. ``precision``: ``other = (got′, want′)`` or ``(got′, want′, bound′)``, the same computed
+    3. ``rounding noise``: ``|got − want| ≤ noise`` entry by entry, for ``noise`` the rounding
+       both sides were measured to have at this point
+       (:func:`jaxmlp.core.random_rounding.rounding_spread`, times a margin): the evidence for a
+       function that has no bound.
+    4. ``precision``: ``other = (got′, want′)`` or ``(got′, want′, bound′)``, the same computed
        in the other precision.
        For a float32 leaf the float64 evaluation decides (it comes first, and a leaf it does not
        explain fails): in float64 the leaf is within float64's tolerances or within ``bound``
        scaled to float64's roundoff. For a float64 leaf the discrepancy in float64 is at least
        :data:`SHRINK` times smaller than in float32. Rounding shrinks with the precision; a
        mathematical error does not.
-    4. ``as accurate as jax.grad``: ``truth``, ``want`` computed in float64, and
+    5. ``as accurate as jax.grad``: ``truth``, ``want`` computed in float64, and
        ``max |got − truth| ≤ 2 max |want − truth| + leaf_rtol · max(max |truth|, floor · S)``.
 
     Otherwise it fails: ``not finite`` (a NaN or ±inf where ``want`` is finite) or ``not rounding``.
@@ -138,7 +142,8 @@ def compare(got, want, rtol: float | None = None, *, truth=None, bound=None,
     Arguments:
         got, want: pytrees of arrays of the same structure and shapes (``want`` sets the dtype).
         rtol: the normwise tolerance (default by dtype, :func:`tolerance`).
-        truth, bound, other: the evidence of rules 2-4 (each optional, shaped like ``want``).
+        truth, bound, noise, other: the evidence of rules 2-5 (each optional, shaped like
+            ``want``; ``other``'s bound′ may be a measured noise′).
 
     Raises ``ValueError`` naming the leaf when the structures or shapes differ.
 
@@ -158,6 +163,7 @@ def compare(got, want, rtol: float | None = None, *, truth=None, bound=None,
     count = len(wants)
     truths = _leaves(truth, count)
     bounds = _leaves(bound, count)
+    noises = _leaves(noise, count)
     others = [None] * count
     if other is not None:  # (got′, want′) or (got′, want′, bound′)
         bound_there = other[2] if len(other) > 2 else None
@@ -166,7 +172,8 @@ def compare(got, want, rtol: float | None = None, *, truth=None, bound=None,
     other_scale = max((_max_abs(np.asarray(o[1], np.float64)) for o in others if o is not None),
                       default=0.0) if other is not None else 0.0
     rows = []
-    for (path, g), w, true, limit, pair in zip(got_leaves, wants, truths, bounds, others):
+    for (path, g), w, true, limit, spread, pair in zip(got_leaves, wants, truths, bounds, noises,
+                                                       others):
         name = jax.tree_util.keystr(path)
         if np.shape(g) != w.shape:
             raise ValueError(f"got: leaf {name} has shape {np.shape(g)}, expected {w.shape}")
@@ -186,6 +193,8 @@ def compare(got, want, rtol: float | None = None, *, truth=None, bound=None,
             rule = PRECISION if _right_in(pair, limit, dtype, other_scale) else BEYOND
         elif limit is not None and np.all(np.abs(g - w) <= _finite(limit)):
             rule = BOUND
+        elif spread is not None and np.all(np.abs(g - w) <= _finite(spread)):
+            rule = NOISE
         elif pair is not None and _shrinks(g - w, pair[:2], dtype):
             rule = PRECISION
         elif true is not None and _max_abs(g - true) <= 2 * _max_abs(w - true) + tol.leaf * den:

@@ -130,7 +130,8 @@ def verify_file(path: str, *, seed: int = 0, out: Callable[[str], object] = prin
         if subject.model:
             where = "batch 1-5, 1-100×, u = 0, clip bounds"
         else:
-            where = "rows 1-5, 1-100×"
+            chosen = {"rows": "rows 1-5", "scale": "scale 1-100×"}
+            where = ", ".join(chosen[name] for name in subject.sample_takes) or "as sample draws"
         out(f"jaxmlp verify {path}\n  {subject.describe()}\n"
             f"  search: {np.dtype(dtype).name}, seed {seed}, "
             f"fixed probes, then {examples} drawn problems ({where})")

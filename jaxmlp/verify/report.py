@@ -36,8 +36,12 @@ def lines(subject: Subject, result: Result, dtype) -> list[str]:
         rules = ", ".join(f"{n} by {_PHRASE.get(rule, rule)}" for rule, n in result.explained)
         return [line + f"; problems where rounding explains a difference: {rules})"]
     out = [f"counterexample after {result.tried} problems, shrunk: {found.problem}"]
-    out += [f"  {name}[:{found.problem.batch}] = {_rows(value)}"
-            for name, value in (("x", found.x), ("t", found.t))]
+    if found.problem.kind == "sample":  # the user's pytrees, leaf by leaf
+        out += [f"  {name} = {text}" for name, text in (*_leaves("x", found.x),
+                                                         *_leaves("t", found.t))]
+    else:
+        out += [f"  {name}[:{found.problem.batch}] = {_rows(value)}"
+                for name, value in (("x", found.x), ("t", found.t))]
     for name, leaves in (("grads", found.grads), ("deltas", found.deltas)):
         if leaves and not all(leaf.passed for leaf in leaves):
             shown = tuple(leaves)
@@ -157,10 +161,19 @@ def _layer(path: str) -> str:
     return f"layer {found[1]} {found[2]}" if found else (path or "the gradient (one array)")
 
 
+def _leaves(name: str, tree) -> list[tuple[str, str]]:
+    """``(name with the leaf's path, its values)`` for each leaf of ``tree``; ``None`` as is."""
+    if tree is None:
+        return [(name, "None")]
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return [(name + jax.tree_util.keystr(path), _rows(leaf)) for path, leaf in leaves]
+
+
 def _rows(value) -> str:
     text = np.array2string(np.asarray(value), precision=4, max_line_width=90, threshold=20)
     return text.replace("\n", "")
 
 
-def _list(value):
-    return np.asarray(value).tolist()
+def _list(tree):
+    """A pytree of arrays as JSON-ready lists (tuples become lists, dicts stay dicts)."""
+    return jax.tree.map(lambda a: np.asarray(a).tolist(), tree)

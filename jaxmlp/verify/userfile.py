@@ -7,15 +7,18 @@
   :func:`jaxmlp.deltas`).
 * **General form** (a file that defines ``objective``): ``objective(params, x, t)`` → a scalar,
   ``grads(params, x, t)`` → a pytree shaped like ``params``, and ``sample(key)`` →
-  ``(params, x, t)``, one random problem (rows of ``x`` and ``t`` are examples, when they have
-  rows).
+  ``(params, x, t)``, one random problem (any pytrees; float, integer or boolean leaves).
+  ``sample`` may name the parameters ``rows`` and ``scale``: verify then chooses them too (1, 2
+  or 5 rows; 1×, 10× or 100×), and only then (:mod:`jaxmlp.verify.problem`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import pathlib
 import re
+import traceback
 import types
 from collections.abc import Callable
 
@@ -23,7 +26,7 @@ from jaxmlp.core.losses import REDUCTIONS, loss_names
 from jaxmlp.core.model import MLP
 from jaxmlp.core.values import check_rate
 
-__all__ = ["BadFileError", "Subject", "one_line", "read", "subject"]
+__all__ = ["BadFileError", "Subject", "located", "one_line", "read", "subject"]
 
 
 class BadFileError(ValueError):
@@ -47,6 +50,8 @@ class Subject:
     deltas: Callable | None = None
     objective: Callable | None = None
     sample: Callable | None = None
+    #: the parameters of ``sample`` that verify may choose (``"rows"``, ``"scale"``)
+    sample_takes: tuple[str, ...] = ()
 
     @property
     def form(self) -> str:
@@ -56,7 +61,9 @@ class Subject:
     def describe(self) -> str:
         """One line: what is verified."""
         if self.model is None:
-            return "general form: grads(params, x, t) against jax.grad(objective)"
+            takes = "".join(f", {name}" for name in self.sample_takes)
+            return (f"general form: grads(params, x, t) against jax.grad(objective), "
+                    f"on the problems of sample(key{takes})")
         acts = " → ".join(self.model.activations)
         penalties = "".join(f", {k} {v:g}" for k, v in (("l2", self.l2), ("l1", self.l1)) if v)
         what = "grads and deltas" if self.deltas else "grads"
@@ -108,7 +115,8 @@ def subject(where: str, grads: Callable, *, model: MLP | None = None, loss: str 
         for name, meaning in GENERAL:
             _need_function(where, {"objective": objective, "grads": grads, "sample": sample}[name],
                            name, meaning)
-        return Subject(where, grads, objective=objective, sample=sample)
+        return Subject(where, grads, objective=objective, sample=sample,
+                       sample_takes=_declared(sample))
     if not isinstance(model, MLP):
         raise BadFileError(f"{where}: `model`: expected a jaxmlp.MLP, got {type(model).__name__}")
     if loss not in loss_names():
@@ -136,6 +144,35 @@ def one_line(error: BaseException, limit: int = 200) -> str:
     """
     text = " ".join(str(error).split()) or "(no message)"
     return f"{type(error).__name__}: {text[:limit]}{'…' if len(text) > limit else ''}"
+
+
+def located(error: BaseException, subject: Subject) -> str:
+    """:func:`one_line` of ``error``, and where in the user's code it was raised.
+
+    The place is the innermost frame of the traceback in the user's file (or in the file of one
+    of the user's functions): ``" (at my_file.py:12 in grads: `return d.T @ x`)"``; nothing when
+    no frame is the user's.
+    """
+    files = {subject.path}
+    for function in (subject.grads, subject.deltas, subject.objective, subject.sample):
+        code = getattr(function, "__code__", None)
+        files |= {code.co_filename} if code is not None else set()
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename in files]
+    if not frames:
+        return one_line(error)
+    frame = frames[-1]
+    code = f": `{' '.join(frame.line.split())[:80]}`" if frame.line else ""
+    return f"{one_line(error)} (at {pathlib.Path(frame.filename).name}:{frame.lineno} " \
+           f"in {frame.name}{code})"
+
+
+def _declared(sample: Callable) -> tuple[str, ...]:
+    """Which of ``rows`` and ``scale`` ``sample`` names as parameters (verify may choose them)."""
+    try:
+        names = inspect.signature(sample).parameters
+    except (TypeError, ValueError):  # a builtin or a callable without a signature
+        return ()
+    return tuple(name for name in ("rows", "scale") if name in names)
 
 
 def _import(path: str):
