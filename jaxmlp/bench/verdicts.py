@@ -2,15 +2,18 @@
 
 * **No false alarms.** The shipped right derivations (``examples/my_derivation.py``, MLP form with
   δ; ``examples/my_logistic_regression.py``, general form) at every effort from 100 to 2,000
-  problems, float32 and float64, seeds 0-9; and right derivations in the lectures' forms
+  problems, float32 and float64, seeds 0-9; the course catalogue (``examples/course/``: the
+  backward passes a deep-learning course assigns, general form) at the top effort, both
+  precisions, seeds 0-9; and right derivations in the lectures' forms
   (:mod:`jaxmlp.verify.lecture`) for random networks of depth 1-4. Every run must pass; the table
   counts the problems that passed only because rounding explained a difference, by rule.
-* **No misses.** The mutation report (:mod:`jaxmlp.verify.mutants`) of both shipped examples in
-  both precisions: every non-equivalent mutant must be caught.
+* **No misses.** The mutation report (:mod:`jaxmlp.verify.mutants`) of both shipped examples and
+  of every catalogue file, in both precisions: every non-equivalent mutant must be caught.
 * **Effort and time.** Seconds per search at each effort (seed 0, in one process: the first row
   of a file pays its compilations).
 
-Run: ``jaxmlp bench verdicts`` (about half an hour on two cores) or ``--quick`` (two minutes).
+Run: ``jaxmlp bench verdicts`` (hours on two cores: the catalogue's 240 searches of 2,000
+problems) or ``--quick`` (a few minutes).
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-__all__ = ["SHIPPED", "verdicts_table"]
+__all__ = ["COURSE", "SHIPPED", "course", "verdicts_table"]
 
 #: the shipped right derivations, relative to the repository
 SHIPPED = ("examples/my_derivation.py", "examples/my_logistic_regression.py")
+#: the course catalogue, relative to the repository
+COURSE = "examples/course"
 DTYPES = ("float32", "float64")
 
 
@@ -32,13 +37,17 @@ def verdicts_table(quick: bool = False, seed: int = 0, root: str | Path = ".") -
     efforts = (100, 300) if quick else (100, 300, 1000, 2000)
     seeds = range(2) if quick else range(10)
     files = [str(Path(root) / name) for name in SHIPPED]
+    catalogue = course(root)
     curve = [_search(file, dtype, effort, 0) for file in files for dtype in DTYPES
              for effort in efforts]
     at_top = [row for row in curve if row["examples"] == efforts[-1]]
     at_top += [_search(file, dtype, efforts[-1], s) for file in files for dtype in DTYPES
                for s in seeds if s != 0]
+    at_top += [_search(file, dtype, efforts[-1], s) for file in catalogue for dtype in DTYPES
+               for s in seeds]
     lectures = _lectures(10 if quick else 100, 30 if quick else 100, seed)
-    mutations = [_mutation(file, dtype, 20 if quick else 100) for file in files for dtype in DTYPES]
+    mutations = [_mutation(file, dtype, 20 if quick else 100) for file in files + catalogue
+                 for dtype in DTYPES]
     markdown = [
         "No false alarms, the shipped right derivations: every seed at the top effort.", "",
         _seeds_table(at_top, efforts[-1], len(seeds)), "",
@@ -50,6 +59,11 @@ def verdicts_table(quick: bool = False, seed: int = 0, root: str | Path = ".") -
     ]
     return {"curve": curve, "seeds": at_top, "lectures": lectures, "mutations": mutations,
             "markdown": markdown}
+
+
+def course(root: str | Path = ".") -> list[str]:
+    """The catalogue's files under ``root``, sorted."""
+    return sorted(str(path) for path in (Path(root) / COURSE).glob("*.py"))
 
 
 def _search(file: str, dtype: str, examples: int, seed: int) -> dict:
