@@ -33,6 +33,10 @@ def add(commands) -> None:
                         "(the effort of the search)")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                    help="precision of the problems: float64, or float32 as your derivation trains")
+    p.add_argument("--suggest", action="store_true",
+                   help="for a wrong FILE, search the single edits (a sign, a transpose, 1/B, "
+                        "a derivative, an axis, ...) that make it pass the same check, and show "
+                        "each: the line as written and as it would read, and why")
     p.add_argument("--json", action="store_true",
                    help="print, as the last line, one JSON object: passed, first_wrong_delta, "
                         "failures, counterexample")
@@ -47,5 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.file is not None and not Path(args.file).is_file():
         raise UsageError(f"FILE: {args.file!r} does not exist or is not a file")
     verify = importlib.import_module("jaxmlp.verify")
+    if args.suggest and args.file is None:
+        raise UsageError("--suggest: needs a FILE (it edits your derivation)")
     return verify.run(args.file, seed=args.seed, examples=args.examples, dtype=args.dtype,
-                      json=args.json)
+                      json=args.json, suggest=args.suggest)

@@ -81,11 +81,13 @@ WIDTH = 100     #: columns of the lines ``jaxmlp verify`` prints
 
 
 def run(path: str | None = None, *, seed: int = 0, out: Callable[[str], object] = print,
-        examples: int = EXAMPLES, dtype: str = "float64", json: bool = False) -> int:
+        examples: int = EXAMPLES, dtype: str = "float64", json: bool = False,
+        suggest: bool = False) -> int:
     """Verify the derivations and the library (no ``path``) or the user file at ``path``.
 
-    Returns the exit status. ``examples`` and ``dtype`` (``"float64"`` or ``"float32"``) apply to a
-    file; with ``json`` the last line printed is one JSON object (see
+    Returns the exit status. ``examples``, ``dtype`` (``"float64"`` or ``"float32"``) and
+    ``suggest`` (the single edits that make a wrong file pass, :mod:`jaxmlp.verify.suggest`) apply
+    to a file; with ``json`` the last line printed is one JSON object (see
     :func:`jaxmlp.verify.report.summary`).
 
     >>> run("no/such/file.py", out=print)
@@ -93,7 +95,8 @@ def run(path: str | None = None, *, seed: int = 0, out: Callable[[str], object] 
     2
     """
     if path is not None:
-        return verify_file(path, seed=seed, out=out, examples=examples, dtype=dtype, json=json)
+        return verify_file(path, seed=seed, out=out, examples=examples, dtype=dtype, json=json,
+                           suggest=suggest)
     start = time.perf_counter()
     out(f"jaxmlp verify (seed {seed}): the lecture derivations, "
         "then jaxmlp.backprop against jax.grad")
@@ -117,7 +120,8 @@ def run(path: str | None = None, *, seed: int = 0, out: Callable[[str], object] 
 
 
 def verify_file(path: str, *, seed: int = 0, out: Callable[[str], object] = print,
-                examples: int = EXAMPLES, dtype: str = "float64", json: bool = False) -> int:
+                examples: int = EXAMPLES, dtype: str = "float64", json: bool = False,
+                suggest: bool = False) -> int:
     """Search for a problem where the file's ``grads`` (or ``deltas``) differs from ``jax.grad``.
 
     A thin reader over :func:`derivation`'s search: the file gives the same names as arguments.
@@ -135,7 +139,8 @@ def verify_file(path: str, *, seed: int = 0, out: Callable[[str], object] = prin
         out(f"jaxmlp verify {path}\n  {subject.describe()}\n"
             f"  search: {np.dtype(dtype).name}, seed {seed}, "
             f"fixed probes, then {examples} drawn problems ({where})")
-        verdict = check_subject(subject, examples=examples, seed=seed, dtype=dtype)
+        verdict = check_subject(subject, examples=examples, seed=seed, dtype=dtype,
+                                suggest=suggest)
     except BadFileError as error:
         out(f"jaxmlp: error: {error}")
         if json:

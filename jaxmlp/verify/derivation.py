@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -19,6 +20,8 @@ from jaxmlp.core.values import check_int
 from jaxmlp.verify import report
 from jaxmlp.verify.problem import draw
 from jaxmlp.verify.search import Outcome, Result, search
+from jaxmlp.verify.suggest import Suggestion
+from jaxmlp.verify.suggest import suggest as _suggest
 from jaxmlp.verify.userfile import Subject, subject
 
 __all__ = ["EXAMPLES", "Report", "check", "derivation"]
@@ -40,6 +43,9 @@ class Report:
     subject: Subject
     result: Result
     dtype: str
+    #: with ``suggest``: the single edits that make the file pass the same check, best first
+    #: (``()`` when it passed or none was found); ``None`` when not asked for
+    suggestions: tuple[Suggestion, ...] | None = None
 
     @property
     def passed(self) -> bool:
@@ -75,11 +81,20 @@ class Report:
 
     def lines(self) -> list[str]:
         """The printed form, line by line, the verdict last."""
-        return report.lines(self.subject, self.result, self.dtype)
+        lines = report.lines(self.subject, self.result, self.dtype)
+        if self.suggestions is None or self.passed:
+            return lines
+        if not self.suggestions:
+            return [*lines[:-1], "no single edit found that makes the file pass", lines[-1]]
+        head = (f"suggestions: {len(self.suggestions)} single edit(s), each makes the file pass "
+                f"the same check ({self.dtype}, the same seed and effort):")
+        edits = [line for found in self.suggestions for line in found.lines()]
+        return [*lines[:-1], head, *edits, lines[-1]]
 
     def json(self) -> str:
         """The one-line JSON object of ``jaxmlp verify --json``."""
-        return report.summary(self.subject, self.result, self.dtype)
+        return report.summary(self.subject, self.result, self.dtype,
+                              suggestions=self.suggestions)
 
     def problem(self):
         """``(params, x, t)`` of the counterexample, to look at or to step through by hand."""
@@ -96,7 +111,8 @@ def derivation(grads: Callable, *, model: MLP | None = None, loss: str | None = 
                reduction: str = "mean", l2: float = 0.0, l1: float = 0.0,
                deltas: Callable | None = None, objective: Callable | None = None,
                sample: Callable | None = None, examples: int = EXAMPLES, seed: int = 0,
-               dtype: str = "float64", name: str = "derivation") -> Report:
+               dtype: str = "float64", name: str = "derivation",
+               suggest: bool = False) -> Report:
     """Search for a problem where ``grads`` (and ``deltas``) differs from ``jax.grad``.
 
     Arguments:
@@ -109,6 +125,9 @@ def derivation(grads: Callable, *, model: MLP | None = None, loss: str | None = 
             ``sample(key)`` one random ``(params, x, t)``.
         examples, seed, dtype: the search's effort, its seed, and ``"float64"`` or ``"float32"``.
         name: what messages call the derivation.
+        suggest: for a wrong derivation, search the single edits that make it pass
+            (``report.suggestions``); it needs the derivation in a file (``jaxmlp verify FILE
+            --suggest``), so here ``ValueError`` unless ``grads`` comes from such a file.
 
     Returns a :class:`Report`. Raises ``ValueError`` when the functions cannot be checked (a
     missing piece, or ``grads`` raising), with one line saying why.
@@ -126,16 +145,21 @@ def derivation(grads: Callable, *, model: MLP | None = None, loss: str | None = 
     >>> report.passed, report.wrong[0]["leaf"]
     (False, 'grads')
     """
-    found = subject(f"<{name}>", grads, model=model, loss=loss, reduction=reduction, l2=l2, l1=l1,
+    where = f"<{name}>"
+    if suggest:
+        where = _file_of(grads)
+    found = subject(where, grads, model=model, loss=loss, reduction=reduction, l2=l2, l1=l1,
                     deltas=deltas, objective=objective, sample=sample)
-    return check(found, examples=examples, seed=seed, dtype=dtype)
+    return check(found, examples=examples, seed=seed, dtype=dtype, suggest=suggest)
 
 
 def check(what: Subject, *, examples: int = EXAMPLES, seed: int = 0,
-          dtype: str = "float64") -> Report:
+          dtype: str = "float64", suggest: bool = False) -> Report:
     """Run the search on a :class:`~jaxmlp.verify.userfile.Subject` (a file's or functions').
 
-    ``examples`` (an integer ``>= 0``) and ``seed`` (``>= 0``) are checked first.
+    ``examples`` (an integer ``>= 0``) and ``seed`` (``>= 0``) are checked first. With
+    ``suggest``, a wrong derivation's file is searched for the single edits that make it pass
+    (:mod:`jaxmlp.verify.suggest`).
     """
     examples = check_int("examples", examples, 0)
     seed = check_int("seed", seed, 0)
@@ -144,4 +168,21 @@ def check(what: Subject, *, examples: int = EXAMPLES, seed: int = 0,
     precision = np.dtype(dtype)
     with jax.enable_x64(precision.itemsize >= 8):
         result = search(what, examples, seed, precision)
-    return Report(what, result, precision.name)
+    found = None
+    if suggest:
+        found = ()
+        if result.counterexample is not None:
+            found = tuple(_suggest(what, result.counterexample.problem, examples=examples,
+                                   seed=seed, dtype=precision.name, check=check))
+    return Report(what, result, precision.name, found)
+
+
+def _file_of(grads: Callable) -> str:
+    """The file that defines ``grads``, for ``suggest``: a ``ValueError`` when there is none."""
+    code = getattr(grads, "__code__", None)
+    path = None if code is None else Path(code.co_filename)
+    if path is None or not path.is_file() or path.suffix != ".py":
+        raise ValueError("suggest: the edits are made to the derivation's file, and grads has "
+                         "none (defined in a notebook or interactively); save it to a file and "
+                         "run `jaxmlp verify FILE --suggest`")
+    return str(path)

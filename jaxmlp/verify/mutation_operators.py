@@ -50,10 +50,14 @@ class Mutant:
     line: int
     text: str
     source: str
+    end_line: int = 0  #: the last line of the changed expression (``line`` when it is one line)
 
 
-def mutants(source: str) -> list[Mutant]:
+def mutants(source: str, rules: tuple = ()) -> list[Mutant]:
     """Every mutant of the derivation in ``source``, one mutation each, in source order.
+
+    ``rules`` are ``(operator, rule)`` pairs applied after :data:`RULES` (the edits that undo a
+    mistake, :mod:`jaxmlp.verify.fix_operators`).
 
     Mutants that read the same as an earlier one (or as the original) are left out.
 
@@ -66,10 +70,11 @@ def mutants(source: str) -> list[Mutant]:
     lines = source.splitlines()
     seen = {ast.unparse(ast.parse(source))}
     found = []
-    for where in _sites(ast.parse(source)):
+    rules = RULES + tuple(rules)
+    for where in _sites(ast.parse(source), rules):
         tree = ast.parse(source)
         function, parent, field, index, old = _locate(tree, where)
-        operator, new = _alternatives(old, parent, field)[where[-1]]
+        operator, new = _alternatives(old, parent, field, rules)[where[-1]]
         if index is None:
             setattr(parent, field, new)
         else:
@@ -77,19 +82,20 @@ def mutants(source: str) -> list[Mutant]:
         text = ast.unparse(tree)
         if text not in seen:
             seen.add(text)
-            mutant = Mutant(operator, function.name, old.lineno, _line(lines, old, new), text)
+            mutant = Mutant(operator, function.name, old.lineno, _line(lines, old, new), text,
+                            old.end_lineno)
             found.append(((old.lineno, old.col_offset), mutant))
     return [mutant for _, mutant in sorted(found, key=lambda pair: pair[0])]
 
 
-def _sites(tree):
+def _sites(tree, rules):
     """``(statement, node, field, index, alternative)`` of every mutation, in walk order."""
     for i, function in enumerate(tree.body):
         if not isinstance(function, ast.FunctionDef) or function.name in UNMUTATED:
             continue
         for k, parent in enumerate(ast.walk(function)):
             for field, index, child in _children(parent):
-                for m in range(len(_alternatives(child, parent, field))):
+                for m in range(len(_alternatives(child, parent, field, rules))):
                     yield i, k, field, index, m
 
 
@@ -109,12 +115,12 @@ def _children(node):
             yield from ((field, j, v) for j, v in enumerate(value) if isinstance(v, ast.expr))
 
 
-def _alternatives(node, parent, field) -> list[tuple[str, ast.expr]]:
+def _alternatives(node, parent, field, rules) -> list[tuple[str, ast.expr]]:
     """Every ``(operator, replacement)`` of ``node`` (a child of ``parent`` in ``field``)."""
     if not isinstance(getattr(node, "ctx", ast.Load()), ast.Load):
         return []  # an assignment's target
     found = []
-    for operator, rule in RULES:
+    for operator, rule in rules:
         found += [(operator, new) for new in rule(node, parent, field)]
     return found
 

@@ -78,7 +78,8 @@ _PHRASE = {BOUND: "the rounding bound", PRECISION: "the change of precision",
 
 
 def summary(
-    subject: Subject | None, result: Result | None, dtype, error: str | None = None
+    subject: Subject | None, result: Result | None, dtype, error: str | None = None,
+    suggestions=None,
 ) -> str:
     """The ``--json`` line.
 
@@ -97,6 +98,8 @@ def summary(
         "problems": result.tried if result else 0,
         "explained_by_rounding": dict(result.explained) if result else {},
     }
+    if suggestions is not None:  # asked for: best first, [] when passed or none found
+        record["suggestions"] = [found.json() for found in suggestions]
     if found is not None:
         p = found.problem
         record["counterexample"] = {
