@@ -59,7 +59,7 @@ def grads(params, x, t):
     label = t[:, None] == jnp.arange(C)                  # (B, C): True at the label
     p_wrong = jnp.where(label, 0.0, p)                   # p at the wrong classes, 0 at t_n
     p_minus_1 = -jnp.sum(p_wrong, axis=1, keepdims=True)  # (B, 1) p_label − 1, no cancellation
-    ds = (p_wrong + label * p_minus_1) / B               # ∂L/∂s = (p − onehot) / B
+    ds = jnp.where(label, p_minus_1, p) / B              # ∂L/∂s = (p − onehot) / B
     dW = ds.T @ x                                        # s = x Wᵀ + b  →  dW = dsᵀ x
     db = jnp.sum(ds, axis=0)                             # b broadcast over rows → sum
     return {"W": dW, "b": db}

@@ -7,7 +7,9 @@ result. Whether a discrepancy *is* rounding is a question about each side's comp
 can be answered by measurement, as Monte Carlo arithmetic does it (Parker 1997; the tools CADNA
 and Verificarlo): run the computation again with every floating-point operation's result
 perturbed by a random relative error of one machine epsilon, ``r ← r (1 + ε ξ)`` with
-``ξ ~ U(−1, 1)``, and see how far the result moves. An entry that moves by ``s`` under such
+``ξ ~ U(−1, 1)``, and see how far the result moves. Every decision (a comparison, an argmax) is
+taken on the unperturbed values, so the perturbed runs follow the same branches: at a kink (a
+margin exactly 0) a flipped comparison would measure the kink's convention, not rounding. An entry that moves by ``s`` under such
 perturbations is known to about ``s``; an entry that does not move is known to all its digits.
 
 :func:`rounding_spread` traces a function to its jaxpr (``jax.make_jaxpr``), evaluates it with
@@ -94,7 +96,7 @@ def _program(fn: Callable, tree, samples: int):
 
         def one(k):
             xi = _Xi(jax.random.uniform(k, (size,), jnp.float32, -1, 1))
-            return _evaluate(closed.jaxpr, closed.consts, leaves, xi)
+            return [p for _, p in _evaluate(closed.jaxpr, closed.consts, leaves, xi)]
 
         runs = jax.vmap(one)(jax.random.split(key, samples))
         ranges = [jnp.max(r, 0) - jnp.min(r, 0) if jnp.issubdtype(r.dtype, jnp.floating)
@@ -122,31 +124,47 @@ class _Xi:
 
 
 def _evaluate(jaxpr: Jaxpr, consts, args, xi: _Xi):
-    """``jaxpr`` on ``args`` with every rounding equation's float values perturbed."""
+    """``jaxpr`` on ``args`` with every rounding equation's float values perturbed.
+
+    Every value is a pair ``(exact, perturbed)``; a decision (a comparison, an ``argmax``: any
+    result that is not a float) is taken on the exact values, so that the perturbed run follows
+    the exact run's branches. A comparison at an exact tie (a kink) would otherwise flip under
+    the perturbation, and its spread would be the kink's convention, not rounding.
+    """
     env = {}
 
     def read(v):
-        return v.val if isinstance(v, Literal) else env[v]
+        return (v.val, v.val) if isinstance(v, Literal) else env[v]
 
     for var, value in zip(jaxpr.constvars, consts):
-        env[var] = value
+        env[var] = (value, value)
     for var, value in zip(jaxpr.invars, args):
-        env[var] = value
+        env[var] = value if isinstance(value, tuple) else (value, value)
     for eqn in jaxpr.eqns:
         values = [read(v) for v in eqn.invars]
         body = _body(eqn)
         if body is not None:
-            outs = _evaluate(*body, values, xi)
+            outs = _evaluate(body[0], body[1], values, xi)
         else:
+            exact = _listed(eqn, _bind(eqn, [e for e, _ in values]))
+            noisy = [p for _, p in values]
             if eqn.primitive.name in SUMS:  # each summand's rounding, not only the total's
-                values = [xi.perturbed(value) for value in values]
-            outs = _bind(eqn, values)
-            outs = outs if eqn.primitive.multiple_results else [outs]
+                noisy = [xi.perturbed(value) for value in noisy]
+            noisy = _listed(eqn, _bind(eqn, noisy))
             if eqn.primitive.name not in EXACT:
-                outs = [xi.perturbed(out) for out in outs]
+                noisy = [xi.perturbed(out) for out in noisy]
+            outs = [(e, p if _is_float(e) else e) for e, p in zip(exact, noisy)]
         for var, value in zip(eqn.outvars, outs):
             env[var] = value
     return [read(v) for v in jaxpr.outvars]
+
+
+def _listed(eqn, outs) -> list:
+    return list(outs) if eqn.primitive.multiple_results else [outs]
+
+
+def _is_float(value) -> bool:
+    return jnp.issubdtype(jnp.result_type(value), jnp.floating)
 
 
 def _count(jaxpr: Jaxpr) -> int:

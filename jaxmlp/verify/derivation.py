@@ -22,7 +22,7 @@ from jaxmlp.verify.problem import draw
 from jaxmlp.verify.search import Outcome, Result, search
 from jaxmlp.verify.suggest import Suggestion
 from jaxmlp.verify.suggest import suggest as _suggest
-from jaxmlp.verify.userfile import Subject, subject
+from jaxmlp.verify.userfile import BadFileError, Subject, read, subject
 
 __all__ = ["EXAMPLES", "Report", "check", "derivation"]
 
@@ -178,11 +178,15 @@ def check(what: Subject, *, examples: int = EXAMPLES, seed: int = 0,
 
 
 def _file_of(grads: Callable) -> str:
-    """The file that defines ``grads``, for ``suggest``: a ``ValueError`` when there is none."""
+    """The derivation file that defines ``grads``, for ``suggest``; a ``ValueError`` otherwise."""
     code = getattr(grads, "__code__", None)
     path = None if code is None else Path(code.co_filename)
-    if path is None or not path.is_file() or path.suffix != ".py":
-        raise ValueError("suggest: the edits are made to the derivation's file, and grads has "
-                         "none (defined in a notebook or interactively); save it to a file and "
-                         "run `jaxmlp verify FILE --suggest`")
-    return str(path)
+    why = "it has none (defined in a notebook or interactively)"
+    if path is not None and path.is_file() and path.suffix == ".py":
+        try:
+            read(str(path))
+            return str(path)
+        except BadFileError as error:
+            why = f"{path.name} is not a derivation file ({str(error).split(': ', 1)[-1]})"
+    raise ValueError(f"suggest: the edits are made to the file that defines grads, and {why}; "
+                     "save it to a file and run `jaxmlp verify FILE --suggest`")
