@@ -9,8 +9,9 @@ and Verificarlo): run the computation again with every floating-point operation'
 perturbed by a random relative error of one machine epsilon, ``r ← r (1 + ε ξ)`` with
 ``ξ ~ U(−1, 1)``, and see how far the result moves. Every decision (a comparison, an argmax) is
 taken on the unperturbed values, so the perturbed runs follow the same branches: at a kink (a
-margin exactly 0) a flipped comparison would measure the kink's convention, not rounding. An entry that moves by ``s`` under such
-perturbations is known to about ``s``; an entry that does not move is known to all its digits.
+margin exactly 0) a flipped comparison would measure the kink's convention, not rounding. An
+entry that moves by ``s`` under such perturbations is known to about ``s``; an entry that does not
+move is known to all its digits.
 
 :func:`rounding_spread` traces a function to its jaxpr (``jax.make_jaxpr``), evaluates it with
 each floating-point equation's result perturbed, ``samples`` times (``jax.vmap`` over the
