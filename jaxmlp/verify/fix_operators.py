@@ -94,7 +94,8 @@ def _constant(node, parent, field):
     if not number or isinstance(parent, ast.keyword) or (
             isinstance(parent, ast.Subscript) and field == "slice"):
         return []
-    found = [ast.Constant(node.value / 2)]
+    half = node.value // 2 if type(node.value) is int and node.value % 2 == 0 else node.value / 2
+    found = [ast.Constant(half)]
     return found + ([ast.Constant(0)] if node.value == 1 else [])
 
 
