@@ -9,7 +9,9 @@ back, as far as the file itself says what it was:
   divides by (``B``, ``x.shape[0]``, ``n``) at the right-hand side of an assignment or a returned
   value;
 * ``derivative``: ``1 − h`` → ``1 − h²`` (tanh′ = 1 − h²) and → ``h (1 − h)`` (σ′ = σ(1 − σ)),
-  and a name ``o`` → ``o (1 − o)`` (σ for σ′);
+  a name ``o`` → ``o (1 − o)`` (σ for σ′), and a forgotten activation derivative put back: a
+  right-hand side ``a`` → ``a ⊙ (1 − h²)`` or ``a ⊙ h (1 − h)`` for each name ``h`` the
+  derivation assigns (``δ2 = δ3 @ w3`` → ``δ2 = (δ3 @ w3) * (1 - h2 ** 2)``);
 * ``axis``: an ``axis=0`` or ``axis=1`` added to a ``sum`` or ``mean`` that has none;
 * ``sign``: a negation added to a right-hand side, ``a`` → ``−a``;
 * ``constant``: a number ``c`` → ``c / 2`` (a factor 2 too many) and ``1`` → ``0``.
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import ast
 
-__all__ = ["FIXES", "WHY", "divisors", "fixes"]
+__all__ = ["FIXES", "WHY", "assigned", "divisors", "fixes"]
 
 #: what an edit of each operator means, as a suggestion states it
 WHY = {
@@ -47,6 +49,35 @@ def divisors(tree: ast.AST) -> list[ast.expr]:
                 node.right, ast.Name | ast.Attribute | ast.Subscript):
             found.setdefault(ast.unparse(node.right), node.right)
     return list(found.values())
+
+
+def assigned(tree: ast.AST) -> list[str]:
+    """The names the derivation's functions assign (the forward's outputs among them)."""
+    found = {}
+    for function in getattr(tree, "body", []):
+        if isinstance(function, ast.FunctionDef) and function.name not in ("objective", "sample"):
+            for node in ast.walk(function):
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                    found.setdefault(node.id)
+    return list(found)
+
+
+def _forgotten(names):
+    def rule(node, parent, field):
+        if not (isinstance(parent, ast.Assign) and field == "value") or isinstance(
+                node, ast.Constant | ast.Tuple | ast.Call):
+            return []
+        targets = {t.id for t in parent.targets if isinstance(t, ast.Name)}
+        found = []
+        for name in names:
+            if name in targets:
+                continue
+            h = ast.Name(name, ast.Load())
+            tanh = ast.BinOp(ast.Constant(1), ast.Sub(), ast.BinOp(h, ast.Pow(), ast.Constant(2)))
+            sigmoid = ast.BinOp(h, ast.Mult(), ast.BinOp(ast.Constant(1), ast.Sub(), h))
+            found += [ast.BinOp(node, ast.Mult(), factor) for factor in (tanh, sigmoid)]
+        return found
+    return rule
 
 
 def _average(divisors_of):
@@ -106,9 +137,11 @@ def _is_one(node) -> bool:
 def fixes(source: str) -> tuple:
     """The rules of this module for ``source`` (its divisors read from it), as ``(operator,
     rule)`` pairs for :func:`jaxmlp.verify.mutation_operators.mutants`."""
-    found = divisors(ast.parse(source))
-    return (("1/B", _average(lambda: found)), ("derivative", _derivative), ("axis", _axis),
-            ("sign", _sign), ("constant", _constant))
+    tree = ast.parse(source)
+    found, names = divisors(tree), assigned(tree)
+    return (("1/B", _average(lambda: found)), ("derivative", _derivative),
+            ("derivative", _forgotten(names)), ("axis", _axis), ("sign", _sign),
+            ("constant", _constant))
 
 
 FIXES = ("1/B", "derivative", "axis", "sign", "constant")  #: the operators this module adds to
