@@ -43,7 +43,6 @@ import jax
 import numpy as np
 
 from jaxmlp.core.random_rounding import rounding_spread
-from jaxmlp.tolerance import TOLERANCE, compare
 from jaxmlp.verify.derivation import DTYPES, EXAMPLES, check
 from jaxmlp.verify.mutation_operators import OPERATORS, Mutant, mutants
 from jaxmlp.verify.problem import Problem, draw, region
@@ -261,25 +260,45 @@ def _same_bits(got, want) -> bool:
 
 
 def _within_tolerance(got, want) -> bool:
-    """Whether ``got`` equals ``want`` within the tolerance of its precision (no other rule)."""
-    try:
-        return all(leaf.rule == TOLERANCE for leaf in compare(got, want))
-    except ValueError:  # another structure or shape
+    """Whether ``got`` equals ``want`` to a few ulps of the largest entry, whole pytree (a fixed
+    rule, not the judge's: a weakened judge must not make a gap look equivalent)."""
+    pairs = _pairs(got, want)
+    if pairs is None:
         return False
+    scale = max((float(np.max(np.abs(w))) for _, w in pairs if w.size), default=0.0)
+    return all(np.all(np.abs(g.astype(np.float64) - w) <= 8 * np.finfo(w.dtype).eps * scale)
+               for g, w in pairs)
 
 
 def _within_rounding(mutant, original, args, got, want) -> bool:
-    """Whether the general form's mutant and original differ by no more than the rounding both
-    were measured to have here (:func:`jaxmlp.core.random_rounding.rounding_spread`): a term
-    that is zero in exact arithmetic, dropped where the gradient itself is rounding noise."""
+    """Whether the general form's mutant and original differ, entry by entry, by no more than
+    the rounding both were measured to have here
+    (:func:`jaxmlp.core.random_rounding.rounding_spread`): a term that is zero in exact
+    arithmetic, dropped where the gradient itself is rounding noise."""
     if original is None or original.model is not None:
         return False
     try:
         spreads = [rounding_spread(s.grads, *args) for s in (mutant, original)]
-        noise = jax.tree.map(lambda a, b: NOISE_MARGIN * (a + b), *spreads)
-        return all(leaf.passed for leaf in compare(got[0], want[0], noise=noise))
-    except Exception:  # not traceable, or another structure: no evidence
+    except Exception:  # not traceable: no evidence
         return False
+    noise = jax.tree.leaves(jax.tree.map(lambda a, b: NOISE_MARGIN * (a + b), *spreads))
+    pairs = _pairs(got[0], want[0])
+    if pairs is None or len(noise) != len(pairs):
+        return False
+    return all(np.all(np.abs(g.astype(np.float64) - w) <= np.asarray(n))
+               for (g, w), n in zip(pairs, noise))
+
+
+def _pairs(got, want):
+    """The leaves of two pytrees as float arrays side by side; ``None`` if they differ in form."""
+    got_leaves, got_tree = jax.tree.flatten(got)
+    want_leaves, want_tree = jax.tree.flatten(want)
+    if got_tree != want_tree:
+        return None
+    pairs = [(np.asarray(g), np.asarray(w)) for g, w in zip(got_leaves, want_leaves)]
+    if any(g.shape != w.shape or w.dtype.kind != "f" for g, w in pairs):
+        return None
+    return pairs
 
 
 def _operators(text: str) -> set[str]:
