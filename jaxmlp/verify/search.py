@@ -36,7 +36,7 @@ from jaxmlp.tolerance import TOLERANCE, LeafError, compare
 from jaxmlp.verify.problem import Problem, draw, region
 from jaxmlp.verify.userfile import BadFileError, Subject, located, one_line
 
-__all__ = ["NOISE_MARGIN", "Outcome", "Result", "evaluate", "search"]
+__all__ = ["NOISE_MARGIN", "Outcome", "Result", "agrees", "evaluate", "search"]
 
 #: a difference of at most this many times the sum of both sides' measured rounding spreads is
 #: rounding (measured: a right tanh step, 1 − h² against jax.grad's (1 − h)(1 + h), differs by at
@@ -122,6 +122,23 @@ def evaluate(subject: Subject, problem: Problem, dtype=jnp.float64) -> Outcome:
     there = in_other_precision(functools.partial(_noise, subject), params, x, t)
     other = other if other is None else (*other[:2], there)
     return Outcome(problem, x, t, *_judge(subject, got, want, other, noise))
+
+
+def agrees(subject: Subject, problem: Problem, rtol: float = 1e-6) -> bool:
+    """Whether ``grads`` (and ``deltas``) equal ``jax.grad`` on ``problem`` in float64 within
+    ``rtol``, with no evidence of rounding gathered: a cheap filter (``--suggest``'s first probe),
+    never a verdict. ``False`` when the file cannot be used there."""
+    try:
+        with jax.enable_x64(True):
+            params, x, t = draw(subject, problem, jnp.float64)
+            want = _reference(subject, params, x, t)
+            got = (_call(subject, "grads", params, x, t),
+                   None if want[1] is None else _listed(_call(subject, "deltas", params, x, t)))
+            leaves = [leaf for i in (0, 1) if want[i] is not None
+                      for leaf in compare(got[i], want[i], rtol)]
+    except (BadFileError, TypeError, ValueError):
+        return False
+    return all(leaf.passed for leaf in leaves)
 
 
 def _judge(subject, got, want, other=None, bounds=(None, None)):

@@ -5,8 +5,10 @@ them are undone by an edit of the same table or of its inverse (:mod:`jaxmlp.ver
 :func:`suggest` applies every single such edit to the wrong file and keeps the edits whose file
 passes the same full check the user ran (the same effort, seed and precision, never less):
 
-1. a cheap probe first: the edited file must be right on the counterexample itself (most edits
-   fail there, or cannot be used, in milliseconds);
+1. a cheap probe first: the edited file must agree with ``jax.grad`` on the counterexample itself,
+   in float64 within 1e-6 and with no evidence of rounding gathered (most edits fail there, or
+   cannot be used, in milliseconds; a right edit meets it, since float64's rounding is far below
+   1e-6 of a gradient);
 2. then the full search, as ``jaxmlp verify`` runs it, judged against the user's own
    ``objective`` and ``sample`` (general form) or ``model`` and ``loss`` (MLP form).
 
@@ -22,12 +24,9 @@ import dataclasses
 import tempfile
 from pathlib import Path
 
-import jax
-import numpy as np
-
 from jaxmlp.verify.fix_operators import WHY, fixes
 from jaxmlp.verify.mutation_operators import Mutant, mutants
-from jaxmlp.verify.search import evaluate
+from jaxmlp.verify.search import agrees
 from jaxmlp.verify.userfile import BadFileError, Subject, read
 
 __all__ = ["Suggestion", "suggest"]
@@ -72,7 +71,7 @@ def suggest(subject: Subject, problem, *, examples: int, seed: int, dtype: str,
     with tempfile.TemporaryDirectory(prefix="jaxmlp-suggest-") as folder:
         for i, edit in enumerate(edits):
             edited = _edited(subject, edit, Path(folder) / f"edit_{i}.py")
-            if edited is None or not _right_on(edited, problem, dtype):
+            if edited is None or not agrees(edited, problem):
                 continue
             try:
                 report = check(edited, examples=examples, seed=seed, dtype=dtype)
@@ -96,12 +95,3 @@ def _edited(subject: Subject, edit: Mutant, file: Path) -> Subject | None:
         edited = dataclasses.replace(edited, objective=subject.objective, sample=subject.sample,
                                      sample_takes=subject.sample_takes)
     return edited
-
-
-def _right_on(subject: Subject, problem, dtype: str) -> bool:
-    """Whether ``subject`` passes the one problem (an edit that fails or breaks there: no)."""
-    try:
-        with jax.enable_x64(np.dtype(dtype).itemsize >= 8):
-            return not evaluate(subject, problem, np.dtype(dtype)).failed
-    except BadFileError:
-        return False
