@@ -129,7 +129,7 @@ def test_tuples_none_and_a_boolean_mask_are_kept_as_they_are(tmp_path):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_one_minus_h_squared_at_saturation_is_rounding_and_one_percent_is_not(tmp_path, dtype):
-    status, lines, record = verify_source(tmp_path, RNN, examples=40, dtype=dtype)
+    status, lines, record = verify_source(tmp_path, RNN, examples=20, dtype=dtype)
     assert status == 0, lines
     status, lines, record = verify_source(tmp_path, RNN.replace("da = t *", "da = 1.01 * t *"),
                                           dtype=dtype)
