@@ -13,7 +13,8 @@ back, as far as the file itself says what it was:
   right-hand side ``a`` → ``a ⊙ (1 − h²)`` or ``a ⊙ h (1 − h)`` for each name ``h`` the
   derivation assigns (``δ2 = δ3 @ w3`` → ``δ2 = (δ3 @ w3) * (1 - h2 ** 2)``);
 * ``axis``: an ``axis=0`` or ``axis=1`` added to a ``sum`` or ``mean`` that has none;
-* ``sign``: a negation added to a right-hand side, ``a`` → ``−a``;
+* ``sign``: a negation added to a right-hand side or to a name in a call or an operation,
+  ``a`` → ``−a`` (``jnp.exp(u)`` → ``jnp.exp(-u)``);
 * ``constant``: a number ``c`` → ``c / 2`` (a factor 2 too many) and ``1`` → ``0``.
 
 :data:`WHY` says what each edit means, in the lecture's words, for ``jaxmlp verify --suggest``
@@ -115,7 +116,8 @@ def _axis(node, parent, field):
 def _sign(node, parent, field):
     whole = (isinstance(parent, ast.Assign) and field == "value") or isinstance(
         parent, ast.Return | ast.Dict | ast.List)
-    if not whole or isinstance(node, ast.UnaryOp):
+    operand = isinstance(node, ast.Name) and isinstance(parent, ast.Call | ast.BinOp)
+    if not (whole or operand) or isinstance(node, ast.UnaryOp):
         return []
     return [ast.UnaryOp(ast.USub(), node)]
 
