@@ -86,9 +86,19 @@ def test_folds_train_one_model_per_fold(tmp_path, capsys):
     )
     record = json.loads((out / "history.json").read_text())
     assert [m["fold"] for m in record["models"]] == [0, 1, 2] and record["data"]["folds"] == 3
-    assert record["data"]["validation_rows"] == 500
+    assert record["data"]["validation_rows"] == 500 and record["data"]["fold_rows"] == [500] * 3
     val = [m["history"]["val_accuracy"][0] for m in record["models"]]
     assert len(set(val)) == 3  # three different validation folds
+
+
+def test_unequal_folds_are_printed_with_their_true_sizes(tmp_path, capsys):
+    out = tmp_path / "folds"
+    assert cli.main(["train", *TINY, "--folds", "7", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    rows = json.loads((out / "history.json").read_text())["data"]["fold_rows"]
+    assert sum(rows) == 1500 and rows == [215, 215, 214, 214, 214, 214, 214]
+    assert "1,285 or 1,286 training rows, 7 folds of 215, 215, 214, 214, 214, 214 and 214 rows" \
+        in printed, printed
 
 
 @pytest.mark.parametrize(

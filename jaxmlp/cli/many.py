@@ -34,6 +34,7 @@ from jaxmlp.cli.common import (
     write_json,
 )
 from jaxmlp.cli.runs import DIGITS_NOTE, TRAIN_FILES, output_folder, settings
+from jaxmlp.data.folds import fold_sizes
 
 __all__ = ["add", "files", "grid", "rates", "requested", "run"]
 
@@ -137,10 +138,16 @@ def _train(args: argparse.Namespace, models: list[dict], names: tuple[str, ...],
     split = 0.0 if args.folds else args.validation_split
     n_val = (len(x) // args.folds if args.folds
              else len(x) - split_index(len(x), split) if split else 0)
-    held = (f"{args.folds} folds of {n_val:,} rows, each model validating on its own" if args.folds
-            else f"{n_val:,} validation rows (the last {split:.0%} after one shuffle)" if n_val
-            else "no validation rows")
-    print(f"{args.dataset}: {len(x) - n_val:,} training rows, {held}, {len(x_test):,} test rows; "
+    if args.folds:  # the folds' true sizes: the first n % k hold one row more (data.folds)
+        sizes = fold_sizes(len(x), args.folds)
+        rows = _sizes(sorted({len(x) - size for size in sizes}), " or ")
+        held = (f"{args.folds} folds of {_sizes(sizes, ' and ')} rows, "
+                "each model validating on its own")
+    else:
+        rows = f"{len(x) - n_val:,}"
+        held = (f"{n_val:,} validation rows (the last {split:.0%} after one shuffle)" if n_val
+                else "no validation rows")
+    print(f"{args.dataset}: {rows} training rows, {held}, {len(x_test):,} test rows; "
           f"{_what(args, len(models))} trained together by jaxmlp.fit_many")
     lrs, l2s = [m["learning_rate"] for m in models], [m["l2"] for m in models]
     stopping = None
@@ -181,6 +188,8 @@ def _train(args: argparse.Namespace, models: list[dict], names: tuple[str, ...],
     command = shlex.join(["jaxmlp", *getattr(args, "argv", ["train"])])
     data = {"dataset": args.dataset, "training_rows": len(x) - n_val, "validation_rows": n_val,
             "test_rows": len(x_test), "folds": args.folds}
+    if args.folds:  # each fold's true size (validation_rows is the smallest)
+        data["fold_rows"] = fold_sizes(len(x), args.folds)
     record = {"command": command, "settings": settings(args), "seed": args.seed,
               "versions": versions(), "data": data,
               "test": {k: _stats(v) for k, v in test.items()}, "seconds": seconds, "models": []}
@@ -279,3 +288,11 @@ def _stats(values: np.ndarray) -> dict[str, float]:
 def _pm(values: np.ndarray) -> str:
     stats = _stats(np.asarray(values))
     return f"{stats['mean']:.4f} ± {stats['std']:.4f}"
+
+
+def _sizes(sizes: list[int], last: str) -> str:
+    """``"500"`` when all are equal, else ``"21, 20 and 20"`` (``last`` joins the last two)."""
+    if len(set(sizes)) == 1:
+        return f"{sizes[0]:,}"
+    text = [f"{size:,}" for size in sizes]
+    return ", ".join(text[:-1]) + last + text[-1]
