@@ -11,6 +11,7 @@ import sys
 
 import jax
 import numpy as np
+import optax
 import pytest
 
 import jaxmlp
@@ -186,3 +187,16 @@ def test_the_issues_command_is_refused_before_it_allocates(tmp_path):
         "through sizes (64, 2000000, 10) (float32): a step's activations, δs and gradient "
         "(29.4 GB)"), done.stderr
     assert result["peak"] < 3e9  # the 150 million parameters (0.6 GB), not one 9.6 GB activation
+
+
+def test_host_data_too_large_is_named_before_numpy_allocates():
+    """A zero-copy view of 4 TB (as np.broadcast_to makes) is refused naming x and its size, not
+    by NumPy's allocator on the NaN check's mask."""
+    x = np.broadcast_to(np.zeros((1, 1), np.float32), (10_000_000, 100_000))
+    model = jaxmlp.MLP((100_000, 4, 10), ("relu", "softmax"))
+    params = [{"w": np.zeros((4, 100_000), np.float32), "b": np.zeros(4, np.float32)},
+              {"w": np.zeros((10, 4), np.float32), "b": np.zeros(10, np.float32)}]
+    with pytest.raises(MemoryError, match=r"^x: its 10,000,000 × 100,000 float32 values need "
+                                          r"4\.0 TB, more than 80% of the"):
+        jaxmlp.fit(model, params, x, np.zeros(10_000_000, np.int32), optimizer=optax.sgd(0.1),
+                   loss="categorical_crossentropy", epochs=1, verbose=0)

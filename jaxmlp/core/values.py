@@ -19,6 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import checkify
 
+from jaxmlp.core.memory import check_fits
+
 __all__ = ["STAGE_VALUE_CHECKS", "as_array", "check_finite", "check_fraction", "check_int",
            "check_key", "check_rate", "check_rows", "escape_braces", "readable", "staged"]
 
@@ -119,16 +121,22 @@ def as_array(name: str, value: Any, xp: Any = jnp) -> Array:
 def check_finite(name: str, array: Any) -> None:
     """A ``ValueError`` naming ``name`` and the first bad row when ``array`` holds NaN or ±inf.
 
-    Skipped for a tracer (values are unknown under ``jax.jit``; staged as a ``checkify`` check
-    inside :func:`jaxmlp.checked`) and for a global array spread over several processes
-    (each process checks its own rows before building it).
+    An array too large for the device is a ``MemoryError`` naming ``name`` and its size first
+    (:func:`jaxmlp.core.memory.check_fits`), before anything is allocated. Skipped for a tracer
+    (values are unknown under ``jax.jit``; staged as a ``checkify`` check inside
+    :func:`jaxmlp.checked`) and for a global array spread over several processes (each process
+    checks its own rows before building it).
     """
     if not readable(array):
         if staged(array):
             message = f"{escape_braces(name)}: contains NaN or infinity"
             checkify.check(jnp.all(jnp.isfinite(array)), message)
         return
-    finite = np.isfinite(np.asarray(array))
+    host = np.asarray(array)  # no copy for a NumPy array or a view of one
+    # sized before anything is allocated: a zero-copy view of terabytes would fail in NumPy
+    shape = " × ".join(f"{n:,}" for n in host.shape) or "one"
+    check_fits(name, host.size * host.dtype.itemsize, f"its {shape} {host.dtype} values")
+    finite = np.isfinite(host)
     if not finite.all():
         where = np.argwhere(~finite)[0]
         if finite.ndim > 1:
