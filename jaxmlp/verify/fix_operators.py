@@ -6,15 +6,15 @@ index ±1, the axis 0 ↔ 1, the kink's comparison); the others lose something t
 back, as far as the file itself says what it was:
 
 * ``1/B``: a forgotten batch average, ``a`` → ``a / B``, for every divisor the file already
-  divides by (``B``, ``x.shape[0]``, ``n``) at the right-hand side of an assignment or a returned
-  value;
+  divides by (``B``, ``n``) and ``x.shape[0]``, at the right-hand side of an assignment or a
+  returned value;
 * ``derivative``: ``1 − h`` → ``1 − h²`` (tanh′ = 1 − h²) and → ``h (1 − h)`` (σ′ = σ(1 − σ)),
   a name ``o`` → ``o (1 − o)`` (σ for σ′), and a forgotten activation derivative put back: a
   right-hand side ``a`` → ``a ⊙ (1 − h²)`` or ``a ⊙ h (1 − h)`` for each name ``h`` the
   derivation assigns (``δ2 = δ3 @ w3`` → ``δ2 = (δ3 @ w3) * (1 - h2 ** 2)``);
 * ``axis``: an ``axis=0`` or ``axis=1`` added to a ``sum`` or ``mean`` that has none;
-* ``sign``: a negation added to a right-hand side or to a name in a call or an operation,
-  ``a`` → ``−a`` (``jnp.exp(u)`` → ``jnp.exp(-u)``);
+* ``sign``: a negation added to a right-hand side, to a function's argument or to a name in an
+  operation, ``a`` → ``−a`` (``jnp.exp(u)`` → ``jnp.exp(-u)``);
 * ``constant``: a number ``c`` → ``c / 2`` (a factor 2 too many) and ``1`` → ``0``.
 
 :data:`WHY` says what each edit means, in the lecture's words, for ``jaxmlp verify --suggest``
@@ -43,8 +43,9 @@ WHY = {
 
 
 def divisors(tree: ast.AST) -> list[ast.expr]:
-    """The expressions the file divides by (``a / B``): its candidates for a batch size."""
-    found = {}
+    """The expressions the file divides by (``a / B``), and ``x.shape[0]``: the candidates for a
+    batch size."""
+    found = {"x.shape[0]": ast.parse("x.shape[0]", mode="eval").body}
     for node in ast.walk(tree):
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and isinstance(
                 node.right, ast.Name | ast.Attribute | ast.Subscript):
@@ -116,7 +117,8 @@ def _axis(node, parent, field):
 def _sign(node, parent, field):
     whole = (isinstance(parent, ast.Assign) and field == "value") or isinstance(
         parent, ast.Return | ast.Dict | ast.List)
-    operand = isinstance(node, ast.Name) and isinstance(parent, ast.Call | ast.BinOp)
+    operand = (isinstance(node, ast.Name) and isinstance(parent, ast.BinOp)) or (
+        isinstance(parent, ast.Call) and field == "args")
     if not (whole or operand) or isinstance(node, ast.UnaryOp):
         return []
     return [ast.UnaryOp(ast.USub(), node)]
