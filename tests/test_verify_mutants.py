@@ -35,7 +35,9 @@ def test_every_non_equivalent_mutant_is_caught(file, dtype):
     found = report(file, dtype)
     assert not found.gaps, str(found)
     assert found.kill_rate == 1.0
-    assert found.count("killed") > found.count("error"), str(found)
+    # most mistakes get a verdict; a wrong input to @ mostly breaks the shapes (an error)
+    outcomes = [row.outcome for row in found.rows if row.mutant.operator != "input"]
+    assert outcomes.count("killed") > outcomes.count("error"), str(found)
 
 
 @pytest.mark.parametrize("file, least", [(MLP_FORM, 50), (GENERAL_FORM, 20)])

@@ -15,7 +15,10 @@ student might have written in its place (:data:`OPERATORS`, one mutation per mut
 * ``term``: a term of a sum dropped (``a + b`` → ``a``, ``b``; ``a − b`` → ``a``): a forgotten
   regularisation term;
 * ``kink``: ``>`` ↔ ``>=``, ``<`` ↔ ``<=`` (the value at the kink);
-* ``constant``: a number ``c`` → ``2c`` (``0`` → ``1``, ``0.0`` → ``1.0``).
+* ``constant``: a number ``c`` → ``2c`` (``0`` → ``1``, ``0.0`` → ``1.0``);
+* ``input``: the wrong input in a product: a name multiplied by ``@`` (or transposed for it)
+  replaced by another name the derivation multiplies so (``δ.T @ x`` → ``δ.T @ h``: the weight
+  gradient of the wrong layer's input). It depends on the file, so :func:`mutants` builds it.
 
 :func:`mutants` applies every operator at every site of the functions a derivation consists of:
 every top-level function except ``objective`` and ``sample`` (the truth it is checked against and
@@ -32,7 +35,7 @@ import dataclasses
 __all__ = ["OPERATORS", "UNMUTATED", "Mutant", "mutants"]
 
 OPERATORS = ("sign", "transpose", "1/B", "sum/mean", "derivative", "layer", "axis", "term",
-             "kink", "constant")
+             "kink", "constant", "input")
 #: functions that are not part of the derivation: the objective and the problems it is judged on
 UNMUTATED = ("objective", "sample")
 
@@ -70,7 +73,7 @@ def mutants(source: str, rules: tuple = ()) -> list[Mutant]:
     lines = source.splitlines()
     seen = {ast.unparse(ast.parse(source))}
     found = []
-    rules = RULES + tuple(rules)
+    rules = (*RULES, ("input", _input(_operands(ast.parse(source)))), *rules)
     for where in _sites(ast.parse(source), rules):
         tree = ast.parse(source)
         function, parent, field, index, old = _locate(tree, where)
@@ -213,6 +216,30 @@ def _constant(node, parent, field):
             isinstance(parent, ast.Subscript) and field == "slice"):
         return []  # an axis or an index: their own operators
     return [ast.Constant(2 * node.value if node.value else type(node.value)(1))]
+
+
+def _input(names):
+    def rule(node, parent, field):
+        product = _is(parent, ast.BinOp, ast.MatMult) or (
+            isinstance(parent, ast.Attribute) and parent.attr == "T")
+        if not (isinstance(node, ast.Name) and product):
+            return []
+        return [ast.Name(other, ast.Load()) for other in names if other != node.id]
+    return rule
+
+
+def _operands(tree) -> list[str]:
+    """The names the derivation's functions multiply by ``@`` (or transpose), in order."""
+    found = {}
+    for function in tree.body:
+        if isinstance(function, ast.FunctionDef) and function.name not in UNMUTATED:
+            for node in ast.walk(function):
+                if _is(node, ast.BinOp, ast.MatMult):
+                    for side in (node.left, node.right):
+                        side = side.value if isinstance(side, ast.Attribute) else side
+                        if isinstance(side, ast.Name):
+                            found.setdefault(side.id)
+    return list(found)
 
 
 RULES = tuple(zip(OPERATORS, (_sign, _transpose, _one_over_b, _sum_mean, _derivative, _layer,
