@@ -1,8 +1,8 @@
-"""Trust in a run's settings (issue 28): resume refuses a changed optimizer, learning rate or
-validation row, by name; an opaque Optax transformation is said to be unchecked; processes compare
-the learning rate before any collective; when every model of fit_many diverges, the error names
-each. One table per category, each case asserting the exception type and the words of its message
-(memory: tests/test_refuse_memory.py)."""
+"""Trust in a run's settings (issues 28, 37): resume refuses a changed optimizer, learning rate or
+validation row, by name; an opaque Optax transformation is compared by its first updates;
+processes compare the learning rate and those updates before any collective; when every model of
+fit_many diverges, the error names each. One table per category, each case asserting the
+exception type and the words of its message (memory: tests/test_refuse_memory.py)."""
 
 import json
 import warnings
@@ -102,26 +102,40 @@ def test_jaxmlp_train_resume_refuses_another_lr(tmp_path, capsys, monkeypatch):
     assert len(json.loads((out / "history.json").read_text())["history"]["loss"]) == 2
 
 
-# --- an opaque Optax transformation: its rate cannot be compared, and resume says so ----------
+# --- an opaque Optax transformation is compared by what it does (its first updates) ----------
 
-OPAQUE = [(None, optax.adam(1e-3), optax.adam(1e-2)), (3, optax.sgd(0.1), optax.sgd(0.2))]
+OPAQUE = [(None, optax.adam(1e-3), optax.adam(1e-2)), (3, optax.sgd(0.1), optax.sgd(0.2)),
+          (None, optax.adam(1e-3), optax.adam(1e-3, b1=0.8)),
+          (None, optax.adamw(1e-3), optax.adamw(1e-3, weight_decay=1e-2))]
 
 
-@pytest.mark.parametrize("models,first,second", OPAQUE, ids=["fit", "fit_many"])
-def test_resume_with_an_opaque_transformation_warns_once(tmp_path, models, first, second):
+@pytest.mark.parametrize("models,first,second", OPAQUE, ids=["fit", "fit_many", "b1", "decay"])
+def test_resume_refuses_another_opaque_optimizer_by_its_updates(tmp_path, models, first, second):
     path = tmp_path / "run.npz"
     call = dict(optimizer=first) if models is None else dict(optimizer=first, models=models)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # a fresh run does not warn
-        train(call, path, 1)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    train(call, path, 1)
+    with pytest.raises(ValueError, match="the optimizer's updates differ from the checkpoint's"):
         train(call | dict(optimizer=second), path, 2, resume=path)
-    said = [w for w in caught if issubclass(w.category, UserWarning)]
-    assert len(said) == 1 and said[0].filename == __file__, [str(w.message) for w in said]
-    said = [str(w.message) for w in said]
-    assert said[0].startswith("resume: the optimizer is an Optax transformation that does not "
-                              "say its learning rate, so it cannot be compared")
+
+
+def test_the_readmes_optimizer_rebuilt_resumes_bit_for_bit(tmp_path):
+    whole, _ = train(dict(optimizer=optax.adam(1e-3)), tmp_path / "whole.npz", 2)
+    path = tmp_path / "run.npz"
+    train(dict(optimizer=optax.adam(1e-3)), path, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # compared by its updates: nothing to warn about
+        resumed, _ = train(dict(optimizer=optax.adam(1e-3)), path, 2, resume=path)
+    for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(resumed)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_an_old_checkpoint_without_the_fingerprint_still_resumes(tmp_path):
+    from jaxmlp.training.resume import compare_record
+
+    run = {"loss": "sse", "optimizer_updates": "0123456789abcdef"}
+    compare_record("old.npz", {"loss": "sse"}, run)  # recorded before the fingerprint: resumes
+    with pytest.raises(ValueError, match="the optimizer's updates differ"):
+        compare_record("new.npz", {"loss": "sse", "optimizer_updates": "fedcba9876543210"}, run)
 
 
 # --- processes compare the learning rate before any collective --------------------------------
@@ -153,7 +167,20 @@ def test_processes_compare_the_learning_rate(a, b, rate_a, rate_b):
         return agreed_settings(MODEL, params(), config, o, 0.0, None, True, None, described)
 
     first, second = settings(a, rate_a), settings(b, rate_b)
-    assert [k for k in first if first[k] != second[k]] == ["learning_rate"]
+    assert {k for k in first if first[k] != second[k]} <= {"learning_rate", "optimizer_updates"}
+    assert first["learning_rate"] != second["learning_rate"]
+
+
+def test_processes_compare_an_opaque_optimizer_by_its_updates():
+    from jaxmlp.training.optimizer_record import optimizer_settings
+
+    def described(opt):
+        return optimizer_settings(MODEL, opt, opt, params())
+
+    first, second = described(optax.adam(1e-3)), described(optax.adam(1e-2))
+    assert first["learning_rate"] is None and second["learning_rate"] is None
+    assert [k for k in first if first[k] != second[k]] == ["optimizer_updates"]
+    assert described(optax.adam(1e-3)) == first  # built again: the same
 
 
 # --- when every model of fit_many diverges, the error names each with its epoch and step ------

@@ -67,8 +67,8 @@ def fit(
         resume: a checkpoint path to continue from (its parameters, optimizer state, history
             and early stopping state); a checkpoint of another run (data, key, batch size, loss,
             optimizer and its learning rate, validation rows, penalties, metrics) is refused,
-            naming what differs. The rate of an opaque Optax transformation
-            (``optax.adam(1e-3)``) cannot be compared: a warning says so.
+            naming what differs. An opaque Optax transformation (``optax.adam(1e-3)``) is
+            compared by its first updates on a fixed gradient: another rate is refused too.
         verbose: 0 silent, 1 a progress bar per epoch, 2 one line per epoch.
         shuffle: reshuffle the training rows every epoch.
         devices, mesh: data-parallel training (:mod:`jaxmlp.parallel`): ``devices="all"``, a

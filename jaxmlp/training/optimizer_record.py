@@ -4,11 +4,16 @@ process of one run trains with the same one (:func:`jaxmlp.training.setup.agreed
 
 A :class:`~jaxmlp.training.optimizers.NamedOptimizer` says its rate; ``optax.inject_hyperparams``
 keeps its values in the optimizer state, read at the start; an opaque Optax transformation
-(``optax.adam(1e-3)``) keeps its rate in a closure, so a resume warns that it cannot be compared.
+(``optax.adam(1e-3)``) keeps its rate in a closure. Every optimizer, however it was built, is also
+compared by what it does (:func:`fingerprint`): a digest of its first updates from its own
+``init`` on a fixed gradient, so ``optax.adam(1e-2)`` is told from ``optax.adam(1e-3)`` (and a
+changed β, ε, weight decay or schedule start) while the same optimizer built again matches.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 import sys
 import warnings
 from typing import Any
@@ -22,7 +27,9 @@ from jaxmlp.core.programs import PROGRAMS
 from jaxmlp.training.history import hyperparameters
 from jaxmlp.training.optimizers import NamedOptimizer
 
-__all__ = ["describe_optimizer", "optimizer_settings"]
+__all__ = ["STEPS", "describe_optimizer", "fingerprint", "optimizer_settings"]
+
+STEPS = 3  #: the updates a fingerprint digests
 
 
 def describe_optimizer(optimizer, opt, params) -> str:
@@ -50,14 +57,56 @@ def optimizer_settings(model, optimizer, opt, params, models: int | None = None,
         rate = [_short(v) for v in np.ravel(next(iter(rates.values())))]
     elif models is not None and rate is not None:
         rate = [rate] * models
-    if rate is None and resume is not None:
+    updates = fingerprint(opt, params)
+    if rate is None and updates is None and resume is not None:
         warnings.warn("resume: the optimizer is an Optax transformation that does not say its "
                       "learning rate, so it cannot be compared with the checkpoint's; pass a name "
                       "(optimizer='adam'), jaxmlp.get_optimizer('adam', rate) or "
                       "optax.inject_hyperparams(optax.adam)(learning_rate=rate) to have it checked",
                       UserWarning, stacklevel=_user_level())
     return {"optimizer": describe_optimizer(optimizer, opt, params), "learning_rate": rate,
-            "hyperparameters": values}
+            "hyperparameters": values, "optimizer_updates": updates}
+
+
+def fingerprint(opt, params, steps: int = STEPS) -> str | None:
+    """A digest of ``opt``'s first ``steps`` updates, from its own ``init``, on a fixed problem
+    shaped like ``params`` (each dimension cut to at most 3, so it costs nothing at any size).
+
+    The same optimizer built again gives the same digest; another rate, β, ε, weight decay or
+    schedule start gives another. Values are digested to 6 significant digits, so that devices
+    that round the last bit differently still agree. ``None`` when ``opt`` cannot run on the
+    problem (an optimizer of stacked models, say): nothing to compare.
+
+    >>> import optax
+    >>> params = {"w": jnp.zeros((4, 5))}
+    >>> fingerprint(optax.adam(1e-3), params) == fingerprint(optax.adam(1e-3), params)
+    True
+    >>> fingerprint(optax.adam(1e-3), params) == fingerprint(optax.adam(1e-2), params)
+    False
+    """
+    shapes = jax.eval_shape(lambda p: p, params)
+    leaves, tree = jax.tree.flatten(shapes)
+
+    def fixed(phase, scale):  # deterministic, non-zero, different in every entry and leaf
+        return tree.unflatten([
+            (scale * np.sin(np.arange(math.prod(shape)) + 7 * i + phase)).reshape(shape)
+            .astype(leaf.dtype)
+            for i, leaf in enumerate(leaves)
+            for shape in [tuple(min(d, 3) for d in leaf.shape)]])
+
+    try:
+        p = jax.tree.map(jnp.asarray, fixed(0.5, 1.0))
+        state = opt.init(p)
+        digest = hashlib.blake2b(digest_size=8)
+        for k in range(steps):
+            g = jax.tree.map(jnp.asarray, fixed(1.5 + k, 0.1 * (k + 1)))
+            updates, state = opt.update(g, state, p)
+            p = optax.apply_updates(p, updates)
+            for leaf in jax.tree.leaves(jax.device_get(updates)):
+                digest.update(" ".join(f"{v:.5e}" for v in np.ravel(leaf)).encode())
+    except Exception:  # an optimizer this problem does not suit: not compared
+        return None
+    return digest.hexdigest()
 
 
 def _injected(model, opt, params) -> dict[str, Any]:

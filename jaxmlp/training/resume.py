@@ -160,6 +160,13 @@ def compare_record(file, saved: dict, run: dict) -> None:
         was = saved.get(name, "(not recorded)")
         if name in STATE or was == value:
             continue
+        if name == "optimizer_updates":  # a checkpoint from before the fingerprint: not compared
+            if name not in saved or was is None or value is None:
+                continue
+            raise ValueError(f"resume: checkpoint {str(file)!r} was trained with another "
+                             "optimizer: the optimizer's updates differ from the checkpoint's "
+                             "(its first steps on a fixed gradient; a rate, β, ε, weight decay or "
+                             "schedule differs); resuming would change the run")
         if name in LAYOUT:
             if name in saved:
                 warnings.warn(f"resume: checkpoint {str(file)!r} was trained on {was} device(s), "
