@@ -57,7 +57,7 @@ def test_fit_sizes_its_data_and_state_first(monkeypatch):
     from jaxmlp.core import memory
 
     monkeypatch.setattr(memory, "available", lambda device=None: 10_000)
-    with pytest.raises(MemoryError, match="x: 2,400 training rows and their targets"):
+    with pytest.raises(MemoryError, match=r"x: its 2,400 × 8 float32 values need 76\.8 kB"):
         jaxmlp.fit(MODEL, params(), X, T, **COMMON)
     monkeypatch.setattr(memory, "available", lambda device=None: 300_000)
     with pytest.raises(MemoryError, match="params: the parameters and the optimizer state"):

@@ -161,13 +161,17 @@ def test_a_non_finite_loss_stops_with_the_last_finite_parameters(tmp_path):
     x, labels = data(64)
     t = jax.nn.one_hot(labels % 2, 2)
     path = tmp_path / "run.npz"
+
+    def sgd():  # 0.01 for two epochs of 8 steps, then 5.0: the resumed run diverges
+        return optax.sgd(optax.piecewise_constant_schedule(0.01, {16: 500.0}))
+
     jaxmlp.fit(
         model,
         model.init(jax.random.key(0)),
         x,
         t,
         loss="sse",
-        optimizer=optax.sgd(0.01),
+        optimizer=sgd(),
         epochs=2,
         batch_size=8,
         checkpoint=path,
@@ -182,7 +186,7 @@ def test_a_non_finite_loss_stops_with_the_last_finite_parameters(tmp_path):
             x,
             t,
             loss="sse",
-            optimizer=optax.sgd(5.0),
+            optimizer=sgd(),  # the same optimizer, built again: it resumes
             epochs=50,
             batch_size=8,
             checkpoint=path,
@@ -193,17 +197,18 @@ def test_a_non_finite_loss_stops_with_the_last_finite_parameters(tmp_path):
     assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(error.params))
     assert error.epoch >= 3 and 1 <= error.step <= 8
     # the last good checkpoint survives the divergence intact: the last epoch that finished
-    saved = jaxmlp.load(path, optimizer=optax.sgd(0.01))
+    saved = jaxmlp.load(path, optimizer=sgd())
     assert saved.opt_state is not None and saved.step == (error.epoch - 1) * 8
     assert len(saved.history["loss"]) == error.epoch - 1
     assert all(np.isfinite(saved.history["loss"]))
+    gentle = optax.sgd(optax.piecewise_constant_schedule(0.01, {10**6: 500.0}))  # same start
     resumed, _ = jaxmlp.fit(
         model,
         model.init(jax.random.key(0)),
         x,
         t,
         loss="sse",
-        optimizer=optax.sgd(0.01),
+        optimizer=gentle,
         epochs=error.epoch,
         batch_size=8,
         resume=path,

@@ -66,7 +66,7 @@ def mutants(source: str, rules: tuple = ()) -> list[Mutant]:
 
     >>> found = mutants("def grads(w, x, t):\\n    return x.T @ (x @ w - t) / x.shape[0]\\n")
     >>> len(found), found[0].operator, found[0].text
-    (11, '1/B', 'return x.T @ (x @ w - t)')
+    (14, '1/B', 'return x.T @ (x @ w - t)')
     >>> [m.text for m in found if m.operator == "sign"]
     ['return x.T @ (t - x @ w) / x.shape[0]', 'return x.T @ (x @ w + t) / x.shape[0]']
     """
