@@ -103,3 +103,10 @@ def test_suggest_from_python_needs_the_derivation_in_a_file():
     with pytest.raises(ValueError, match="save it to a file"):
         verify.derivation(grads, objective=objective, sample=sample, suggest=True,
                           examples=1)
+
+
+def test_every_operator_says_why():
+    from jaxmlp.verify.fix_operators import FIXES, WHY
+    from jaxmlp.verify.mutation_operators import OPERATORS
+
+    assert set(OPERATORS) | set(FIXES) <= set(WHY)
