@@ -9,6 +9,9 @@
   counts the problems that passed only because rounding explained a difference, by rule.
 * **No misses.** The mutation report (:mod:`jaxmlp.verify.mutants`) of both shipped examples and
   of every catalogue file, in both precisions: every non-equivalent mutant must be caught.
+* **Suggestions.** ``jaxmlp verify --suggest`` on every wrong mutant of both shipped examples
+  (:mod:`jaxmlp.bench.suggestions`): how often the original line comes back, how often the first
+  suggestion applied makes the file pass, the seconds per search.
 * **Effort and time.** Seconds per search at each effort (seed 0, in one process: the first row
   of a file pays its compilations).
 
@@ -48,6 +51,9 @@ def verdicts_table(quick: bool = False, seed: int = 0, root: str | Path = ".") -
     lectures = _lectures(10 if quick else 100, 30 if quick else 100, seed)
     mutations = [_mutation(file, dtype, 20 if quick else 100) for file in files + catalogue
                  for dtype in DTYPES]
+    from jaxmlp.bench.suggestions import measure
+
+    suggested = [measure(file, examples=20 if quick else 100) for file in files]
     markdown = [
         "No false alarms, the shipped right derivations: every seed at the top effort.", "",
         _seeds_table(at_top, efforts[-1], len(seeds)), "",
@@ -55,9 +61,12 @@ def verdicts_table(quick: bool = False, seed: int = 0, root: str | Path = ".") -
         f"both precisions) at {lectures['examples']} problems each: {lectures['alarms']} false "
         f"alarms; problems explained by rounding: {_rules(lectures['explained'])}.", "",
         "No misses, the mutation report:", "", _mutation_table(mutations), "",
+        "Suggestions (`jaxmlp verify --suggest`) on every wrong mutant:", "",
+        _suggestion_table(suggested), "",
         "Effort and time (seed 0):", "", _curve_table(curve),
     ]
     return {"curve": curve, "seeds": at_top, "lectures": lectures, "mutations": mutations,
+            "suggestions": [{k: v for k, v in r.items() if k != "rows"} for r in suggested],
             "markdown": markdown}
 
 
@@ -138,6 +147,14 @@ def _mutation_table(rows: list[dict]) -> str:
     lines += [f"| {r['file']} | {r['dtype']} | {r['mutants']} | {r['killed']} | {r['error']} | "
               f"{r['equivalent']} | {r['gap']} | {100 * r['kill_rate']:.0f} % | "
               f"{r['seconds']:.0f} |" for r in rows]
+    return "\n".join(lines)
+
+
+def _suggestion_table(rows: list[dict]) -> str:
+    lines = ["| file | dtype | wrong mutants | original line among the suggestions | "
+             "first suggestion fixes | s per search |", "|---|---|--:|--:|--:|--:|"]
+    lines += [f"| {r['file']} | {r['dtype']} | {r['mutants']} | {100 * r['found']:.0f} % | "
+              f"{100 * r['fixed']:.0f} % | {r['seconds']:.1f} |" for r in rows]
     return "\n".join(lines)
 
 
