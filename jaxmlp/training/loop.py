@@ -30,6 +30,7 @@ from jaxmlp.training.history import hyperparameters
 from jaxmlp.training.progress import Progress
 from jaxmlp.training.step import Config
 from jaxmlp.training.stopping import EarlyStopping, TrainingError
+from jaxmlp.training.writer import writing
 
 __all__ = ["Run", "train"]
 
@@ -85,7 +86,14 @@ class Run:
 def train(run: Run, params: Any, prepare_state: Callable = lambda s: s):
     """Train; ``(params, history, per_epoch, stopped)``: the final parameters (the best epoch's
     under ``restore_best``), ``{name: [(N,) per epoch]}``, the optimizer's per-epoch
-    hyperparameters and, per model, ``None`` or how it stopped."""
+    hyperparameters and, per model, ``None`` or how it stopped. The process that writes the
+    checkpoints holds their path for the whole run (:mod:`jaxmlp.training.writer`): a second
+    run given it meanwhile is refused before it starts."""
+    with writing(run.checkpoint if run.layout.writes else None):
+        return _train(run, params, prepare_state)
+
+
+def _train(run: Run, params: Any, prepare_state: Callable):
     c, lay, count = run.config, run.layout, run.models or 1
     params, opt_state, history, stopped, trackers = checkpoints.start(
         run.resume, c.model, run.opt, params, run.models, run.record, run.early_stopping)
