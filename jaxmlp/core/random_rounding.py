@@ -49,9 +49,10 @@ import jax
 import jax.numpy as jnp
 from jax.extend.core import ClosedJaxpr, Jaxpr, Literal
 
-__all__ = ["EXACT", "SAMPLES", "SUMS", "rounding_spread"]
+__all__ = ["EAGER", "EXACT", "SAMPLES", "SUMS", "rounding_spread"]
 
 SAMPLES = 8  #: perturbed evaluations per measurement
+EAGER = 2  #: calls of a function measured op by op before it is compiled
 #: primitives whose float results are exact: they move, select or negate values, never round
 EXACT = frozenset({
     "reshape", "broadcast_in_dim", "transpose", "squeeze", "expand_dims", "slice",
@@ -86,17 +87,41 @@ def rounding_spread(fn: Callable, *args, samples: int = SAMPLES, seed: int = 0):
     return _program(fn, tree, samples)(jax.random.key(seed), *flat)
 
 
+class _Measurement:
+    """The measurement of one function: op by op for its first :data:`EAGER` calls (each
+    primitive compiled once per shape for every function: a function met once, a mutant or an
+    edit, costs no compilation of its own), then as one compiled program (a function measured
+    again and again, in a search, pays one compilation per shape)."""
+
+    def __init__(self, eager, compiled):
+        self.eager, self.compiled, self.calls = eager, jax.jit(compiled), 0
+
+    def __call__(self, *args):
+        self.calls += 1
+        return self.eager(*args) if self.calls <= EAGER else self.compiled(*args)
+
+
 @functools.lru_cache(maxsize=16)
-def _program(fn: Callable, tree, samples: int):
-    """The compiled measurement of ``fn`` (``jax.jit`` keeps one executable per shape)."""
+def _program(fn: Callable, tree, samples: int) -> _Measurement:
+    """The measurement of ``fn``, kept for the function's next calls."""
+    return _Measurement(_spread(fn, tree, samples, eager=True),
+                        _spread(fn, tree, samples, eager=False))
+
+
+def _spread(fn, tree, samples, eager: bool):
+    """``spread(key, *flat)``: the ranges of ``fn``'s outputs over ``samples`` perturbed runs.
+
+    Op by op (``eager``), each value draws its own ``ξ`` (a generator per shape, compiled once
+    for every function); compiled, every ``ξ`` is drawn at once and sliced (one generator in the
+    program: XLA compiles many slowly)."""
     def spread(key, *flat):
         args = jax.tree.unflatten(tree, flat)
         closed, shape = jax.make_jaxpr(fn, return_shape=True)(*args)
         leaves = jax.tree.leaves(args)
-        size = _count(closed.jaxpr)  # every perturbation's ξ, drawn at once: one generator
+        size = _count(closed.jaxpr)
 
         def one(k):
-            xi = _Xi(jax.random.uniform(k, (size,), jnp.float32, -1, 1))
+            xi = _Xi(k) if eager else _Xi(k, jax.random.uniform(k, (size,), jnp.float32, -1, 1))
             return [p for _, p in _evaluate(closed.jaxpr, closed.consts, leaves, xi)]
 
         runs = jax.vmap(one)(jax.random.split(key, samples))
@@ -104,22 +129,28 @@ def _program(fn: Callable, tree, samples: int):
                   else jnp.zeros(r.shape[1:]) for r in runs]
         return jax.tree.unflatten(jax.tree.structure(shape), ranges)
 
-    return jax.jit(spread)
+    return spread
 
 
 class _Xi:
-    """The perturbations ``ξ``, handed out in order: each perturbed value takes the next ones."""
+    """The perturbations ``ξ``, handed out in order: each perturbed value takes the next ones,
+    sliced from ``flat`` (all drawn at once) or drawn for it from ``key``."""
 
-    def __init__(self, xi):
-        self.xi, self.used = xi, 0
+    def __init__(self, key, flat=None):
+        self.key, self.flat, self.used = key, flat, 0
 
     def perturbed(self, value):
         """``value (1 + ε ξ)`` for a float array, a ``ξ`` per entry; other values as they are."""
         dtype = jnp.result_type(value)
         if not jnp.issubdtype(dtype, jnp.floating):
             return value
-        size = math.prod(jnp.shape(value))
-        xi = self.xi[self.used:self.used + size].reshape(jnp.shape(value)).astype(dtype)
+        shape = jnp.shape(value)
+        size = math.prod(shape)
+        if self.flat is None:
+            key = jax.random.fold_in(self.key, self.used)
+            xi = jax.random.uniform(key, shape, jnp.float32, -1, 1).astype(dtype)
+        else:
+            xi = self.flat[self.used:self.used + size].reshape(shape).astype(dtype)
         self.used += size
         return value * (1 + jnp.finfo(dtype).eps * xi)
 
