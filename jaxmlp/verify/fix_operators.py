@@ -15,7 +15,9 @@ back, as far as the file itself says what it was:
 * ``axis``: an ``axis=0`` or ``axis=1`` added to a ``sum`` or ``mean`` that has none;
 * ``sign``: a negation added to a right-hand side, to a function's argument or to a name in an
   operation, ``a`` → ``−a`` (``jnp.exp(u)`` → ``jnp.exp(-u)``);
-* ``constant``: a number ``c`` → ``c / 2`` (a factor 2 too many) and ``1`` → ``0``.
+* ``constant``: a number ``c`` → ``c / 2`` (a factor 2 too many) and ``1`` → ``0``;
+* ``input``: an operand of ``@`` replaced by any name the derivation assigns (the right input
+  may no longer be multiplied anywhere in the wrong file).
 
 :data:`WHY` says what each edit means, in the lecture's words, for ``jaxmlp verify --suggest``
 (:mod:`jaxmlp.verify.suggest`).
@@ -25,7 +27,9 @@ from __future__ import annotations
 
 import ast
 
-__all__ = ["FIXES", "WHY", "assigned", "divisors", "fixes"]
+from jaxmlp.verify.mutation_operators import input_rule
+
+__all__ = ["FIXES", "WHY", "arguments", "assigned", "divisors", "fixes"]
 
 #: what an edit of each operator means, as a suggestion states it
 WHY = {
@@ -62,6 +66,15 @@ def assigned(tree: ast.AST) -> list[str]:
             for node in ast.walk(function):
                 if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                     found.setdefault(node.id)
+    return list(found)
+
+
+def arguments(tree: ast.AST) -> list[str]:
+    """The parameters of the derivation's functions (``params``, ``x``, ``t``)."""
+    found = {}
+    for function in getattr(tree, "body", []):
+        if isinstance(function, ast.FunctionDef) and function.name not in ("objective", "sample"):
+            found.update(dict.fromkeys(a.arg for a in function.args.args))
     return list(found)
 
 
@@ -146,7 +159,8 @@ def fixes(source: str) -> tuple:
     found, names = divisors(tree), assigned(tree)
     return (("1/B", _average(lambda: found)), ("derivative", _derivative),
             ("derivative", _forgotten(names)), ("axis", _axis), ("sign", _sign),
-            ("constant", _constant))
+            ("constant", _constant), ("input", input_rule(names + arguments(tree))))
 
 
-FIXES = ("1/B", "derivative", "axis", "sign", "constant")  #: the operators this module adds to
+#: the operators this module adds to
+FIXES = ("1/B", "derivative", "axis", "sign", "constant", "input")

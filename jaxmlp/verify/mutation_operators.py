@@ -32,7 +32,7 @@ import ast
 import copy
 import dataclasses
 
-__all__ = ["OPERATORS", "UNMUTATED", "Mutant", "mutants"]
+__all__ = ["OPERATORS", "UNMUTATED", "Mutant", "input_rule", "mutants"]
 
 OPERATORS = ("sign", "transpose", "1/B", "sum/mean", "derivative", "layer", "axis", "term",
              "kink", "constant", "input")
@@ -73,7 +73,7 @@ def mutants(source: str, rules: tuple = ()) -> list[Mutant]:
     lines = source.splitlines()
     seen = {ast.unparse(ast.parse(source))}
     found = []
-    rules = (*RULES, ("input", _input(_operands(ast.parse(source)))), *rules)
+    rules = (*RULES, ("input", input_rule(_operands(ast.parse(source)))), *rules)
     for where in _sites(ast.parse(source), rules):
         tree = ast.parse(source)
         function, parent, field, index, old = _locate(tree, where)
@@ -218,7 +218,8 @@ def _constant(node, parent, field):
     return [ast.Constant(2 * node.value if node.value else type(node.value)(1))]
 
 
-def _input(names):
+def input_rule(names):
+    """The ``input`` operator over ``names``: an operand of ``@`` (or of its ``.T``) → another."""
     def rule(node, parent, field):
         product = _is(parent, ast.BinOp, ast.MatMult) or (
             isinstance(parent, ast.Attribute) and parent.attr == "T")
