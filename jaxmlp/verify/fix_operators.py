@@ -43,6 +43,7 @@ WHY = {
     "term": "a term of the chain rule: every path from the parameter to E adds one",
     "kink": "the value at the kink: use the forward's own comparison",
     "constant": "a constant factor (a ½ that cancels a square's 2, or a rate)",
+    "scatter": "a scatter: rows of a repeated index add up (.at[i].add), never replace",
     "input": "the product's input: ∂E/∂w_l = δ_l o_{l−1}ᵀ takes the output of the layer below",
 }
 

@@ -16,6 +16,8 @@ student might have written in its place (:data:`OPERATORS`, one mutation per mut
   regularisation term;
 * ``kink``: ``>`` ↔ ``>=``, ``<`` ↔ ``<=`` (the value at the kink);
 * ``constant``: a number ``c`` → ``2c`` (``0`` → ``1``, ``0.0`` → ``1.0``);
+* ``scatter``: ``.at[i].add(v)`` ↔ ``.at[i].set(v)`` (an embedding's gradient that keeps one
+  of the rows of a repeated index instead of their sum);
 * ``input``: the wrong input in a product: a name multiplied by ``@`` (or transposed for it)
   replaced by another name the derivation multiplies so (``δ.T @ x`` → ``δ.T @ h``: the weight
   gradient of the wrong layer's input). It depends on the file, so :func:`mutants` builds it.
@@ -35,7 +37,7 @@ import dataclasses
 __all__ = ["OPERATORS", "UNMUTATED", "Mutant", "input_rule", "mutants"]
 
 OPERATORS = ("sign", "transpose", "1/B", "sum/mean", "derivative", "layer", "axis", "term",
-             "kink", "constant", "input")
+             "kink", "constant", "scatter", "input")
 #: functions that are not part of the derivation: the objective and the problems it is judged on
 UNMUTATED = ("objective", "sample")
 
@@ -218,6 +220,15 @@ def _constant(node, parent, field):
     return [ast.Constant(2 * node.value if node.value else type(node.value)(1))]
 
 
+def _scatter(node, parent, field):
+    swap = {"add": "set", "set": "add"}
+    if isinstance(node, ast.Attribute) and node.attr in swap and isinstance(
+            node.value, ast.Subscript) and isinstance(node.value.value, ast.Attribute) \
+            and node.value.value.attr == "at":
+        return [ast.Attribute(node.value, swap[node.attr], ast.Load())]
+    return []
+
+
 def input_rule(names):
     """The ``input`` operator over ``names``: an operand of ``@`` (or of its ``.T``) → another."""
     def rule(node, parent, field):
@@ -244,7 +255,7 @@ def _operands(tree) -> list[str]:
 
 
 RULES = tuple(zip(OPERATORS, (_sign, _transpose, _one_over_b, _sum_mean, _derivative, _layer,
-                              _axis, _term, _kink, _constant)))
+                              _axis, _term, _kink, _constant, _scatter)))
 DIVISORS = (ast.Name, ast.Attribute, ast.Subscript)
 
 
