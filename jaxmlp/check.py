@@ -203,9 +203,15 @@ def _report(got, want, rtol=None, **evidence) -> GradientReport:
 
 
 def _cast(a, dtype):
-    """A float array in ``dtype``; any other value (integer labels) as it is."""
-    if jnp.issubdtype(jnp.result_type(a), jnp.floating):
+    """A float array in ``dtype``; a 64-bit integer array (labels, indices) in 32 bits when
+    ``dtype`` is float32 (where JAX holds no 64-bit integers); any other value as it is."""
+    kind = jnp.result_type(a)
+    if jnp.issubdtype(kind, jnp.floating):
         return jnp.asarray(np.asarray(a), dtype)
+    if jnp.issubdtype(kind, jnp.integer) and np.dtype(kind).itemsize == 8 \
+            and np.dtype(dtype).itemsize < 8:
+        return np.asarray(a).astype(np.int32 if jnp.issubdtype(kind, jnp.signedinteger)
+                                    else np.uint32)
     return a
 
 
