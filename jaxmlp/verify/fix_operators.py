@@ -17,7 +17,10 @@ back, as far as the file itself says what it was:
   operation, ``a`` → ``−a`` (``jnp.exp(u)`` → ``jnp.exp(-u)``);
 * ``constant``: a number ``c`` → ``c / 2`` (a factor 2 too many) and ``1`` → ``0``;
 * ``input``: an operand of ``@`` replaced by any name the derivation assigns (the right input
-  may no longer be multiplied anywhere in the wrong file).
+  may no longer be multiplied anywhere in the wrong file);
+* ``term``: a dropped term put back where it is a name the derivation assigns or takes: a
+  right-hand side ``a`` → ``a + b`` and ``a − b`` (``u = x @ w.T`` → ``u = x @ w.T + b``,
+  ``δ = o`` → ``δ = o − t``).
 
 :data:`WHY` says what each edit means, in the lecture's words, for ``jaxmlp verify --suggest``
 (:mod:`jaxmlp.verify.suggest`).
@@ -97,6 +100,17 @@ def _forgotten(names):
     return rule
 
 
+def _dropped(names):
+    def rule(node, parent, field):
+        if not (isinstance(parent, ast.Assign) and field == "value") or isinstance(
+                node, ast.Tuple | ast.Constant):
+            return []
+        targets = {t.id for t in parent.targets if isinstance(t, ast.Name)}
+        return [ast.BinOp(node, op(), ast.Name(name, ast.Load()))
+                for name in names if name not in targets for op in (ast.Add, ast.Sub)]
+    return rule
+
+
 def _average(divisors_of):
     def rule(node, parent, field):
         whole = (isinstance(parent, ast.Assign) and field == "value") or isinstance(
@@ -160,8 +174,9 @@ def fixes(source: str) -> tuple:
     found, names = divisors(tree), assigned(tree)
     return (("1/B", _average(lambda: found)), ("derivative", _derivative),
             ("derivative", _forgotten(names)), ("axis", _axis), ("sign", _sign),
-            ("constant", _constant), ("input", input_rule(names + arguments(tree))))
+            ("constant", _constant), ("input", input_rule(names + arguments(tree))),
+            ("term", _dropped(names + arguments(tree))))
 
 
 #: the operators this module adds to
-FIXES = ("1/B", "derivative", "axis", "sign", "constant", "input")
+FIXES = ("1/B", "derivative", "axis", "sign", "constant", "input", "term")
