@@ -120,7 +120,7 @@ def evaluate(subject: Subject, problem: Problem, dtype=jnp.float64) -> Outcome:
     # the general form's rounding is measured, and only where nothing cheaper explained it
     noise = _noise(subject, params, x, t)
     there = in_other_precision(functools.partial(_noise, subject), params, x, t)
-    other = other if other is None else (*other[:2], there)
+    other = other if other is None else (*other[:2], there or (None, None))
     return Outcome(problem, x, t, *_judge(subject, got, want, other, noise))
 
 
