@@ -9,10 +9,13 @@ The walk from :func:`jaxmlp.fit` to the compiled epoch, and the types met on it:
    work, turns the model and optimizer into a :class:`~jaxmlp.training.step.Config` (the static
    description of one update, a jit argument), places the rows on a
    :class:`~jaxmlp.parallel.layout.Layout` (one device, rows or models over a ``Mesh``, or one
-   shard per process), agrees with the other processes, holds out the validation rows
+   shard per process), records the optimizer (its rate and a digest of its first updates,
+   :mod:`~jaxmlp.training.optimizer_record`), agrees with the other processes, holds out the
+   validation rows
    (:class:`~jaxmlp.training.setup.Data`), and describes everything by keyword as one
    :class:`~jaxmlp.training.loop.Run`.
-3. **The host loop** (:func:`~jaxmlp.training.loop.train`): start or resume, then per epoch run
+3. **The host loop** (:func:`~jaxmlp.training.loop.train`): hold the checkpoint path (one writer,
+   :mod:`~jaxmlp.training.writer`), start or resume, then per epoch run
    the compiled epoch, stop a diverged model (:class:`~jaxmlp.TrainingError` when none is left),
    record, report (:class:`~jaxmlp.training.progress.Progress`), checkpoint, stop early
    (:class:`~jaxmlp.EarlyStopping` and its per-model
