@@ -26,14 +26,12 @@ import numpy as np
 from jaxmlp.check import (
     float_bits,
     in_other_precision,
-    reference_grads,
     rounding_bound_of,
 )
-from jaxmlp.core.backprop import objective
-from jaxmlp.core.programs import PROGRAMS
 from jaxmlp.core.random_rounding import rounding_spread
 from jaxmlp.tolerance import TOLERANCE, LeafError, compare
 from jaxmlp.verify.problem import Problem, draw, region
+from jaxmlp.verify.reference import jitted_grad, reference
 from jaxmlp.verify.userfile import BadFileError, Subject, located, one_line
 
 __all__ = ["NOISE_MARGIN", "Outcome", "Result", "agrees", "evaluate", "search"]
@@ -104,7 +102,7 @@ def evaluate(subject: Subject, problem: Problem, dtype=jnp.float64) -> Outcome:
     float32) ``jax.grad`` in float64.
     """
     params, x, t = draw(subject, problem, dtype)
-    want = _reference(subject, params, x, t)
+    want = reference(subject, params, x, t)
     if not all(np.isfinite(np.asarray(leaf)).all() for leaf in jax.tree.leaves(want)):
         return Outcome(problem, x, t, skipped=True)
     got = (_call(subject, "grads", params, x, t),
@@ -131,7 +129,7 @@ def agrees(subject: Subject, problem: Problem, rtol: float = 1e-6) -> bool:
     try:
         with jax.enable_x64(True):
             params, x, t = draw(subject, problem, jnp.float64)
-            want = _reference(subject, params, x, t)
+            want = reference(subject, params, x, t)
             got = (_call(subject, "grads", params, x, t),
                    None if want[1] is None else _listed(_call(subject, "deltas", params, x, t)))
             leaves = [leaf for i in (0, 1) if want[i] is not None
@@ -170,7 +168,7 @@ def _other_precision(subject, params, x, t):
     ``None`` when the file's functions fail there: no evidence.
     """
     def both(params, x, t):
-        want = _reference(subject, params, x, t)
+        want = reference(subject, params, x, t)
         deltas = None if want[1] is None else _listed(subject.deltas(params, x, t))
         return (subject.grads(params, x, t), deltas), want, _bounds(subject, params, x, t)
 
@@ -194,7 +192,7 @@ def _noise(subject, params, x, t):
     form), times :data:`NOISE_MARGIN`; ``None`` for a side that cannot be traced."""
     try:
         hand = rounding_spread(subject.grads, params, x, t)
-        reference = rounding_spread(_jitted_grad(subject.objective), params, x, t)
+        reference = rounding_spread(jitted_grad(subject.objective), params, x, t)
         noise = jax.tree.map(lambda a, b: NOISE_MARGIN * (a + b), hand, reference)
     except Exception:  # not traceable, or not shaped like params: no evidence
         noise = None
@@ -283,51 +281,6 @@ def _storage_directory():
     finally:
         if before is None:
             os.environ.pop(name, None)
-
-
-def _reference(subject, params, x, t):
-    """``jax.grad`` of the objective, and (MLP form with ``deltas``) every δ_l = ∂ℓ_n/∂u_l."""
-    if subject.model is None:
-        return _general_grad(subject, params, x, t), None
-    m, loss = subject.model, subject.loss
-    grads = reference_grads(m, loss, subject.reduction, params, x, t, subject.l2, subject.l1)
-    return grads, None if subject.deltas is None else _reference_deltas(m, loss, params, x, t)
-
-
-def _reference_deltas(model, loss, params, x, t):
-    """Every example's δ by ``jax.grad`` (compiled once per network, in jaxmlp's own cache)."""
-    def build():
-        def deltas(params, x, t):
-            def one(x_n, t_n):  # ∂ℓ_n/∂u_l = ∂ℓ_n/∂b_l, since u_l = w_l o_{l−1} + b_l
-                g = jax.grad(objective, argnums=3)(model, loss, "sum", params, x_n[None],
-                                                   t_n[None])
-                return [layer["b"] for layer in g]
-            return jax.vmap(one)(x, t)
-
-        return jax.jit(deltas)
-
-    return PROGRAMS.get(model, ("reference_deltas", loss), build)(params, x, t)
-
-
-def _general_grad(subject, params, x, t):
-    """``jax.grad(objective)``, jitted once per file.
-
-    Op by op when the objective cannot be traced.
-    """
-    try:
-        return _jitted_grad(subject.objective)(params, x, t)
-    except Exception:
-        pass
-    try:
-        return jax.grad(subject.objective)(params, x, t)
-    except Exception as error:
-        message = f"{subject.path}: jax.grad(objective) raised {located(error, subject)}"
-        raise BadFileError(message) from None
-
-
-@functools.lru_cache(maxsize=4)
-def _jitted_grad(objective):
-    return jax.jit(jax.grad(objective))
 
 
 def _call(subject, name, params, x, t):
