@@ -196,3 +196,12 @@ def test_fuzz_truncations_and_bit_flips_of_a_valid_file(compressed, cut, flips):
 @given(st.binary(max_size=100))
 def test_fuzz_random_gzip_payloads(payload):
     parse_or_value_error(gzip.compress(payload))
+
+
+def test_a_zero_dimension_beside_huge_ones_is_named():
+    """Hypothesis found it: [0, 130, 312, 5430334, 10469002] holds no values, yet no array of that
+    shape exists; NumPy's own error did not name the file."""
+    dims = [0, 130, 312, 5430334, 10469002]
+    data = bytes([0, 0, 12, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims)
+    with pytest.raises(ValueError, match="^fuzz: shape .* is larger than any array can be"):
+        read_idx_bytes(data, name="fuzz")

@@ -154,6 +154,10 @@ def _parse(stream: _Raw | _Gunzip, name: str) -> np.ndarray:
                          f"{len(raw_dims) // 4} present")
     shape = tuple(int.from_bytes(raw_dims[i:i + 4], "big") for i in range(0, 4 * ndim, 4))
     dtype = DTYPES[magic[2]]
+    too_large = prod(d for d in shape if d) * dtype.itemsize > np.iinfo(np.intp).max
+    if 0 in shape and too_large:  # no values, yet no array has that shape (else: truncated)
+        raise ValueError(f"{name}: shape {shape} of {dtype.newbyteorder('=')} is larger than any "
+                         "array can be")
     expected = prod(shape) * dtype.itemsize
     body = stream.read(expected + 1)  # one byte more reveals trailing garbage
     if len(body) != expected:
